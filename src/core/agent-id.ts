@@ -1,0 +1,32 @@
+import { UserError } from './errors.js';
+
+// Letta ids are `<prefix>-<uuid4>` (letta/schemas/agent.py @ 0.16.7: AgentState id prefix "agent").
+const AGENT_ID = /^agent-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isAgentId(value: string): boolean {
+  return AGENT_ID.test(value);
+}
+
+/** Refuses anything but `agent-<uuid>`: ids end up in paths and URLs, so no traversal or injection may pass. */
+export function validateAgentId(value: string, source = 'agent id'): string {
+  if (!isAgentId(value)) {
+    throw new UserError(
+      `invalid ${source} ${JSON.stringify(value.slice(0, 80))}: expected agent-<uuid>`,
+      'pass the id shown by Letta, e.g. --agent agent-123e4567-e89b-42d3-a456-426614174000',
+    );
+  }
+  return value;
+}
+
+/**
+ * The agent id in a Letta memfs origin URL, `{base}/v1/git/{agentId}/state.git`
+ * (letta-code src/agent/memoryGit.ts; letta/server/rest_api/routers/v1/git_http.py @ 0.16.7).
+ */
+export function agentIdFromLettaUrl(url: string): string | undefined {
+  const m = /\/v1\/git\/([^/]+)\/state\.git\/?$/.exec(url);
+  return m && isAgentId(m[1]) ? m[1] : undefined;
+}
+
+export function isLettaGitUrl(url: string): boolean {
+  return /\/v1\/git\/[^/]+\/state\.git\/?$/.test(url);
+}
