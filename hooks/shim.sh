@@ -1,0 +1,55 @@
+#!/bin/sh
+# letta-memfs-hooks managed hook (@ROLE@ @HOOK@). `npx letta-memfs-hooks uninstall` restores what was here before.
+# Node and the package are absolute paths recorded at install, so the hook works from GUIs and cron with a bare PATH.
+LMH_NODE=@NODE@
+LMH_ENTRY=@ENTRY@
+LMH_STATE=@STATE@
+LMH_HOOK=@HOOK@
+LMH_ROLE=@ROLE@
+LMH_STDIN=@STDIN@
+
+# git feeds some hooks on stdin; keep it (trailing newlines too) so that both the chained hook and ours can read it.
+LMH_IN=
+if [ -n "$LMH_STDIN" ]; then LMH_IN=$(cat; echo .); LMH_IN=${LMH_IN%.}; fi
+
+# The hook that was here before we installed runs first, with the same arguments and stdin. Shell scripts are sourced
+# with $0 set to this path, because some (husky's) find their siblings and their own name through $0.
+lmh_status=0
+LMH_CHAINED="$LMH_STATE/chained/$LMH_HOOK"
+if [ -f "$LMH_CHAINED" ]; then
+  export LMH_CHAINED
+  case "$(head -n 1 "$LMH_CHAINED" 2>/dev/null)" in
+    '#!/bin/sh'*|'#!/usr/bin/env sh'*) set -- -c '. "$LMH_CHAINED"' "$0" "$@"; lmh_cmd=sh ;;
+    *) lmh_cmd=$LMH_CHAINED ;;
+  esac
+  if [ -n "$LMH_STDIN" ]; then printf '%s' "$LMH_IN" | "$lmh_cmd" "$@" || lmh_status=$?
+  else "$lmh_cmd" "$@" </dev/null || lmh_status=$?; fi
+  [ "$lmh_cmd" = sh ] && shift 3
+fi
+[ "$lmh_status" -ne 0 ] && exit "$lmh_status"
+
+# Our part. LETTA_MEMFS_INTERNAL marks git calls made by letta-memfs-hooks itself, which handles their effects.
+[ "${LETTA_MEMFS_HOOKS:-1}" = 0 ] && exit 0
+[ -n "$LETTA_MEMFS_INTERNAL" ] && exit 0
+
+# Decide in shell whether there is anything to do: starting node costs ~55 ms, more than a no-op git pull.
+case "$LMH_ROLE:$LMH_HOOK" in
+  client:post-merge|client:post-checkout)
+    # A client pull or checkout changes nothing outside the checkout; only note it for `status`.
+    date -u +%Y-%m-%dT%H:%M:%SZ > "$LMH_STATE/last-$LMH_HOOK" 2>/dev/null
+    exit 0 ;;
+  *:reference-transaction)
+    [ "$1" = committed ] || exit 0
+    case "$LMH_IN" in *" refs/heads/main
+"*) ;; *) exit 0 ;; esac ;;
+  *:post-checkout)
+    # Only a branch checkout can move main; a file checkout ($3 = 0) cannot.
+    [ "$3" = 1 ] || exit 0 ;;
+esac
+
+if [ ! -x "$LMH_NODE" ] || [ ! -f "$LMH_ENTRY" ]; then
+  echo "letta-memfs-hooks: $LMH_HOOK skipped: node ($LMH_NODE) or the package ($LMH_ENTRY) is gone (fix: re-run npx letta-memfs-hooks init)" >&2
+  exit 0
+fi
+if [ -n "$LMH_STDIN" ]; then printf '%s' "$LMH_IN" | "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@"
+else "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@" </dev/null; fi

@@ -1,0 +1,54 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from './config/schema.js';
+import { UserError } from './errors.js';
+
+export type Role = 'client' | 'server';
+
+/**
+ * What `init` resolved for one repo, read by its hooks so that a hook never searches for or parses config files.
+ * Holds no secrets: the config only names the env vars and files that hold them.
+ */
+export interface Settings {
+  version: 1;
+  role: Role;
+  agentId: string;
+  /** The rendered external remote URL for this agent. */
+  remote: string;
+  config: Config;
+}
+
+/** Everything of ours in a repo lives in `<common git dir>/letta-memfs/`; uninstall removes it. */
+export function stateDirOf(commonDir: string): string {
+  return path.join(commonDir, 'letta-memfs');
+}
+
+export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode });
+  await fs.rename(tmp, file);
+}
+
+export async function readJson<T>(file: string): Promise<T | undefined> {
+  let text;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new UserError(`${file} is corrupt`, 're-run letta-memfs-hooks init');
+  }
+}
+
+export function writeSettings(stateDir: string, settings: Settings): Promise<void> {
+  return writeJsonAtomic(path.join(stateDir, 'settings.json'), settings);
+}
+
+export function readSettings(stateDir: string): Promise<Settings | undefined> {
+  return readJson<Settings>(path.join(stateDir, 'settings.json'));
+}

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { git } from '../core/git.js';
+import type { ConfigChange } from './manifest.js';
+
+/** Desired values per key (a list: some keys, like http.*.extraHeader, are multi-valued); null unsets the key. */
+export type DesiredConfig = Record<string, string[] | null>;
+
+/** Parses `git config --list -z` output into key -> values (keys as git prints them: section and name lowercased). */
+export function parseConfigList(z: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const entry of z.split('\0')) {
+    if (!entry) continue;
+    const nl = entry.indexOf('\n');
+    const key = nl < 0 ? entry : entry.slice(0, nl);
+    const value = nl < 0 ? '' : entry.slice(nl + 1);
+    out.set(key, [...(out.get(key) ?? []), value]);
+  }
+  return out;
+}
+
+/** git lowercases the section and variable name but keeps the subsection (URLs) as written. */
+export function canonicalKey(key: string): string {
+  const first = key.indexOf('.');
+  const last = key.lastIndexOf('.');
+  if (first === last) return key.toLowerCase();
+  return key.slice(0, first).toLowerCase() + key.slice(first, last) + key.slice(last).toLowerCase();
+}
+
+/** Pure: which keys need writing to reach `desired`, and the prior values to record for keys touched first now. */
+export function planConfig(current: Map<string, string[]>, desired: DesiredConfig, recorded: readonly ConfigChange[]) {
+  const writes: { key: string; values: string[] | null }[] = [];
+  const newChanges: ConfigChange[] = [];
+  for (const [key, values] of Object.entries(desired)) {
+    const have = current.get(canonicalKey(key)) ?? null;
+    if (JSON.stringify(have) === JSON.stringify(values)) continue;
+    writes.push({ key, values });
+    if (!recorded.some((c) => canonicalKey(c.key) === canonicalKey(key))) newChanges.push({ key, previous: have });
+  }
+  return { writes, newChanges };
+}
+
+export async function readConfigFile(file: string): Promise<Map<string, string[]>> {
+  const r = await git(['config', '--file', file, '--list', '-z'], { allowFailure: true });
+  return parseConfigList(r.exitCode === 0 ? r.stdout : '');
+}
+
+async function writeKey(file: string, key: string, values: string[] | null): Promise<void> {
+  // exit 5: the key was not set; nothing to remove.
+  const unset = await git(['config', '--file', file, '--unset-all', key], { allowFailure: true });
+  if (unset.exitCode !== 0 && unset.exitCode !== 5) await git(['config', '--file', file, '--unset-all', key]);
+  for (const v of values ?? []) await git(['config', '--file', file, '--add', key, v]);
+}
+
+export async function fileHash(file: string): Promise<string | undefined> {
+  try {
+    return createHash('sha256').update(await fs.readFile(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ConfigRecord {
+  configChanges: ConfigChange[];
+  configAfterInstall?: string;
+}
+
+/**
+ * Brings a repo config file to `desired`, recording each key's prior values the first time we touch it. A byte copy
+ * of the file from before our first change lets uninstall restore it exactly, as long as nobody else edits it.
+ */
+export async function applyConfig(
+  file: string,
+  stateDir: string,
+  desired: DesiredConfig,
+  record: ConfigRecord,
+): Promise<ConfigRecord> {
+  const { writes, newChanges } = planConfig(await readConfigFile(file), desired, record.configChanges);
+  if (writes.length === 0) return record;
+  const orig = path.join(stateDir, 'config.orig');
+  await fs.mkdir(stateDir, { recursive: true });
+  if (record.configAfterInstall === undefined) {
+    await fs.copyFile(file, orig);
+  } else if ((await fileHash(file)) !== record.configAfterInstall) {
+    // Edited by someone else since our last write: the old copy would undo their edit, so restore key by key instead.
+    await fs.rm(orig, { force: true });
+  }
+  for (const w of writes) await writeKey(file, w.key, w.values);
+  return { configChanges: [...record.configChanges, ...newChanges], configAfterInstall: await fileHash(file) };
+}
+
+/**
+ * Undoes our config changes: the original bytes when nobody edited the file since our last write, otherwise key by
+ * key (leaving the user's later edits in place). Returns true when the bytes were restored exactly.
+ */
+export async function restoreConfig(
+  file: string,
+  stateDir: string,
+  changes: readonly ConfigChange[],
+  afterInstall: string | undefined,
+): Promise<boolean> {
+  const orig = path.join(stateDir, 'config.orig');
+  const origExists = await fs.stat(orig).then(
+    () => true,
+    () => false,
+  );
+  if (origExists && afterInstall && (await fileHash(file)) === afterInstall) {
+    await fs.copyFile(orig, file);
+    return true;
+  }
+  for (const c of [...changes].reverse()) await writeKey(file, c.key, c.previous);
+  return false;
+}

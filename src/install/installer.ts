@@ -1,0 +1,145 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../core/errors.js';
+import { getConfig, type RepoPaths } from '../core/git.js';
+import { warn } from '../core/log.js';
+import { type Role, stateDirOf } from '../core/settings.js';
+import { applyConfig, type DesiredConfig, restoreConfig } from './git-config.js';
+import { type Manifest, manifestPath, readManifest, writeManifest } from './manifest.js';
+import { isOurShim, renderShim } from './shim.js';
+
+// Letta Code rewrites these on every sync (letta-code src/agent/memoryGit.ts @ v0.32.18); a hook of ours there would
+// vanish, and chaining theirs would run their frontmatter checks twice.
+const CLIENT_OWNED = new Set(['pre-commit', 'post-commit']);
+
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface InstallOptions {
+  repo: RepoPaths;
+  role: Role;
+  hooks: readonly string[];
+  /** Config the role needs in the repo's own config file (`<commonDir>/config`). */
+  config: DesiredConfig;
+  /** Absolute node binary for the shims; defaults to the one running now. */
+  node?: string;
+}
+
+/**
+ * The directory git runs hooks from: `core.hooksPath` when set (relative to the work tree, githooks(5)), else the
+ * common dir's `hooks/` so that linked worktrees share them. We install into a set hooksPath but never set one:
+ * it would disable Letta Code's own hooks in `.git/hooks`.
+ */
+export async function hooksDirOf(repo: RepoPaths): Promise<{ dir: string; viaHooksPath: boolean }> {
+  const hooksPath = await getConfig('core.hooksPath', repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir });
+  if (!hooksPath) return { dir: path.join(repo.commonDir, 'hooks'), viaHooksPath: false };
+  const expanded = hooksPath.startsWith('~/') ? path.join(os.homedir(), hooksPath.slice(2)) : hooksPath;
+  return { dir: path.resolve(repo.workTree ?? repo.gitDir, expanded), viaHooksPath: true };
+}
+
+export async function install(opts: InstallOptions): Promise<Manifest> {
+  for (const h of opts.hooks) {
+    if (CLIENT_OWNED.has(h)) throw new Error(`refusing to install ${h}: Letta Code owns it`);
+  }
+  const stateDir = stateDirOf(opts.repo.commonDir);
+  const { dir: hooksDir, viaHooksPath } = await hooksDirOf(opts.repo);
+  if (viaHooksPath) {
+    warn(`core.hooksPath is set: installing into ${hooksDir}; tools that regenerate it (husky on npm install) drop our hooks, so re-run init after them`);
+  }
+  const previous = await readManifest(stateDir);
+  if (previous && previous.role !== opts.role) {
+    throw new UserError(`this repo is set up for the ${previous.role} role`, `run letta-memfs-hooks uninstall first`);
+  }
+  const createdHooksDir = previous?.createdHooksDir ?? !(await exists(hooksDir));
+  const configFile = path.join(opts.repo.commonDir, 'config');
+
+  const record = await applyConfig(configFile, stateDir, opts.config, previous ?? { configChanges: [] });
+  const manifest: Manifest = {
+    version: 1,
+    role: opts.role,
+    hooksDir,
+    hooks: [...new Set([...(previous?.hooks ?? []), ...opts.hooks])],
+    createdHooksDir,
+    configFile,
+    ...record,
+  };
+  // The manifest goes first: if writing a hook fails, uninstall still knows what to put back.
+  await writeManifest(stateDir, manifest);
+
+  await fs.mkdir(path.join(stateDir, 'chained'), { recursive: true });
+  await fs.mkdir(hooksDir, { recursive: true });
+  const node = opts.node ?? process.execPath;
+  for (const hook of opts.hooks) {
+    const file = path.join(hooksDir, hook);
+    const current = await fs.readFile(file, 'utf8').catch(() => undefined);
+    if (current !== undefined && !isOurShim(current)) {
+      const chained = path.join(stateDir, 'chained', hook);
+      if (await exists(chained)) {
+        // Someone replaced our shim; keep the hook they put there and the one we chained before.
+        await fs.rename(chained, `${chained}.${Date.now()}`);
+      }
+      await fs.rename(file, chained);
+    }
+    const tmp = `${file}.letta-memfs.tmp`;
+    await fs.writeFile(tmp, await renderShim({ hook, role: opts.role, node, packageRoot: PACKAGE_ROOT, stateDir }), { mode: 0o755 });
+    await fs.rename(tmp, file);
+  }
+  return manifest;
+}
+
+export interface UninstallReport {
+  restoredHooks: string[];
+  removedHooks: string[];
+  /** Hooks someone replaced after install: left as they are. */
+  foreignHooks: string[];
+  configRestoredExactly: boolean;
+}
+
+/** Puts back every hook file and config key as it was before the first install, then removes our state dir. */
+export async function uninstall(repo: RepoPaths): Promise<UninstallReport> {
+  const stateDir = stateDirOf(repo.commonDir);
+  const manifest = await readManifest(stateDir);
+  if (!manifest) {
+    throw new UserError(`letta-memfs-hooks is not installed in ${repo.commonDir}`, 'nothing to uninstall');
+  }
+  const report: UninstallReport = { restoredHooks: [], removedHooks: [], foreignHooks: [], configRestoredExactly: false };
+  for (const hook of manifest.hooks) {
+    const file = path.join(manifest.hooksDir, hook);
+    const chained = path.join(stateDir, 'chained', hook);
+    const current = await fs.readFile(file, 'utf8').catch(() => undefined);
+    if (current !== undefined && !isOurShim(current)) {
+      report.foreignHooks.push(hook);
+      continue;
+    }
+    if (await exists(chained)) {
+      await fs.rename(chained, file);
+      report.restoredHooks.push(hook);
+    } else if (current !== undefined) {
+      await fs.rm(file);
+      report.removedHooks.push(hook);
+    }
+  }
+  report.configRestoredExactly = await restoreConfig(
+    manifest.configFile,
+    stateDir,
+    manifest.configChanges,
+    manifest.configAfterInstall,
+  );
+  if (manifest.createdHooksDir) await fs.rmdir(manifest.hooksDir).catch(() => undefined);
+  if (report.foreignHooks.length > 0) {
+    // Keep what they would need to restore by hand.
+    await fs.rm(manifestPath(stateDir), { force: true });
+    warn(`left ${report.foreignHooks.join(', ')} alone: replaced since install; earlier originals stay in ${stateDir}/chained`);
+  } else {
+    await fs.rm(stateDir, { recursive: true, force: true });
+  }
+  return report;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}

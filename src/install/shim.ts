@@ -1,0 +1,42 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Role } from '../core/settings.js';
+
+const MARKER = '# letta-memfs-hooks managed hook';
+
+// Hooks that git feeds on stdin (githooks(5)); the shim must capture it to hand it to both hooks.
+const STDIN_HOOKS = new Set(['pre-push', 'reference-transaction', 'post-rewrite', 'pre-receive', 'post-receive']);
+
+export interface ShimOptions {
+  hook: string;
+  role: Role;
+  node: string;
+  packageRoot: string;
+  stateDir: string;
+}
+
+/** POSIX single quotes: the only character needing care inside them is the quote itself. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Pure: fills the `hooks/shim.sh` template. */
+export function fillShim(template: string, o: ShimOptions): string {
+  const values: Record<string, string> = {
+    '@NODE@': shQuote(o.node),
+    '@ENTRY@': shQuote(path.join(o.packageRoot, 'dist', 'hooks', 'run.js')),
+    '@STATE@': shQuote(o.stateDir),
+    '@HOOK@': o.hook,
+    '@ROLE@': o.role,
+    '@STDIN@': STDIN_HOOKS.has(o.hook) ? '1' : "''",
+  };
+  return template.replace(/@(NODE|ENTRY|STATE|HOOK|ROLE|STDIN)@/g, (m) => values[m]);
+}
+
+export async function renderShim(o: ShimOptions): Promise<string> {
+  return fillShim(await fs.readFile(path.join(o.packageRoot, 'hooks', 'shim.sh'), 'utf8'), o);
+}
+
+export function isOurShim(content: string): boolean {
+  return content.includes(MARKER);
+}
