@@ -10,6 +10,8 @@ export interface GitOptions {
   env?: Record<string, string | undefined>;
   /** Do not throw on a non-zero exit; the caller reads exitCode. */
   allowFailure?: boolean;
+  /** Kill git after this many ms (network calls that could hang on a dead host); reported as exit 124. */
+  timeoutMs?: number;
 }
 
 export interface GitResult {
@@ -46,7 +48,13 @@ export async function git(args: readonly string[], opts: GitOptions = {}): Promi
     env: cleanGitEnv(opts.env),
     reject: false,
     stripFinalNewline: true,
+    timeout: opts.timeoutMs,
   });
+  if (res.timedOut) {
+    const out: GitResult = { stdout: res.stdout, stderr: `${res.stderr}\ntimed out after ${opts.timeoutMs} ms`, exitCode: 124 };
+    if (opts.allowFailure) return out;
+    throw new GitError(args, out);
+  }
   if (res.failed && res.exitCode === undefined) {
     throw new UserError(`could not run git: ${res.shortMessage}`, 'install git 2.28 or newer and put it on PATH');
   }
@@ -92,4 +100,39 @@ export async function resolveRepo(opts: GitOptions): Promise<RepoPaths> {
   if (opts.gitDir) return { gitDir, commonDir };
   const top = await git(['rev-parse', '--show-toplevel'], { ...opts, allowFailure: true });
   return { gitDir, commonDir, workTree: top.exitCode === 0 && top.stdout ? top.stdout : undefined };
+}
+
+/**
+ * Reads many objects with one `git cat-file --batch` process (never one git call per file), bytes intact.
+ * Objects git does not have are left out of the result.
+ */
+export async function readBlobs(oids: Iterable<string>, opts: GitOptions = {}): Promise<Map<string, Buffer>> {
+  const list = [...new Set(oids)];
+  const out = new Map<string, Buffer>();
+  if (list.length === 0) return out;
+  const full = opts.gitDir ? [`--git-dir=${opts.gitDir}`, 'cat-file', '--batch'] : ['cat-file', '--batch'];
+  const res = await execa('git', full, {
+    cwd: opts.cwd,
+    input: list.join('\n') + '\n',
+    env: cleanGitEnv(opts.env),
+    reject: false,
+    encoding: 'buffer',
+    stripFinalNewline: false,
+  });
+  if (res.exitCode !== 0) {
+    throw new GitError(['cat-file', '--batch'], { stdout: '', stderr: Buffer.from(res.stderr).toString('utf8'), exitCode: res.exitCode ?? 1 });
+  }
+  const buf = Buffer.from(res.stdout);
+  let pos = 0;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) break;
+    const header = buf.subarray(pos, nl).toString('latin1').split(' ');
+    pos = nl + 1;
+    if (header[1] === 'missing' || header.length < 3) continue;
+    const size = Number(header[2]);
+    out.set(header[0], buf.subarray(pos, pos + size));
+    pos += size + 1;
+  }
+  return out;
 }
