@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+// Real-server end-to-end suite (test/e2e): one letta version per run, chosen by LETTA_VERSION
+// (scripts/e2e/run.mjs runs 0.16.7 then 0.16.8). Files run one after another: each starts its own
+// Letta servers and the machine has 2 cores.
+export default defineConfig({
+  test: {
+    include: ['test/e2e/**/*.e2e.test.ts'],
+    globalSetup: ['test/e2e/global-setup.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 240_000,
+    fileParallelism: false,
+    pool: 'forks',
+    poolOptions: { forks: { singleFork: true } },
+  },
+});
