@@ -1,5 +1,11 @@
+import { clientPrePush } from '../client/pre-push.js';
 import type { HookHandler } from './context.js';
 
-// Placeholder until the role modules land.
-const handle: HookHandler = async () => 0;
+// A thin switch on role; the client checks what leaves its checkout (src/client/pre-push.ts).
+const handle: HookHandler = async (ctx) => {
+  if (ctx.settings.role === 'client') {
+    return clientPrePush({ args: ctx.args, stdin: ctx.stdin, repo: ctx.repo, stateDir: ctx.stateDir });
+  }
+  return 0;
+};
 export default handle;

@@ -1,0 +1,96 @@
+/**
+ * The external host's HTTPS credentials on a client checkout.
+ *
+ * Why not a credential helper: Letta Code >= 0.24.5 runs every memfs git call with
+ * `-c credential.helper= -c core.askPass=` and GIT_TERMINAL_PROMPT=0 (letta-code src/agent/memory-git.ts @ v0.30.28,
+ * see `runGit`). git 2.39 treats an empty `credential.helper` on the command line as "reset the helper list", and
+ * that list includes URL-scoped `credential.<url>.helper` entries from .git/config, so a helper of ours would never
+ * run for Letta Code's own pull and push (checked by test/client/client.test.ts against git itself).
+ *
+ * What survives: `http.<external-url>.extraHeader`. Letta Code's `-c http.extraHeader=Authorization: Basic <letta
+ * key>` is unscoped; git's urlmatch applies a later, less specific key only if no more specific one was seen
+ * (urlmatch.c), and our URL-scoped empty value first resets any unscoped header set earlier (git-config(1),
+ * http.extraHeader). So for the external URL git sends our header and never the Letta key.
+ *
+ * The header carries the token, so it lives in a separate 0600 file that .git/config pulls in with
+ * `includeIf.gitdir:<common dir>/.path`; .git/config itself only gets the URL rewrite, the reset and the include.
+ * The file is written by `init` from the env var or token file; after rotating the token, re-run `init`.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../core/config/schema.js';
+import { UserError } from '../core/errors.js';
+
+export interface TokenSource {
+  token: string;
+  /** Where it came from, for messages: `$VAR` or a file path; never the token. */
+  source: string;
+}
+
+/** Reads the token from `config.gitTokenEnv`, else from `config.gitTokenFile`, refusing a file others can read. */
+export async function readToken(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<TokenSource | undefined> {
+  const fromEnv = env[config.gitTokenEnv];
+  if (fromEnv && fromEnv.trim()) return { token: fromEnv.trim(), source: `$${config.gitTokenEnv}` };
+  if (!config.gitTokenFile) return undefined;
+  const file = path.resolve(config.gitTokenFile.replace(/^~(?=\/)/, env.HOME ?? '~'));
+  let st;
+  try {
+    st = await fs.stat(file);
+  } catch {
+    throw new UserError(`gitTokenFile ${file} does not exist`, `write the token into it (umask 077; printf %s "$TOKEN" > ${file}) or unset gitTokenFile`);
+  }
+  if ((st.mode & 0o077) !== 0) {
+    throw new UserError(`gitTokenFile ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, `chmod 600 ${file}`);
+  }
+  const token = (await fs.readFile(file, 'utf8')).trim();
+  if (!token || /\s/.test(token)) {
+    throw new UserError(`gitTokenFile ${file} must hold just the token on one line`, `rewrite ${file} with only the token`);
+  }
+  return { token, source: file };
+}
+
+/** `Authorization: Basic base64(user:token)`: what git hosts (Gitea, GitHub, GitLab) accept for HTTPS with a token. */
+export function authHeader(user: string, token: string): string {
+  return `Authorization: Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+}
+
+/** git-config subsection quoting: backslash and double quote are escaped (git-config(1), "Syntax"). */
+function quoteSubsection(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * Pure: the auth include file. First the URL-scoped reset (so that whatever order git reads files in, this file
+ * leaves exactly one header for the external URL), then our header.
+ */
+export function renderAuthFile(externalUrl: string, header: string, source: string): string {
+  if (/[\n\r]/.test(header) || /[\n\r]/.test(externalUrl)) throw new Error('newline in auth header or URL');
+  return [
+    `# letta-memfs-hooks: HTTPS auth for the agent's external git host, from ${source}.`,
+    '# Kept out of .git/config on purpose (mode 0600); re-run `npx letta-memfs-hooks init` after rotating the token.',
+    `[http ${quoteSubsection(externalUrl)}]`,
+    '\textraHeader =',
+    `\textraHeader = ${header}`,
+    '',
+  ].join('\n');
+}
+
+export const AUTH_FILE = 'http-auth.gitconfig';
+
+/** Writes the file 0600 from the start (never briefly world-readable), atomically. */
+export async function writeAuthFile(stateDir: string, content: string): Promise<string> {
+  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const file = path.join(stateDir, AUTH_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await fs.rm(tmp, { force: true });
+  await fs.writeFile(tmp, content, { mode: 0o600, flag: 'wx' });
+  await fs.rename(tmp, file);
+  return file;
+}
+
+/** The header recorded in an auth file, or undefined; used by `status` to tell whether the token changed since init. */
+export async function readAuthHeader(file: string): Promise<string | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  const m = text ? /^\textraHeader = (Authorization: .+)$/m.exec(text) : null;
+  return m ? m[1] : undefined;
+}

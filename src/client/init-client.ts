@@ -1,0 +1,163 @@
+/**
+ * `init` for a client checkout (`~/.letta/agents/<agentId>/memory`): redirect the Letta origin to the external host,
+ * give git the host's credentials without the Letta key ever reaching it, install the hooks.
+ * Everything is checked (config, agent id, remote reachable with the token) before anything is written, so bad input
+ * leaves the repo as it was.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfig } from '../core/config/load.js';
+import { type Config, mergeLayers, validateLayer } from '../core/config/schema.js';
+import { UserError } from '../core/errors.js';
+import { getConfig, git, type RepoPaths, resolveRepo } from '../core/git.js';
+import { addSecret, warn } from '../core/log.js';
+import { redactUrl } from '../core/redact.js';
+import { remoteKind } from '../core/template.js';
+import { readSettings, stateDirOf, writeSettings } from '../core/settings.js';
+import { install } from '../install/installer.js';
+import { readManifest } from '../install/manifest.js';
+import { AUTH_FILE, authHeader, readToken, renderAuthFile, writeAuthFile } from './credentials.js';
+import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planClient, resolveAgent } from './plan.js';
+import { ask, canPrompt } from './prompt.js';
+
+/** Hooks a client gets. Never pre-commit/post-commit: Letta Code rewrites those on every sync. */
+export const CLIENT_HOOKS = ['pre-push', 'post-merge', 'post-checkout'] as const;
+
+export interface ClientInitOptions {
+  repoDir: string;
+  agent?: string;
+  configFile?: string;
+  flags: Partial<Config>;
+  yes: boolean;
+  verify: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ClientInitResult {
+  repo: RepoPaths;
+  plan: ClientPlan;
+  authFile?: string;
+  tokenSource?: string;
+  hooksDir: string;
+}
+
+async function existingDir(dir: string): Promise<string> {
+  const st = await fs.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new UserError(`${dir} does not exist`, 'run init inside the agent memory checkout, or pass --repo <checkout dir>');
+  return dir;
+}
+
+/** `git ls-remote` on the external URL exactly as Letta Code's calls will reach it: helpers cleared, our header only. */
+async function verifyRemote(plan: ClientPlan, header: string | undefined, cwd: string): Promise<void> {
+  const pairs: [string, string][] = [
+    ['credential.helper', ''],
+    ['core.askPass', ''],
+  ];
+  if (plan.kind === 'https') {
+    pairs.push([`http.${plan.externalUrl}.extraHeader`, '']);
+    if (header) pairs.push([`http.${plan.externalUrl}.extraHeader`, header]);
+  }
+  // Through GIT_CONFIG_* (git >= 2.31) rather than -c, so the token is in no process's argv.
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_COUNT: String(pairs.length) };
+  pairs.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  const r = await git(['ls-remote', '--heads', plan.externalUrl], { cwd, env, allowFailure: true, timeoutMs: 30_000 });
+  if (r.exitCode !== 0) {
+    const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
+    throw new UserError(
+      `cannot read ${redactUrl(plan.externalUrl)}: ${last}`,
+      'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
+    );
+  }
+}
+
+export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
+  const env = opts.env ?? process.env;
+  const repo = await resolveRepo({ cwd: await existingDir(path.resolve(opts.repoDir)) });
+  if (!repo.workTree) throw new UserError(`${repo.gitDir} has no work tree`, 'run client init in a memory checkout; for a server repo.git use init --server');
+  const stateDir = stateDirOf(repo.commonDir);
+  const previous = await readManifest(stateDir);
+  if (previous && previous.role !== 'client') {
+    throw new UserError(`this repo is set up for the ${previous.role} role`, 'run letta-memfs-hooks uninstall first');
+  }
+  const { config } = await loadConfig({ dir: repo.workTree, configFile: opts.configFile, env, flags: opts.flags });
+  const interactive = canPrompt(opts.yes);
+
+  const opt = { cwd: repo.workTree };
+  const originUrl = await getConfig('remote.origin.url', opt);
+  const gitConfigAgent = await getConfig('letta.agentId', opt);
+  let agent = resolveAgent({ flag: opts.agent, originUrl, gitConfig: gitConfigAgent }, config.agents);
+  if (!agent && interactive) {
+    const answer = await ask('Agent id (agent-<uuid>): ');
+    agent = resolveAgent({ flag: answer ?? '', originUrl, gitConfig: gitConfigAgent }, config.agents);
+  }
+  if (!agent) {
+    throw new UserError('cannot tell which agent this checkout belongs to', 'run init in ~/.letta/agents/<agentId>/memory, or pass --agent agent-<uuid>');
+  }
+  if (!config.remote && interactive) {
+    const answer = await ask('External git URL (https://host/owner/{agentId}.git): ');
+    if (answer) config.remote = mergeLayers([config, validateLayer({ remote: answer }, 'your answer')]).remote;
+  }
+  const lettaUrls = lettaUrlsFor(agent.agentId, originUrl, [config.lettaUrl, env.LETTA_MEMFS_BASE_URL]);
+  const plan = planClient(agent.agentId, config, lettaUrls);
+  if (originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
+    warn(`origin is ${redactUrl(originUrl)}, not a Letta URL of this agent: left as it is; only Letta URLs are redirected`);
+  }
+
+  let header: string | undefined;
+  let tokenSource: string | undefined;
+  if (plan.kind === 'https') {
+    let tok = await readToken(config, env);
+    if (!tok && interactive) {
+      const answer = await ask(`Token for ${redactUrl(plan.externalUrl)} (input hidden; or export ${config.gitTokenEnv}): `, { secret: true });
+      if (answer) tok = { token: answer, source: 'the prompt' };
+    }
+    if (!tok) {
+      throw new UserError(
+        `no token for ${redactUrl(plan.externalUrl)}`,
+        `export ${config.gitTokenEnv}=<token> (or set gitTokenFile to a chmod 600 file) and re-run init`,
+      );
+    }
+    addSecret(tok.token);
+    header = authHeader(config.gitUsername, tok.token);
+    addSecret(header.slice('Authorization: Basic '.length));
+    tokenSource = tok.source;
+  }
+  if (opts.verify) await verifyRemote(plan, header, repo.workTree);
+
+  // Writes start here.
+  const commonDir = await fs.realpath(repo.commonDir);
+  const authFile = header ? path.join(stateDir, AUTH_FILE) : undefined;
+  const desired = clientGitConfig(plan, authFile ? { commonDir, file: authFile } : undefined);
+  const before = await readSettings(stateDir).catch(() => undefined);
+  if (before && before.remote !== plan.externalUrl) {
+    // A new remote on re-init: drop the old one's rewrite and header reset, or two rewrites would claim the Letta URL.
+    const old: ClientPlan = { ...plan, externalUrl: before.remote, kind: remoteKind(before.remote) ?? 'https' };
+    for (const key of Object.keys(clientGitConfig(old, { commonDir, file: '' }))) {
+      if (!(key in desired)) desired[key] = null;
+    }
+  }
+  if (!header) for (const key of authIncludeKeys(commonDir)) desired[key] = null;
+  const manifest = await install({ repo, role: 'client', hooks: CLIENT_HOOKS, config: desired });
+  if (header && authFile) {
+    await writeAuthFile(stateDir, renderAuthFile(plan.externalUrl, header, tokenSource ?? 'init'));
+  } else {
+    await fs.rm(path.join(stateDir, AUTH_FILE), { force: true });
+  }
+  await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config });
+  return { repo, plan, authFile, tokenSource, hooksDir: manifest.hooksDir };
+}
+
+export function describeInit(r: ClientInitResult): string {
+  const lines = [
+    `set up ${r.plan.agentId} in ${r.repo.workTree}`,
+    ...r.plan.lettaUrls.map((u) => `  redirect  ${redactUrl(u)} -> ${redactUrl(r.plan.externalUrl)}`),
+    r.authFile
+      ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
+      : `  auth      ${r.plan.kind === 'https' ? 'none' : `${r.plan.kind}: your ssh keys`}`,
+    `  hooks     ${CLIENT_HOOKS.join(', ')} in ${r.hooksDir}`,
+  ];
+  return lines.join('\n');
+}

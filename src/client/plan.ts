@@ -1,0 +1,120 @@
+/** Pure decisions of client `init`: which agent, which URLs to redirect, and the git config that does it. */
+import { agentIdFromLettaUrl, isAgentId, isLettaGitUrl } from '../core/agent-id.js';
+import type { Config } from '../core/config/schema.js';
+import { UserError } from '../core/errors.js';
+import { redactUrl } from '../core/redact.js';
+import { remoteKind, renderRemote } from '../core/template.js';
+import type { DesiredConfig } from '../install/git-config.js';
+
+export interface AgentSources {
+  /** `--agent` */
+  flag?: string;
+  /** The checkout's raw `remote.origin.url` (not rewritten by insteadOf). */
+  originUrl?: string;
+  /** `letta.agentId` from the checkout's git config (Letta Code keeps it in sync, letta-code src/agent/memory-git.ts @ v0.30.28). */
+  gitConfig?: string;
+}
+
+export interface ResolvedAgent {
+  agentId: string;
+  source: string;
+}
+
+/**
+ * The agent id, from --agent, the origin URL or `letta.agentId`; sources that disagree are an error rather than a
+ * guess, since redirecting one agent's checkout to another agent's repo would mix their memories.
+ */
+export function resolveAgent(src: AgentSources, configured: readonly string[]): ResolvedAgent | undefined {
+  if (src.flag !== undefined && !isAgentId(src.flag)) {
+    throw new UserError(`invalid --agent ${JSON.stringify(src.flag.slice(0, 80))}: expected agent-<uuid>`, 'pass the id Letta shows, e.g. agent-123e4567-e89b-42d3-a456-426614174000');
+  }
+  if (src.gitConfig !== undefined && !isAgentId(src.gitConfig)) {
+    throw new UserError(`git config letta.agentId is ${JSON.stringify(src.gitConfig.slice(0, 80))}, not an agent-<uuid>`, 'fix it with git config letta.agentId <id>, or pass --agent <id>');
+  }
+  const fromOrigin = src.originUrl ? agentIdFromLettaUrl(src.originUrl) : undefined;
+  if (src.originUrl && isLettaGitUrl(src.originUrl) && !fromOrigin) {
+    throw new UserError(`origin ${redactUrl(src.originUrl)} names no valid agent id`, 'set origin to <letta>/v1/git/agent-<uuid>/state.git, or pass --agent <id>');
+  }
+  const found: ResolvedAgent[] = [];
+  if (src.flag) found.push({ agentId: src.flag, source: '--agent' });
+  if (fromOrigin) found.push({ agentId: fromOrigin, source: 'the origin URL' });
+  if (src.gitConfig) found.push({ agentId: src.gitConfig, source: 'git config letta.agentId' });
+  const clash = found.find((f) => f.agentId !== found[0].agentId);
+  if (clash) {
+    throw new UserError(
+      `${found[0].source} says ${found[0].agentId} but ${clash.source} says ${clash.agentId}`,
+      'run init in the checkout of the agent you mean (~/.letta/agents/<agentId>/memory), or pass the matching --agent',
+    );
+  }
+  const chosen = found[0];
+  if (chosen && configured.length > 0 && !configured.includes(chosen.agentId)) {
+    throw new UserError(
+      `unknown agent ${chosen.agentId} (from ${chosen.source}): not in the configured agents`,
+      `add it to "agents" in your letta-memfs-hooks config, or run init in one of: ${configured.join(', ')}`,
+    );
+  }
+  return chosen;
+}
+
+/**
+ * Letta URLs this checkout's origin may hold, each redirected: the origin as it is now, and the URL Letta Code
+ * would repair it to: `{base}/v1/git/{agentId}/state.git` with base `LETTA_MEMFS_BASE_URL` (>= 0.24.1) or
+ * `LETTA_BASE_URL` (0.19.x) (letta-code src/agent/memoryGit.ts @ v0.19.5, src/agent/memory-git.ts @ v0.30.28).
+ */
+export function lettaUrlsFor(agentId: string, originUrl: string | undefined, bases: readonly (string | undefined)[]): string[] {
+  const urls: string[] = [];
+  if (originUrl && isLettaGitUrl(originUrl) && agentIdFromLettaUrl(originUrl) === agentId) urls.push(originUrl);
+  for (const b of bases) {
+    if (!b) continue;
+    const u = `${b.replace(/\/+$/, '')}/v1/git/${agentId}/state.git`;
+    if (!urls.includes(u)) urls.push(u);
+  }
+  return urls;
+}
+
+export interface ClientPlan {
+  agentId: string;
+  externalUrl: string;
+  kind: 'https' | 'ssh' | 'file';
+  lettaUrls: string[];
+}
+
+export function planClient(agentId: string, config: Config, lettaUrls: string[]): ClientPlan {
+  if (!config.remote) {
+    throw new UserError('no external remote configured', "pass --remote 'https://git.example.com/agents/{agentId}.git' or set LETTA_MEMFS_GIT_URL");
+  }
+  const externalUrl = renderRemote(config.remote, agentId);
+  const kind = remoteKind(externalUrl);
+  if (!kind) throw new UserError(`remote ${redactUrl(externalUrl)} is not a git URL`, 'use an https:// or ssh URL');
+  if (isLettaGitUrl(externalUrl)) {
+    throw new UserError(`remote ${redactUrl(externalUrl)} is a Letta /v1/git/ URL`, 'point --remote at your own git host');
+  }
+  return { agentId, externalUrl, kind, lettaUrls };
+}
+
+/**
+ * The checkout's git config. `url.<external>.insteadOf` rewrites fetch, pull and push and survives Letta Code's
+ * origin repair, unlike `remote.origin.pushurl`, which it unsets on every sync (facts file, section 2). For HTTPS the
+ * URL-scoped empty extraHeader keeps Letta Code's API key header away from the external host even without the auth
+ * include (see credentials.ts); the include adds our header after that reset.
+ */
+/**
+ * `includeIf.gitdir:` keys that pull the auth file into this repo's config: one for the main work tree, whose git dir
+ * is the common dir itself, one for linked worktrees (`<common dir>/worktrees/<name>`, e.g. Letta Code's reflection
+ * worktrees). A pattern ending in `/` gets `**` appended and does not match the directory itself (git 2.39), hence
+ * two. Sections of their own, appended after the reset above, so the reset never follows our header.
+ */
+export function authIncludeKeys(commonDir: string | undefined): string[] {
+  if (!commonDir) return [];
+  const d = commonDir.replace(/\/+$/, '');
+  return [`includeIf.gitdir:${d}.path`, `includeIf.gitdir:${d}/worktrees/.path`];
+}
+
+export function clientGitConfig(plan: ClientPlan, auth?: { commonDir: string; file: string }): DesiredConfig {
+  const cfg: DesiredConfig = { [`url.${plan.externalUrl}.insteadOf`]: plan.lettaUrls };
+  if (plan.kind === 'https') {
+    cfg[`http.${plan.externalUrl}.extraHeader`] = [''];
+    if (auth) for (const key of authIncludeKeys(auth.commonDir)) cfg[key] = [auth.file];
+  }
+  return cfg;
+}

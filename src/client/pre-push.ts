@@ -1,0 +1,89 @@
+/**
+ * The client's pre-push hook: refuses a push that would break the Letta server's sync or bypass the external host.
+ * Decisions are in validate-push.ts; this module reads the pushed trees (two ls-tree calls and one cat-file --batch
+ * per pushed ref) and reports.
+ */
+import path from 'node:path';
+import { git, readBlobs, type RepoPaths } from '../core/git.js';
+import { logLine } from '../core/log.js';
+import { writeJsonAtomic } from '../core/settings.js';
+import { redactUrl } from '../core/redact.js';
+import {
+  blobsToRead,
+  checkPushUrl,
+  formatProblem,
+  parseLsTree,
+  parsePrePushInput,
+  type Problem,
+  type PushUpdate,
+  type TreeEntry,
+  updatesToValidate,
+  validateTree,
+  ZERO_OID,
+} from './validate-push.js';
+
+export interface PrePushInput {
+  /** git's arguments: remote name (or the URL when pushing to a URL) and the push URL. */
+  args: string[];
+  stdin: string;
+  repo: RepoPaths;
+  stateDir: string;
+}
+
+function repoOpts(repo: RepoPaths) {
+  return repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir };
+}
+
+async function lsTree(repo: RepoPaths, rev: string): Promise<TreeEntry[]> {
+  const r = await git(['ls-tree', '-r', '-z', '--full-tree', rev], repoOpts(repo));
+  return parseLsTree(r.stdout);
+}
+
+async function hasCommit(repo: RepoPaths, oid: string): Promise<boolean> {
+  const r = await git(['cat-file', '-e', `${oid}^{commit}`], { ...repoOpts(repo), allowFailure: true });
+  return r.exitCode === 0;
+}
+
+/**
+ * The remote's current tree for an update: its old oid when we have that commit, else our remote-tracking ref for
+ * it, else unknown (a new branch on the remote: nothing to compare read_only against).
+ */
+async function baseTree(repo: RepoPaths, remote: string, u: PushUpdate): Promise<TreeEntry[] | undefined> {
+  if (!ZERO_OID.test(u.remoteOid) && (await hasCommit(repo, u.remoteOid))) return lsTree(repo, u.remoteOid);
+  if (!ZERO_OID.test(u.remoteOid) && /^[\w.-]+$/.test(remote)) {
+    const tracking = `refs/remotes/${remote}/${u.remoteRef.replace(/^refs\/heads\//, '')}`;
+    if (await hasCommit(repo, tracking)) return lsTree(repo, tracking);
+  }
+  return undefined;
+}
+
+export async function checkPush(input: PrePushInput): Promise<Problem[]> {
+  const [remote = '', url = ''] = input.args;
+  const problems: Problem[] = [];
+  // Checked for every branch: a reflection branch pushed to the Letta proxy fails just the same.
+  const urlProblem = checkPushUrl(url);
+  if (urlProblem) problems.push(urlProblem);
+  for (const u of updatesToValidate(parsePrePushInput(input.stdin))) {
+    const tree = await lsTree(input.repo, u.localOid);
+    const base = await baseTree(input.repo, remote, u);
+    const blobs = await readBlobs(blobsToRead(tree, base), repoOpts(input.repo));
+    problems.push(...validateTree(tree, base, blobs));
+  }
+  return problems;
+}
+
+/** Runs the checks, prints one line per problem, records the attempt for `status`; returns git's exit code. */
+export async function clientPrePush(input: PrePushInput): Promise<number> {
+  const problems = await checkPush(input);
+  const url = input.args[1] ?? '';
+  await writeJsonAtomic(path.join(input.stateDir, 'last-push.json'), {
+    at: new Date().toISOString(),
+    url: redactUrl(url),
+    refs: parsePrePushInput(input.stdin).map((u) => ({ ref: u.remoteRef, oid: u.localOid })),
+    refused: problems.length > 0,
+  }).catch(() => undefined);
+  if (problems.length === 0) return 0;
+  logLine(`push refused: ${problems.length} problem${problems.length > 1 ? 's' : ''} (LETTA_MEMFS_HOOKS=0 git push skips this check)`);
+  for (const p of problems) logLine(`push refused: ${formatProblem(p)}`);
+  return 1;
+}
