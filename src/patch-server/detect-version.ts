@@ -50,6 +50,8 @@ export function detectLettaTree(dir: string): LettaTree {
 
   const init = readFileSync(join(root, 'letta', '__init__.py'), 'utf8');
   const literal = /^\s*__version__\s*=\s*"([^"]+)"\s*$/m.exec(init)?.[1];
+  // Least reliable: letta/__init__.py @ 0.16.8 still has the literal "0.16.7" (harmless here, as both
+  // versions take the same patch set), so a dist-info or pyproject.toml always wins.
   if (literal) return { root, version: literal, versionSource: 'letta/__init__.py' };
 
   throw new UserError(`cannot tell which letta version is in ${root}`, 'pass a pip-installed site-packages directory or a letta source checkout', 2);

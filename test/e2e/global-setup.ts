@@ -47,6 +47,8 @@ export default async function setup(project: TestProject): Promise<void> {
   rmSync(patched, { recursive: true, force: true });
   mkdirSync(patched, { recursive: true });
   cpSync(join(sitePackages, 'letta'), join(patched, 'letta'), { recursive: true });
+  // With its dist-info, so patch-server reads the real version (letta/__init__.py @ 0.16.8 still says 0.16.7).
+  cpSync(join(sitePackages, `letta-${version}.dist-info`), join(patched, `letta-${version}.dist-info`), { recursive: true });
   const out = sh('node', [join(REPO_ROOT, 'dist/cli/main.js'), 'patch-server', '--apply', patched], 'patch-server --apply on the patched copy');
   if (!/applied 3 patch\(es\)/.test(out)) throw new Error(`e2e setup: patch-server --apply did not apply the set: ${out}`);
 

@@ -16,11 +16,13 @@ function cli(...args: string[]) {
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** A fresh copy of the installed letta/ package (what pip put in site-packages). */
+/** A fresh copy of what pip put in site-packages for letta: letta/ and its dist-info. */
 function freshTree(): string {
   const dir = mkdtempSync(join(tmpdir(), 'letta-tree-'));
   scratch.push(dir);
-  cpSync(join(inject('lettaSitePackages'), 'letta'), join(dir, 'letta'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  const sp = inject('lettaSitePackages');
+  cpSync(join(sp, 'letta'), join(dir, 'letta'), { recursive: true, filter: (src) => !src.includes('__pycache__') });
+  cpSync(join(sp, `letta-${version}.dist-info`), join(dir, `letta-${version}.dist-info`), { recursive: true });
   return dir;
 }
 
@@ -84,13 +86,24 @@ describe(`letta ${version}: patch-server`, () => {
     expect(check.out).toMatch(/conflict\s+03-sync-from-git-endpoint\.patch/);
   });
 
-  it('refuses an unknown version with one clear line', () => {
+  it('refuses an unknown version with one clear line and changes nothing', () => {
     const dir = freshTree();
-    const init = join(dir, 'letta/__init__.py');
-    writeFileSync(init, readFileSync(init, 'utf8').replace(`__version__ = "${version}"`, '__version__ = "0.16.6"'));
+    const metadata = join(dir, `letta-${version}.dist-info`, 'METADATA');
+    writeFileSync(metadata, readFileSync(metadata, 'utf8').replace(/^Version: .*$/m, 'Version: 0.16.6'));
+    const before = treeHash(dir);
     const r = cli('--apply', dir);
     expect(r.code).toBe(1);
     expect(r.out.trim().split('\n')).toHaveLength(1);
-    expect(r.out).toContain('letta 0.16.6 (from letta/__init__.py) is not a version these patches were made for; supported: 0.16.7, 0.16.8');
+    expect(r.out).toContain(`letta 0.16.6 (from letta-${version}.dist-info/METADATA) is not a version these patches were made for; supported: 0.16.7, 0.16.8`);
+    expect(treeHash(dir)).toBe(before);
+  });
+
+  it('reads the version of a bare letta/ copy from its __init__.py fallback', () => {
+    const dir = freshTree();
+    rmSync(join(dir, `letta-${version}.dist-info`), { recursive: true });
+    const r = cli('--check', dir);
+    expect(r.code, r.out).toBe(0);
+    // letta/__init__.py @ 0.16.8 still carries the literal "0.16.7": the same patch set serves both.
+    expect(r.out).toMatch(/letta 0\.16\.7 in .* \(version from letta\/__init__\.py\)/);
   });
 });
