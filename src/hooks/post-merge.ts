@@ -1,5 +1,8 @@
 import type { HookHandler } from './context.js';
 
-// Placeholder until the role modules land.
-const handle: HookHandler = async () => 0;
+// Thin switch on the role recorded by init; the work lives in src/server (and src/client).
+const handle: HookHandler = async (ctx) => {
+  if (ctx.settings.role === 'server') return (await import('../server/hooks.js')).onMainMoved(ctx);
+  return 0;
+};
 export default handle;

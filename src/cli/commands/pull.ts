@@ -1,6 +1,79 @@
-import { UserError } from '../../core/errors.js';
+import { formatError } from '../../core/errors.js';
+import { loadServerContext } from '../../server/context.js';
+import { mapLimit } from '../../server/init-server.js';
+import { type PullOutcome, pullAgent } from '../../server/pull.js';
+import { agentsFromFlags } from '../../server/select.js';
+import { parseCommandArgs } from '../args.js';
 
-// Placeholder until the pull command lands.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UserError('pull is not implemented yet');
+const HELP = `usage: letta-memfs-hooks pull (--agent <id>... | --all) [--memfs-root <dir>] [options]
+
+Server role. Fetches each agent's external remote into its repo.git, fast-forwards main (compare-and-swap), merges
+and pushes commits the Letta server made, and syncs Letta when main moved.
+
+  --agent <id>        an agent (repeatable)
+  --all               every agent repo under the memfs root
+  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
+  --config <file>     config file
+  --no-sync           only the git side; leave Letta alone
+  --json              one JSON object per agent
+
+Exit status: 0 all good, 3 a conflict was kept under refs/letta-memfs/conflicts/ (see status), 1 an agent failed.`;
+
+export function summarize(o: PullOutcome): string {
+  const parts = [o.steps.length > 0 ? o.steps.join('+') : 'up to date'];
+  if (o.conflict) parts.push(`CONFLICT in ${o.conflict.paths.join(', ')}: server side kept in ${o.conflict.ref}`);
+  if (o.sync && o.sync.action !== 'none') {
+    parts.push(
+      o.sync.action === 'failed'
+        ? `sync failed: ${o.sync.error}`
+        : o.sync.action === 'synced'
+          ? `synced${o.sync.recompile ? ' (recompile)' : ''}`
+          : o.sync.action,
+    );
+  }
+  if (o.error) parts.push(`error: ${o.error}`);
+  return `${o.agentId}: ${parts.join('; ')}`;
+}
+
+/** Exit status for a set of pulls: errors beat conflicts. */
+export function pullExitCode(outcomes: readonly PullOutcome[]): number {
+  if (outcomes.some((o) => o.error || o.sync?.action === 'failed')) return 1;
+  if (outcomes.some((o) => o.conflict)) return 3;
+  return 0;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      agent: { type: 'string', multiple: true },
+      all: { type: 'boolean' },
+      'memfs-root': { type: 'string' },
+      config: { type: 'string' },
+      'no-sync': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
+  const v = parsed.values;
+  const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
+  const repos = await agentsFromFlags(ctx, v.agent, v.all, 'pull');
+  const started = Date.now();
+  const outcomes = await mapLimit(repos, 8, async (repo) => {
+    const o = await pullAgent(repo, { config: ctx.config, letta: ctx.letta, noSync: v['no-sync'] }).catch(
+      (err): PullOutcome => ({ agentId: repo.agentId, steps: [], error: formatError(err) }),
+    );
+    if (v.json) process.stdout.write(JSON.stringify(o) + '\n');
+    else if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none') || repos.length === 1) {
+      process.stdout.write(summarize(o) + '\n');
+    }
+    return o;
+  });
+  if (!v.json && repos.length > 1) {
+    const moved = outcomes.filter((o) => o.steps.length > 0).length;
+    const failed = outcomes.filter((o) => o.error || o.sync?.action === 'failed').length;
+    process.stdout.write(`${repos.length} agents, ${moved} moved, ${failed} failed, in ${Date.now() - started} ms\n`);
+  }
+  return pullExitCode(outcomes);
 }

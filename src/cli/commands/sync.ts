@@ -1,6 +1,80 @@
 import { UserError } from '../../core/errors.js';
+import { type ServerContext, contextFromRepo, loadServerContext } from '../../server/context.js';
+import type { AgentRepo } from '../../server/discover.js';
+import { discoverAgents } from '../../server/discover.js';
+import { mapLimit } from '../../server/init-server.js';
+import { agentsFromFlags } from '../../server/select.js';
+import { needsSync, type SyncOutcome, syncAgent } from '../../server/sync.js';
+import { readSyncState, writeSyncState } from '../../server/sync-state.js';
+import { parseCommandArgs } from '../args.js';
 
-// Placeholder until the sync command lands.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UserError('sync is not implemented yet');
+const HELP = `usage: letta-memfs-hooks sync (--agent <id>... | --all | --pending) [--memfs-root <dir>] [options]
+
+Server role. Asks Letta to re-read each agent's memory from repo.git (POST /v1/agents/{id}/memory/sync-from-git),
+with recompile=true only when system/ changed since the last acknowledged sync. Nothing is sent for an agent
+whose main was already acknowledged.
+
+  --agent <id>        an agent (repeatable)
+  --all               every agent repo under the memfs root
+  --pending           every agent with an undelivered sync (what hooks or watch could not deliver)
+  --force             forget the last acknowledged commit first: resync everything, with recompile
+  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
+  --config <file>     config file
+  --git-dir <dir>     one repo.git, using the settings init recorded there (what hooks run)
+  --quiet             print failures only
+
+Exit status: 0 delivered (or nothing to do), 1 a sync could not be delivered (it stays pending).`;
+
+function line(o: SyncOutcome): string {
+  if (o.action === 'failed') return `${o.agentId}: sync failed (stays pending): ${o.error}`;
+  if (o.action === 'synced') return `${o.agentId}: synced ${o.target?.slice(0, 12)}${o.recompile ? ' (recompile)' : ''}`;
+  if (o.action === 'busy') return `${o.agentId}: another process is delivering this sync`;
+  return `${o.agentId}: ${o.action === 'marked' ? 'server commits acknowledged' : 'already synced'}`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      agent: { type: 'string', multiple: true },
+      all: { type: 'boolean' },
+      pending: { type: 'boolean' },
+      force: { type: 'boolean' },
+      'memfs-root': { type: 'string' },
+      config: { type: 'string' },
+      'git-dir': { type: 'string' },
+      quiet: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
+  const v = parsed.values;
+  let ctx: ServerContext;
+  let repos: AgentRepo[];
+  if (v['git-dir']) {
+    const r = await contextFromRepo(v['git-dir']);
+    ctx = r.ctx;
+    repos = [r.repo];
+  } else {
+    ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
+    if (v.pending) {
+      if (v.agent || v.all) throw new UserError('--pending selects agents itself', 'drop --agent/--all', 2);
+      const all = (await discoverAgents(ctx.memfsRoot)).repos;
+      const flags = await mapLimit(all, 16, needsSync);
+      repos = all.filter((_, i) => flags[i]);
+    } else {
+      repos = await agentsFromFlags(ctx, v.agent, v.all, 'sync');
+    }
+  }
+  const outcomes = await mapLimit(repos, 4, async (repo) => {
+    if (v.force) {
+      const state = await readSyncState(repo.gitDir);
+      await writeSyncState(repo.gitDir, { ...state, lastSynced: undefined });
+    }
+    const o = await syncAgent(repo, ctx.letta, { waitMs: 60_000 });
+    if (!v.quiet || o.action === 'failed') process.stdout.write(line(o) + '\n');
+    return o;
+  });
+  if (v.pending && !v.quiet) process.stdout.write(`${repos.length} agent(s) had a pending sync\n`);
+  return outcomes.some((o) => o.action === 'failed') ? 1 : 0;
 }

@@ -1,0 +1,299 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { formatError } from '../core/errors.js';
+import { readSettings, stateDirOf } from '../core/settings.js';
+import type { ServerContext } from './context.js';
+import { type AgentRepo, discoverAgents } from './discover.js';
+import { initAgent } from './init-server.js';
+import { type PullOutcome, pullAgent } from './pull.js';
+import { MAIN, readRef } from './refs.js';
+import { needsSync, syncAgent } from './sync.js';
+import { agentFromPayload, DeliveryLog, isPushEvent, MAX_BODY_BYTES, verifyRequest } from './webhook.js';
+
+export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent';
+
+export interface WatchOptions {
+  ctx: ServerContext;
+  /** Seconds between pulls of every agent (`--interval`). */
+  intervalSeconds: number;
+  /** How often ref files are polled for server-made commits, and pending syncs looked at. */
+  tickMs?: number;
+  /** Seconds between scans for new agent repos. */
+  rescanSeconds?: number;
+  /** Where to serve webhooks and pokes; undefined: no HTTP endpoint. */
+  listen?: { host: string; port: number };
+  /** Webhook/poke secret; the endpoint refuses to start without one. */
+  secret?: string;
+  /** Pulls at once. */
+  concurrency?: number;
+  /** Node binary for hook shims of newly found agents. */
+  node?: string;
+  log?: (line: string) => void;
+}
+
+/** Counts of one pass, for `--once`, tests and the bench. */
+export interface CycleReport {
+  agents: number;
+  newAgents: number;
+  triggered: number;
+  pulls: number;
+  syncCalls: number;
+  errors: number;
+  conflicts: number;
+}
+
+interface Entry {
+  repo: AgentRepo;
+  lastSeen?: string;
+  /** Earliest time a failed sync is retried (backoff while Letta is down). */
+  retryAt: number;
+  retryDelay: number;
+}
+
+/**
+ * `watch`: one process for every agent. It notices main moving without a fetch (a Letta server commit: no hook
+ * runs, facts file section 1) by polling the ref files, pulls every agent periodically and on webhooks and pokes,
+ * retries undelivered syncs, and sets up agent repos created after `init --server`.
+ */
+export class Watcher {
+  private readonly agents = new Map<string, Entry>();
+  private readonly queued = new Map<string, TriggerReason>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly deliveries = new DeliveryLog();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private server?: http.Server;
+  private stopping = false;
+  private report: CycleReport = Watcher.emptyReport();
+  private idleWaiters: (() => void)[] = [];
+  /** Every pull outcome, newest last (bounded); tests read it. */
+  readonly outcomes: PullOutcome[] = [];
+
+  constructor(private readonly opts: WatchOptions) {}
+
+  private static emptyReport(): CycleReport {
+    return { agents: 0, newAgents: 0, triggered: 0, pulls: 0, syncCalls: 0, errors: 0, conflicts: 0 };
+  }
+
+  private log(line: string): void {
+    this.opts.log?.(line);
+  }
+
+  /** The HTTP endpoint's address once listening. */
+  get address(): AddressInfo | undefined {
+    return (this.server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  /** Scans for agents (setting up new ones), then starts the timers and the endpoint. */
+  async start(): Promise<void> {
+    await this.scan(true);
+    const tick = this.opts.tickMs ?? 1000;
+    this.timers.push(setInterval(() => void this.poll().catch((e) => this.log(`poll: ${formatError(e)}`)), tick));
+    this.timers.push(setInterval(() => this.triggerAll('periodic'), this.opts.intervalSeconds * 1000));
+    this.timers.push(setInterval(() => void this.scan(false).catch((e) => this.log(`scan: ${formatError(e)}`)), (this.opts.rescanSeconds ?? 30) * 1000));
+    if (this.opts.listen) await this.listen(this.opts.listen);
+  }
+
+  /**
+   * One pass without timers (`watch --once`): scan, poll refs, retry pending syncs, optionally pull every agent,
+   * and wait until all of it is done.
+   */
+  async cycle(opts: { pullAll?: boolean } = {}): Promise<CycleReport> {
+    this.report = Watcher.emptyReport();
+    await this.scan(false);
+    if (opts.pullAll) this.triggerAll('periodic');
+    await this.poll();
+    await this.idle();
+    const r = { ...this.report, agents: this.agents.size };
+    this.report = Watcher.emptyReport();
+    return r;
+  }
+
+  /** Resolves when no pull is queued or running. */
+  idle(): Promise<void> {
+    if (this.queued.size === 0 && this.running.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Queues a pull of one agent; triggers for an agent already queued coalesce. */
+  trigger(agentId: string, reason: TriggerReason): boolean {
+    if (this.stopping || !this.agents.has(agentId)) return false;
+    if (!this.queued.has(agentId)) {
+      this.queued.set(agentId, reason);
+      this.report.triggered++;
+    }
+    this.drain();
+    return true;
+  }
+
+  private triggerAll(reason: TriggerReason): void {
+    for (const id of this.agents.keys()) this.trigger(id, reason);
+  }
+
+  private async scan(startup: boolean): Promise<void> {
+    const { repos } = await discoverAgents(this.opts.ctx.memfsRoot);
+    for (const repo of repos) {
+      if (this.agents.has(repo.agentId)) continue;
+      const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
+      if (!settings || settings.role !== 'server') {
+        try {
+          await initAgent(repo, this.opts.ctx.config, this.opts.node);
+          this.log(`${repo.agentId}: new agent repo set up`);
+        } catch (err) {
+          this.log(`${repo.agentId}: cannot set up: ${formatError(err)}`);
+          continue;
+        }
+        this.report.newAgents++;
+        this.agents.set(repo.agentId, { repo, retryAt: 0, retryDelay: 1000, lastSeen: await readRef(repo.gitDir, MAIN) });
+        this.trigger(repo.agentId, 'new-agent');
+        continue;
+      }
+      this.agents.set(repo.agentId, { repo, retryAt: 0, retryDelay: 1000, lastSeen: await readRef(repo.gitDir, MAIN) });
+      if (startup) this.trigger(repo.agentId, 'startup');
+    }
+  }
+
+  /** Reads every main ref file (no git process): a change we did not make is a server commit to push out. */
+  private async poll(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.agents.values()].map(async (e) => {
+        if (this.queued.has(e.repo.agentId) || this.running.has(e.repo.agentId)) return;
+        const head = await readRef(e.repo.gitDir, MAIN).catch(() => undefined);
+        // An unreadable ref (the server rewrites it in place: storage/local.py upload_bytes) is looked at next tick.
+        if (head && head !== e.lastSeen) {
+          this.trigger(e.repo.agentId, 'local-move');
+          return;
+        }
+        if (now >= e.retryAt && (await needsSync(e.repo).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
+      }),
+    );
+  }
+
+  private drain(): void {
+    const limit = this.opts.concurrency ?? 4;
+    for (const [agentId, reason] of this.queued) {
+      if (this.running.size >= limit) return;
+      if (this.running.has(agentId)) continue;
+      this.queued.delete(agentId);
+      const p = this.runOne(agentId, reason).finally(() => {
+        this.running.delete(agentId);
+        this.drain();
+        if (this.queued.size === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
+      this.running.set(agentId, p);
+    }
+  }
+
+  private async runOne(agentId: string, reason: TriggerReason): Promise<void> {
+    const e = this.agents.get(agentId)!;
+    let o: PullOutcome;
+    try {
+      o = reason === 'pending' ? await this.syncOnly(e) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta });
+    } catch (err) {
+      o = { agentId, steps: [], error: formatError(err) };
+    }
+    this.report.pulls += reason === 'pending' ? 0 : 1;
+    this.report.syncCalls += o.sync?.calls ?? 0;
+    if (o.error) this.report.errors++;
+    if (o.conflict) this.report.conflicts++;
+    this.outcomes.push(o);
+    if (this.outcomes.length > 1000) this.outcomes.splice(0, this.outcomes.length - 1000);
+    e.lastSeen = await readRef(e.repo.gitDir, MAIN).catch(() => e.lastSeen);
+    if (o.sync?.action === 'failed') {
+      e.retryAt = Date.now() + e.retryDelay;
+      e.retryDelay = Math.min(e.retryDelay * 2, 60_000);
+    } else if (o.sync && o.sync.action !== 'busy') {
+      e.retryAt = 0;
+      e.retryDelay = 1000;
+    }
+    if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
+      const what = [o.steps.join('+') || 'no git change', o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
+        .filter(Boolean)
+        .join('; ');
+      this.log(`${agentId} (${reason}): ${what}`);
+    }
+  }
+
+  private async syncOnly(e: Entry): Promise<PullOutcome> {
+    const sync = await syncAgent(e.repo, this.opts.ctx.letta);
+    return { agentId: e.repo.agentId, steps: [], sync };
+  }
+
+  private listen(addr: { host: string; port: number }): Promise<void> {
+    const secret = this.opts.secret;
+    if (!secret) throw new Error('no webhook secret');
+    const server = http.createServer((req, res) => this.handle(req, res, secret));
+    server.requestTimeout = 10_000;
+    server.headersTimeout = 5_000;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(addr.port, addr.host, () => resolve());
+    });
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, secret: string): void {
+    const reply = (status: number, body: Record<string, unknown>) => {
+      if (res.headersSent) return;
+      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && req.url === '/healthz') return reply(200, { ok: true, agents: this.agents.size });
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      reply(413, { error: 'body too large' });
+      req.destroy();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reply(413, { error: 'body too large' });
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) return;
+      const body = Buffer.concat(chunks);
+      const v = verifyRequest(req.method ?? '', req.url ?? '/', req.headers, body, secret);
+      if (!v.ok) return reply(v.status, { error: v.reason });
+      if (v.deliveryId && this.deliveries.seen(`${v.source}:${v.deliveryId}`)) return reply(409, { error: 'replayed delivery' });
+      if (v.source === 'poke') {
+        return this.trigger(v.agentId, 'poke') ? reply(202, { queued: v.agentId }) : reply(404, { error: 'unknown agent' });
+      }
+      if (v.event === 'ping') return reply(200, { ok: 'pong' });
+      if (!isPushEvent(v.source, v.event)) return reply(400, { error: `event ${v.event} is not a push` });
+      let payload: unknown;
+      try {
+        const text = body.toString('utf8');
+        // GitHub can deliver as application/x-www-form-urlencoded with the JSON in `payload`.
+        payload = JSON.parse(/^payload=/.test(text) ? (new URLSearchParams(text).get('payload') ?? '') : text);
+      } catch {
+        return reply(400, { error: 'payload is not JSON' });
+      }
+      const template = this.opts.ctx.config.remote ?? '';
+      const { agentId, reason } = agentFromPayload(payload, template, [...this.agents.keys()]);
+      if (!agentId) return reply(202, { ignored: reason });
+      this.trigger(agentId, 'webhook');
+      reply(202, { queued: agentId });
+    });
+  }
+
+  /** Stops timers and the endpoint, then waits for running pulls (they finish their ref updates). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.queued.clear();
+    const closing = this.server
+      ? new Promise<void>((r) => {
+          this.server!.close(() => r());
+          this.server!.closeIdleConnections();
+        })
+      : Promise.resolve();
+    await Promise.all([closing, ...this.running.values()]);
+  }
+}
