@@ -48,7 +48,7 @@ async function existingDir(dir: string): Promise<string> {
 }
 
 /** `git ls-remote` on the external URL exactly as Letta Code's calls will reach it: helpers cleared, our header only. */
-async function verifyRemote(plan: ClientPlan, header: string | undefined, cwd: string): Promise<void> {
+async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenSource: string | undefined, cwd: string): Promise<void> {
   const pairs: [string, string][] = [
     ['credential.helper', ''],
     ['core.askPass', ''],
@@ -64,6 +64,10 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, cwd: s
     env[`GIT_CONFIG_VALUE_${i}`] = v;
   });
   const r = await git(['ls-remote', '--heads', plan.externalUrl], { cwd, env, allowFailure: true, timeoutMs: 30_000 });
+  // After a 401 git asks for a user name, which the cleared helpers and disabled prompt cannot give.
+  if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
+    throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
+  }
   if (r.exitCode !== 0) {
     const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
     throw new UserError(
@@ -125,7 +129,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     addSecret(header.slice('Authorization: Basic '.length));
     tokenSource = tok.source;
   }
-  if (opts.verify) await verifyRemote(plan, header, repo.workTree);
+  if (opts.verify) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here.
   const commonDir = await fs.realpath(repo.commonDir);

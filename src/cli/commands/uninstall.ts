@@ -1,6 +1,47 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { UserError } from '../../core/errors.js';
+import { resolveRepo } from '../../core/git.js';
+import { stateDirOf } from '../../core/settings.js';
+import { parseCommandArgs } from '../args.js';
 
-// Placeholder until the uninstall command lands.
-export async function run(_argv: string[]): Promise<number> {
-  throw new UserError('uninstall is not implemented yet');
+const HELP = `usage: letta-memfs-hooks uninstall [--repo DIR]
+       letta-memfs-hooks uninstall --server [options]   (server role: every agent repo under a memfs root)
+
+Puts back every hook file and git config key as it was before init (byte for byte when nobody edited the config
+since), deletes the stored token, and removes .git/letta-memfs/.
+`;
+
+/** The server role's uninstall, written in src/server/uninstall-server.ts; loaded only for --server. */
+interface ServerUninstall {
+  uninstallServer(opts: { argv: string[] }): Promise<number>;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes('--server')) {
+    const modPath = '../../server/uninstall-server.js';
+    const mod = (await import(modPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('uninstall-server')) return undefined;
+      throw err;
+    })) as ServerUninstall | undefined;
+    if (!mod?.uninstallServer) throw new UserError('this build has no server uninstall', 'run uninstall --repo <repo.git> per agent');
+    return mod.uninstallServer({ argv: argv.filter((a) => a !== '--server') });
+  }
+  const parsed = parseCommandArgs(argv, { repo: { type: 'string' } } as const, HELP);
+  if (!parsed) return 0;
+  const dir = parsed.values.repo ?? process.cwd();
+  const isDir = await fs.stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new UserError(`${dir} does not exist`, 'pass the checkout with --repo <dir>');
+  const repo = await resolveRepo({ cwd: dir });
+  const { uninstall } = await import('../../install/installer.js');
+  const report = await uninstall(repo);
+  // The token never outlives the setup; uninstall() keeps the state dir when it had to leave replaced hooks alone.
+  await fs.rm(path.join(stateDirOf(repo.commonDir), 'http-auth.gitconfig'), { force: true });
+  const parts = [
+    report.restoredHooks.length ? `restored ${report.restoredHooks.join(', ')}` : '',
+    report.removedHooks.length ? `removed ${report.removedHooks.join(', ')}` : '',
+    report.configRestoredExactly ? 'config restored byte for byte' : 'config keys restored one by one (the file was edited since init)',
+  ].filter(Boolean);
+  process.stdout.write(`uninstalled from ${repo.workTree ?? repo.gitDir}: ${parts.join('; ')}\n`);
+  return 0;
 }

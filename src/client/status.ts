@@ -1,0 +1,114 @@
+/** `status` for a client checkout: what init set up, whether it still holds, and the last push and pull seen. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { git, type RepoPaths } from '../core/git.js';
+import { redactUrl } from '../core/redact.js';
+import { readJson, readSettings, stateDirOf } from '../core/settings.js';
+import { hooksDirOf } from '../install/installer.js';
+import { readManifest } from '../install/manifest.js';
+import { isOurShim } from '../install/shim.js';
+import { AUTH_FILE, authHeader, readAuthHeader, readToken } from './credentials.js';
+
+export interface ClientStatus {
+  repo: string;
+  installed: boolean;
+  role?: string;
+  agentId?: string;
+  /** The configured external remote (redacted). */
+  remote?: string;
+  /** What git actually uses for origin after url.*.insteadOf (redacted), and whether that is the external remote. */
+  effectiveFetchUrl?: string;
+  effectivePushUrl?: string;
+  redirected?: boolean;
+  hooksDir?: string;
+  hooks: { name: string; state: 'installed' | 'missing' | 'replaced'; chained: boolean }[];
+  /** https only: whether the auth include exists, its mode, and whether it holds the token available now. */
+  auth?: { file: string; present: boolean; mode?: string; token: 'current' | 'stale' | 'unknown' | 'none' };
+  lastPush?: { at: string; url: string; refused: boolean };
+  /** `refs/remotes/origin/main`: what git last saw on the external host (updated by fetch, pull and push). */
+  remoteMain?: { oid: string; date: string; ahead: number; behind: number };
+  lastPull?: string;
+  lastCheckout?: string;
+}
+
+async function readFirstLine(file: string): Promise<string | undefined> {
+  const t = await fs.readFile(file, 'utf8').catch(() => undefined);
+  return t?.trim() || undefined;
+}
+
+export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = process.env): Promise<ClientStatus> {
+  const stateDir = stateDirOf(repo.commonDir);
+  const [settings, manifest] = await Promise.all([readSettings(stateDir), readManifest(stateDir)]);
+  const where = repo.workTree ?? repo.gitDir;
+  const out: ClientStatus = { repo: where, installed: Boolean(settings && manifest), hooks: [] };
+  if (!settings || !manifest) return out;
+  const opt = repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir };
+  out.role = settings.role;
+  out.agentId = settings.agentId;
+  out.remote = redactUrl(settings.remote);
+
+  const fetchUrl = await git(['remote', 'get-url', 'origin'], { ...opt, allowFailure: true });
+  const pushUrl = await git(['remote', 'get-url', '--push', 'origin'], { ...opt, allowFailure: true });
+  if (fetchUrl.exitCode === 0) out.effectiveFetchUrl = redactUrl(fetchUrl.stdout);
+  if (pushUrl.exitCode === 0) out.effectivePushUrl = redactUrl(pushUrl.stdout);
+  out.redirected = fetchUrl.stdout === settings.remote && pushUrl.stdout === settings.remote;
+
+  // The hooks dir git uses now, which may differ from install time if someone set core.hooksPath since.
+  const { dir } = await hooksDirOf(repo);
+  out.hooksDir = dir;
+  for (const name of manifest.hooks) {
+    const text = await fs.readFile(path.join(dir, name), 'utf8').catch(() => undefined);
+    const chained = await fs.stat(path.join(stateDir, 'chained', name)).then(() => true, () => false);
+    out.hooks.push({ name, state: text === undefined ? 'missing' : isOurShim(text) ? 'installed' : 'replaced', chained });
+  }
+
+  if (/^https?:/i.test(settings.remote)) {
+    const file = path.join(stateDir, AUTH_FILE);
+    const st = await fs.stat(file).catch(() => undefined);
+    const recorded = st ? await readAuthHeader(file) : undefined;
+    let token: 'current' | 'stale' | 'unknown' | 'none' = 'none';
+    if (recorded) {
+      const now = await readToken(settings.config, env).catch(() => undefined);
+      token = !now ? 'unknown' : authHeader(settings.config.gitUsername, now.token) === recorded ? 'current' : 'stale';
+    }
+    out.auth = { file, present: Boolean(st), mode: st ? (st.mode & 0o777).toString(8) : undefined, token };
+  }
+
+  const last = await readJson<{ at: string; url: string; refused: boolean }>(path.join(stateDir, 'last-push.json')).catch(() => undefined);
+  if (last) out.lastPush = { at: last.at, url: last.url, refused: last.refused };
+  const rm = await git(['log', '-1', '--format=%H %cI', 'refs/remotes/origin/main', '--'], { ...opt, allowFailure: true });
+  if (rm.exitCode === 0 && rm.stdout) {
+    const [oid, date] = rm.stdout.split(' ');
+    const counts = await git(['rev-list', '--left-right', '--count', 'HEAD...refs/remotes/origin/main'], { ...opt, allowFailure: true });
+    const [ahead, behind] = counts.exitCode === 0 ? counts.stdout.split(/\s+/).map(Number) : [0, 0];
+    out.remoteMain = { oid, date, ahead, behind };
+  }
+  out.lastPull = await readFirstLine(path.join(stateDir, 'last-post-merge'));
+  out.lastCheckout = await readFirstLine(path.join(stateDir, 'last-post-checkout'));
+  return out;
+}
+
+/** Pure: the text form. */
+export function formatClientStatus(s: ClientStatus): string {
+  if (!s.installed) return `${s.repo}: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)`;
+  const rows: [string, string][] = [
+    ['checkout', s.repo],
+    ['role', s.role ?? '?'],
+    ['agent', s.agentId ?? '?'],
+    ['remote', s.remote ?? '?'],
+    ['origin', s.redirected ? `redirected (fetch and push go to the remote)` : `NOT redirected: fetch ${s.effectiveFetchUrl ?? 'none'}, push ${s.effectivePushUrl ?? 'none'} (fix: re-run init)`],
+    ['hooks', `${s.hooks.map((h) => `${h.name} ${h.state}${h.chained ? ' (+ chained original)' : ''}`).join(', ')} in ${s.hooksDir}`],
+  ];
+  if (s.auth) {
+    const t = { current: 'holds the current token', stale: 'holds an OLD token (fix: re-run init)', unknown: 'token not available here to compare', none: 'no token' }[s.auth.token];
+    rows.push(['auth', s.auth.present ? `${s.auth.file} (mode ${s.auth.mode}) ${t}` : `missing ${s.auth.file} (fix: re-run init)`]);
+  }
+  rows.push(['last push', s.lastPush ? `${s.lastPush.at} to ${s.lastPush.url}${s.lastPush.refused ? ' (refused by pre-push)' : ''}` : 'none seen']);
+  rows.push([
+    'origin/main',
+    s.remoteMain ? `${s.remoteMain.oid.slice(0, 12)} ${s.remoteMain.date}, local ${s.remoteMain.ahead} ahead, ${s.remoteMain.behind} behind` : 'not fetched yet',
+  ]);
+  rows.push(['last pull', s.lastPull ?? 'none seen']);
+  rows.push(['last checkout', s.lastCheckout ?? 'none seen']);
+  return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
+}

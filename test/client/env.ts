@@ -1,0 +1,140 @@
+/**
+ * Shared pieces of the client suites: a hermetic environment (temp HOME, no system/global git config, no inherited
+ * LETTA_* or GIT_* variables), the built CLI as a real process, git called exactly as Letta Code calls it, and a git
+ * wrapper that records every git argv so tests can prove a secret never reached one.
+ */
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { basicAuth } from '../fixtures/git-host.js';
+
+export { snapshot, tempDir } from '../helpers/repo.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+
+export const AGENT = 'agent-123e4567-e89b-42d3-a456-426614174000';
+export const AGENT2 = 'agent-223e4567-e89b-42d3-a456-426614174001';
+export const LETTA_KEY = 'sk-let-test-LETTA-API-KEY-0123456789';
+/** Where the Letta server would be; nothing listens there, so any request that reaches it fails. */
+export const LETTA_BASE = 'http://127.0.0.1:9';
+
+export function lettaUrl(agent = AGENT, base = LETTA_BASE): string {
+  return `${base}/v1/git/${agent}/state.git`;
+}
+
+/** Fails loudly when the package is not built: the hooks run dist/, so testing src/ alone would prove nothing. */
+export function requireBuild(): void {
+  if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist', 'hooks', 'run.js'))) {
+    throw new Error(`${CLI} is missing: run "npm run build" (npm test does it) before these tests`);
+  }
+}
+
+const REAL_GIT = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+
+export interface Sandbox {
+  home: string;
+  /** File that the git wrapper appends every git argv to (NUL-separated args, one invocation per line). */
+  argvLog: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A temp HOME with an empty global git config and a `git` wrapper first on PATH that logs argv. */
+export function sandbox(dir: string, extra: Record<string, string> = {}): Sandbox {
+  const home = path.join(dir, 'home');
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(home, { recursive: true });
+  fs.mkdirSync(bin, { recursive: true });
+  const argvLog = path.join(dir, 'git-argv.log');
+  fs.writeFileSync(argvLog, '');
+  fs.writeFileSync(
+    path.join(bin, 'git'),
+    `#!/bin/sh\nfor a in "$@"; do printf '%s\\t' "$a"; done >> '${argvLog}'\necho >> '${argvLog}'\nexec '${REAL_GIT}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  fs.writeFileSync(path.join(home, '.gitconfig'), '');
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('GIT_') || k.startsWith('LETTA_') || k === 'XDG_CONFIG_HOME') continue;
+    env[k] = v;
+  }
+  Object.assign(env, {
+    HOME: home,
+    XDG_CONFIG_HOME: path.join(home, '.config'),
+    PATH: `${bin}:${process.env.PATH}`,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: path.join(home, '.gitconfig'),
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_AUTHOR_NAME: 'Tester',
+    GIT_AUTHOR_EMAIL: 'tester@example.invalid',
+    GIT_COMMITTER_NAME: 'Tester',
+    GIT_COMMITTER_EMAIL: 'tester@example.invalid',
+    ...extra,
+  });
+  return { home, argvLog, env };
+}
+
+export interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+function done(r: SpawnSyncReturns<string>): Run {
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The built CLI as a real process. */
+export function cli(sb: Sandbox, args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }): Run {
+  requireBuild();
+  return done(spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...sb.env, ...opts.env }, encoding: 'utf8' }));
+}
+
+/** Plain git (through the argv-logging wrapper). */
+export function git(sb: Sandbox, cwd: string, args: string[], env: Record<string, string | undefined> = {}): Run {
+  return done(spawnSync('git', args, { cwd, env: { ...sb.env, ...env }, encoding: 'utf8' }));
+}
+
+export function gitOk(sb: Sandbox, cwd: string, args: string[], env: Record<string, string | undefined> = {}): string {
+  const r = git(sb, cwd, args, env);
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/**
+ * git as Letta Code >= 0.24.5 runs it: the Letta API key as an unscoped Basic header, credential helpers and askpass
+ * cleared, no prompts (letta-code src/agent/memory-git.ts @ v0.30.28, runGit).
+ */
+export function lettaGit(sb: Sandbox, cwd: string, args: string[], key = LETTA_KEY): Run {
+  return git(sb, cwd, ['-c', `http.extraHeader=Authorization: ${basicAuth('letta', key)}`, '-c', 'credential.helper=', '-c', 'core.askPass=', ...args]);
+}
+
+/** A memory checkout as Letta Code leaves it: branch main, origin at the Letta URL, letta.agentId set. */
+export function makeCheckout(sb: Sandbox, dir: string, agent = AGENT, origin = lettaUrl(agent)): string {
+  fs.mkdirSync(dir, { recursive: true });
+  gitOk(sb, dir, ['init', '-q', '-b', 'main']);
+  gitOk(sb, dir, ['remote', 'add', 'origin', origin]);
+  gitOk(sb, dir, ['config', 'letta.agentId', agent]);
+  return dir;
+}
+
+export function writeFile(dir: string, rel: string, content: string | Buffer): void {
+  const p = path.join(dir, rel);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, content);
+}
+
+export function commitAll(sb: Sandbox, dir: string, message: string): string {
+  gitOk(sb, dir, ['add', '-A']);
+  gitOk(sb, dir, ['commit', '-q', '-m', message]);
+  return gitOk(sb, dir, ['rev-parse', 'HEAD']);
+}
+
+export const md = (description: string, body: string, extra = '') => `---\ndescription: ${description}\n${extra}---\n${body}`;
+
+/** Every form in which a token could leak: itself, and base64 of user:token as a Basic header carries it. */
+export function secretForms(user: string, token: string): string[] {
+  return [token, Buffer.from(`${user}:${token}`).toString('base64')];
+}
