@@ -3,6 +3,7 @@
 import { existsSync, renameSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lettaVersion } from './helpers/env.js';
+import { runCli } from './helpers/cli.js';
 import { blockFile, commitToServerRepo, lsTree } from './helpers/repo.js';
 import { Rest } from './helpers/rest.js';
 import { LettaServer } from './helpers/server.js';
@@ -32,6 +33,18 @@ describe(`letta ${version}: unpatched server`, () => {
     const r = await plain.sync(agent.id);
     expect(r.status).toBe(404);
     expect(r.json).toEqual({ detail: 'Not Found' }); // the router's own 404: no such route
+  });
+
+  it('doctor says the sync-from-git patch is missing', async () => {
+    const plain = new Rest(unpatched.url);
+    const agent = await plain.createAgent('doctor');
+    const r = runCli(['doctor', '--server'], { LETTA_BASE_URL: unpatched.url, LETTA_MEMFS_ROOT: unpatched.memfsRoot, LETTA_MEMFS_GIT_URL: 'http://127.0.0.1:9/{agentId}.git' });
+    const out = `${r.stdout}${r.stderr}`;
+    expect(r.code, out).not.toBe(0);
+    expect(out).toMatch(/sync-from-git/);
+    expect(out).toMatch(/patch/i);
+    expect(out).not.toMatch(/not implemented/i);
+    expect(agent.id).toMatch(/^agent-/);
   });
 });
 
