@@ -111,12 +111,15 @@ export function lettaGit(sb: Sandbox, cwd: string, args: string[], key = LETTA_K
   return git(sb, cwd, ['-c', `http.extraHeader=Authorization: ${basicAuth('letta', key)}`, '-c', 'credential.helper=', '-c', 'core.askPass=', ...args]);
 }
 
-/** A memory checkout as Letta Code leaves it: branch main, origin at the Letta URL, letta.agentId set. */
+/** A memory checkout as Letta Code leaves it after its clone: branch main tracking origin (the Letta URL), letta.agentId set. */
 export function makeCheckout(sb: Sandbox, dir: string, agent = AGENT, origin = lettaUrl(agent)): string {
   fs.mkdirSync(dir, { recursive: true });
   gitOk(sb, dir, ['init', '-q', '-b', 'main']);
   gitOk(sb, dir, ['remote', 'add', 'origin', origin]);
   gitOk(sb, dir, ['config', 'letta.agentId', agent]);
+  // What `git clone` sets, and what Letta Code's plain `git pull` relies on.
+  gitOk(sb, dir, ['config', 'branch.main.remote', 'origin']);
+  gitOk(sb, dir, ['config', 'branch.main.merge', 'refs/heads/main']);
   return dir;
 }
 
