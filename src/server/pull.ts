@@ -15,6 +15,8 @@ import { type SyncOutcome, syncAgent } from './sync.js';
 export const CONFLICT_PREFIX = 'refs/letta-memfs/conflicts/';
 const ZERO = '0'.repeat(40);
 const MAX_ROUNDS = 6;
+/** A fetch or push that hangs (a dead host) must not stall `watch` for every other agent. */
+const NETWORK_TIMEOUT_MS = 120_000;
 
 // Our merge commits must not look like the Letta server's (its temp-copy commits set user.name/user.email in
 // repo.git/config, git_operations.py @ 0.16.7 `_commit_with_lock`, and that config is copied back).
@@ -106,7 +108,7 @@ type Fetched = 'ok' | 'empty';
 async function fetchExternal(repo: AgentRepo, env: Record<string, string>): Promise<Fetched> {
   const r = await git(
     ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-maintenance', REMOTE_NAME, `+refs/heads/main:${TRACKING_REF}`],
-    { gitDir: repo.gitDir, env, allowFailure: true },
+    { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS },
   );
   if (r.exitCode === 0) return 'ok';
   if (/couldn't find remote ref/i.test(r.stderr)) {
@@ -133,7 +135,7 @@ type Pushed = 'ok' | 'rejected';
 
 async function pushMain(repo: AgentRepo, env: Record<string, string>): Promise<Pushed> {
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.
-  const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true });
+  const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
   if (/\[rejected\]|non-fast-forward|fetch first|stale info|\[remote rejected\].*(cannot lock|failed to update)/i.test(r.stderr)) return 'rejected';
   throw new UserError(`${repo.agentId}: push to the external remote failed: ${lastLine(r.stderr)}`, 'check write access for the token (letta-memfs-hooks doctor)');

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { initServer } from '../../src/server/init-server.js';
+import { setupServer } from '../../src/server/init-server.js';
 import { pullAgent } from '../../src/server/pull.js';
 import { readSyncState } from '../../src/server/sync-state.js';
 import { beginServerEdit, serverEdit } from '../fixtures/server-repo.js';
@@ -16,7 +16,7 @@ afterEach(async () => h.cleanup());
 describe('pull', () => {
   it('seeds an empty external repo, then a client push gives exactly one sync with recompile=true', async () => {
     const a = await h.addAgent();
-    await initServer({ config: h.config });
+    await setupServer({ config: h.config });
     const seeded = await pullAgent(a, { config: h.config, letta: h.lettaOpts });
     expect(seeded.steps).toEqual(['seed']);
     expect(await rev(h.extPath(a.agentId), 'main')).toBe(await rev(a.gitDir, 'main'));
@@ -43,7 +43,7 @@ describe('pull', () => {
 
   it('a change outside system/ syncs with recompile=false', async () => {
     const a = await h.addAgent();
-    await initServer({ config: h.config });
+    await setupServer({ config: h.config });
     await pullAgent(a, { config: h.config, letta: h.lettaOpts });
     await clientPush(h.extPath(a.agentId), path.join(h.root, 'c1'), 'notes/todo.md', 'buy milk\n');
     await pullAgent(a, { config: h.config, letta: h.lettaOpts });
@@ -52,7 +52,7 @@ describe('pull', () => {
 
   it('server edits the remote lacks are merged and pushed; server-only moves cost no sync call', async () => {
     const a = await h.addAgent();
-    await initServer({ config: h.config });
+    await setupServer({ config: h.config });
     await pullAgent(a, { config: h.config, letta: h.lettaOpts });
     const s1 = await serverEdit(a.gitDir, { label: 'system/persona', content: 'I am helpful\n' });
     const out1 = await pullAgent(a, { config: h.config, letta: h.lettaOpts });
@@ -73,7 +73,7 @@ describe('pull', () => {
 
   it('a true conflict keeps the server side under a conflict ref and takes the external version', async () => {
     const a = await h.addAgent();
-    await initServer({ config: h.config });
+    await setupServer({ config: h.config });
     await pullAgent(a, { config: h.config, letta: h.lettaOpts });
     const c1 = await clientPush(h.extPath(a.agentId), path.join(h.root, 'c1'), 'system/human.md', 'client says\n');
     const s1 = await serverEdit(a.gitDir, { label: 'system/human', content: 'server says\n' });
@@ -88,7 +88,7 @@ describe('pull', () => {
 
   it('detects the server overwriting main after a fast-forward and merges again', async () => {
     const a = await h.addAgent();
-    await initServer({ config: h.config });
+    await setupServer({ config: h.config });
     await pullAgent(a, { config: h.config, letta: h.lettaOpts });
     const edit = await beginServerEdit(a.gitDir, { label: 'system/persona', content: 'stale copy edit\n' });
     const c1 = await clientPush(h.extPath(a.agentId), path.join(h.root, 'c1'), 'notes/x.md', 'x\n');

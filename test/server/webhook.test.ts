@@ -3,7 +3,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServerContext } from '../../src/server/context.js';
-import { initServer } from '../../src/server/init-server.js';
+import { setupServer } from '../../src/server/init-server.js';
 import { pullAgent } from '../../src/server/pull.js';
 import { Watcher } from '../../src/server/watch.js';
 import { agentFromPayload, normalizeGitUrl, signPoke, verifyRequest } from '../../src/server/webhook.js';
@@ -62,7 +62,7 @@ describe('watch: webhooks and pokes trigger a pull', () => {
     const a = await h.addAgent();
     agentId = a.agentId;
     extUrl = h.extPath(agentId);
-    await initServer({ config: h.config });
+    await setupServer({ config: h.config });
     await pullAgent(a, { config: h.config, letta: h.lettaOpts });
     const ctx: ServerContext = { config: h.config, memfsRoot: h.memfsRoot, letta: h.lettaOpts };
     // Periodic pulls and ref polling far apart: only the webhook can trigger the pull measured here.

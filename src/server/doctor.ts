@@ -1,0 +1,119 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { git } from '../core/git.js';
+import { readSettings, stateDirOf } from '../core/settings.js';
+import type { ServerContext } from './context.js';
+import type { AgentRepo } from './discover.js';
+import { probe } from './letta-api.js';
+import { mapLimit } from './init-server.js';
+import { externalGitEnv } from './remote-auth.js';
+import { agentStatus } from './status.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** Pure: `git version 2.39.5` -> [2, 39, 5]. */
+export function parseGitVersion(text: string): number[] | undefined {
+  const m = /git version (\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
+}
+
+// reference-transaction: git 2.28; `merge-tree --write-tree` (merging without a work tree): git 2.38.
+const MIN_GIT = [2, 38, 0];
+
+export async function checkGit(): Promise<Check> {
+  const r = await git(['--version'], { allowFailure: true });
+  const v = parseGitVersion(r.stdout);
+  const ok = v !== undefined && (v[0] > MIN_GIT[0] || (v[0] === MIN_GIT[0] && v[1] >= MIN_GIT[1]));
+  return {
+    name: 'git version',
+    ok,
+    detail: v ? v.join('.') : r.stdout || 'unknown',
+    fix: ok ? undefined : 'install git 2.38 or newer (reference-transaction needs 2.28, merge-tree --write-tree 2.38)',
+  };
+}
+
+/** Letta reachable, auth accepted, sync endpoint present (404 `Not Found` means the server patch is missing). */
+export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
+  const o = ctx.letta;
+  const health = await probe(o, '/v1/health/');
+  if (health.error) {
+    return [{ name: 'Letta reachable', ok: false, detail: `${o.baseUrl}: ${health.error}`, fix: 'start the Letta server or fix lettaUrl (--letta-url)' }];
+  }
+  const out: Check[] = [{ name: 'Letta reachable', ok: true, detail: `${o.baseUrl} answered HTTP ${health.status}` }];
+  if (health.status !== undefined && health.status >= 300 && health.status < 400) {
+    out.push({ name: 'Letta URL', ok: false, detail: `HTTP ${health.status} redirect: credentials are never sent after a redirect`, fix: 'set lettaUrl to the final URL' });
+    return out;
+  }
+  const agents = await probe(o, '/v1/agents/?limit=1');
+  const authOk = agents.status !== 401 && agents.status !== 403;
+  out.push({
+    name: 'Letta auth',
+    ok: authOk,
+    detail: authOk ? `accepted (${o.password ? 'Bearer password' : 'no password'}${o.userId ? `, user_id ${o.userId}` : ''})` : `HTTP ${agents.status}: ${agents.detail}`,
+    fix: authOk ? undefined : 'export the server password in the env var named by lettaPasswordEnv (default LETTA_SERVER_PASSWORD)',
+  });
+  // An agent id no server has: the patched endpoint answers 404 naming the agent, an unpatched server FastAPI's
+  // bare `Not Found` (patches/03-sync-from-git-endpoint.patch). Nothing is synced either way.
+  const ep = await probe(o, '/v1/agents/agent-00000000-0000-4000-8000-000000000000/memory/sync-from-git?recompile=false', 'POST');
+  const missing = ep.status === 404 && (ep.detail === 'Not Found' || ep.detail === '');
+  const present = !missing && ep.status !== undefined && ep.status !== 405;
+  out.push({
+    name: 'sync endpoint',
+    ok: present,
+    detail: missing ? 'missing (HTTP 404 Not Found)' : `HTTP ${ep.status ?? ep.error}: ${ep.detail}`,
+    fix: present ? undefined : 'sync endpoint missing: apply the server patch (letta-memfs-hooks patch-server --apply <site-packages>) and restart Letta',
+  });
+  return out;
+}
+
+/** The external remote answers `ls-remote` with the configured credentials (a sample of agents: it is network). */
+export async function checkRemotes(ctx: ServerContext, repos: readonly AgentRepo[], sample: number): Promise<Check[]> {
+  const env = externalGitEnv(ctx.config);
+  return mapLimit(repos.slice(0, sample), 4, async (repo) => {
+    const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
+    if (!settings?.remote) return { name: `remote ${repo.agentId}`, ok: false, detail: 'not set up', fix: 'run letta-memfs-hooks init --server' };
+    const r = await git(['ls-remote', settings.remote, 'refs/heads/main'], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: 30_000 });
+    const last = r.stderr.trim().split('\n').pop() ?? '';
+    return {
+      name: `remote ${repo.agentId}`,
+      ok: r.exitCode === 0,
+      detail: r.exitCode === 0 ? `${settings.remote} reachable${r.stdout ? '' : ' (empty: pull seeds it)'}` : `${settings.remote}: ${last}`,
+      fix: r.exitCode === 0 ? undefined : `check the URL, network and token (${ctx.config.gitTokenEnv} or gitTokenFile)`,
+    };
+  });
+}
+
+/** Hooks installed and executable, remote and gc.auto=0 configured, for every agent (files only). */
+export async function checkRepos(ctx: ServerContext, repos: readonly AgentRepo[]): Promise<Check[]> {
+  const bad: string[] = [];
+  const gc: string[] = [];
+  await mapLimit(repos, 32, async (repo) => {
+    const s = await agentStatus(repo, ctx);
+    if (s.hooks.missing.length || s.hooks.notExecutable.length || !s.remote) bad.push(repo.agentId);
+    const cfg = await fs.readFile(path.join(repo.gitDir, 'config'), 'utf8').catch(() => '');
+    if (!/^\s*auto\s*=\s*0\s*$/m.test(cfg.split(/^\[gc\]/m)[1]?.split(/^\[/m)[0] ?? '')) gc.push(repo.agentId);
+  });
+  return [
+    {
+      name: 'hooks installed',
+      ok: bad.length === 0 && repos.length > 0,
+      detail: repos.length === 0 ? 'no agent repos found' : bad.length ? `${bad.length} of ${repos.length} agents lack hooks or the remote: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', ...' : ''}` : `all ${repos.length} agents`,
+      fix: bad.length || repos.length === 0 ? 'run letta-memfs-hooks init --server (watch also sets up new agents)' : undefined,
+    },
+    {
+      name: 'gc.auto=0',
+      ok: gc.length === 0,
+      detail: gc.length ? `${gc.length} agents without it: an auto gc in Letta's temp copy can hide new commits` : 'set everywhere',
+      fix: gc.length ? 'run letta-memfs-hooks init --server' : undefined,
+    },
+  ];
+}
+
+export function formatCheck(c: Check): string {
+  return `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.fix ? ` (fix: ${c.fix})` : ''}`;
+}

@@ -1,0 +1,160 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseCommandArgs } from '../cli/args.js';
+import { git } from '../core/git.js';
+import { readSettings, stateDirOf } from '../core/settings.js';
+import { isOurShim } from '../install/shim.js';
+import { loadServerContext, type ServerContext } from './context.js';
+import { type AgentRepo, discoverAgents, selectAgents } from './discover.js';
+import { mapLimit, SERVER_HOOKS } from './init-server.js';
+import { CONFLICT_PREFIX, readPullState } from './pull.js';
+import { MAIN, readRef } from './refs.js';
+import { externalGitEnv, TRACKING_REF } from './remote-auth.js';
+import { readSyncState } from './sync-state.js';
+
+export interface AgentStatus {
+  agentId: string;
+  gitDir: string;
+  remote?: string;
+  /** main in repo.git. */
+  head?: string;
+  /** The external main: as last fetched, or asked live with --remote. */
+  externalHead?: string;
+  externalHeadSource: 'last fetch' | 'live';
+  lastSynced?: string;
+  lastSyncedAt?: string;
+  /** A sync not acknowledged yet: the marker, or main ahead of lastSynced. */
+  pending?: { target: string; since?: string; attempts?: number };
+  /** Conflict refs still present (delete one when its content is dealt with). */
+  conflicts: { ref: string; paths: string[]; at?: string }[];
+  lastError?: { message: string; at: string; during: 'sync' | 'pull' };
+  hooks: { installed: string[]; missing: string[]; notExecutable: string[] };
+}
+
+async function conflictRefs(gitDir: string): Promise<string[]> {
+  const dir = path.join(gitDir, CONFLICT_PREFIX);
+  const loose = await fs.readdir(dir).catch(() => [] as string[]);
+  const packed = (await fs.readFile(path.join(gitDir, 'packed-refs'), 'utf8').catch(() => ''))
+    .split('\n')
+    .map((l) => l.slice(41))
+    .filter((r) => r.startsWith(CONFLICT_PREFIX));
+  return [...new Set([...loose.map((n) => CONFLICT_PREFIX + n), ...packed])].sort();
+}
+
+async function hookState(gitDir: string): Promise<AgentStatus['hooks']> {
+  const out: AgentStatus['hooks'] = { installed: [], missing: [], notExecutable: [] };
+  for (const h of SERVER_HOOKS) {
+    const file = path.join(gitDir, 'hooks', h);
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined || !isOurShim(text)) out.missing.push(h);
+    else if (((await fs.stat(file)).mode & 0o111) === 0) out.notExecutable.push(h);
+    else out.installed.push(h);
+  }
+  return out;
+}
+
+/** One agent's status from files only (no git process), unless `live` asks the external host for its main. */
+export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = false): Promise<AgentStatus> {
+  const [head, tracking, sync, pull, settings, refs, hooks] = await Promise.all([
+    readRef(repo.gitDir, MAIN),
+    readRef(repo.gitDir, TRACKING_REF),
+    readSyncState(repo.gitDir),
+    readPullState(repo.gitDir),
+    readSettings(stateDirOf(repo.gitDir)).catch(() => undefined),
+    conflictRefs(repo.gitDir),
+    hookState(repo.gitDir),
+  ]);
+  let externalHead = tracking;
+  if (live && settings?.remote) {
+    const r = await git(['ls-remote', settings.remote, 'refs/heads/main'], { gitDir: repo.gitDir, env: externalGitEnv(ctx.config), allowFailure: true, timeoutMs: 30_000 });
+    externalHead = r.exitCode === 0 ? r.stdout.split('\t')[0] || undefined : undefined;
+  }
+  const pending = sync.pending ?? (head && head !== sync.lastSynced ? { target: head } : undefined);
+  const lastError = sync.lastError
+    ? { ...sync.lastError, during: 'sync' as const }
+    : pull.lastError
+      ? { ...pull.lastError, during: 'pull' as const }
+      : undefined;
+  return {
+    agentId: repo.agentId,
+    gitDir: repo.gitDir,
+    remote: settings?.remote,
+    head,
+    externalHead,
+    externalHeadSource: live ? 'live' : 'last fetch',
+    lastSynced: sync.lastSynced,
+    lastSyncedAt: sync.lastSyncedAt,
+    pending,
+    conflicts: refs.map((ref) => {
+      const rec = pull.conflicts.find((c) => c.ref === ref);
+      return { ref, paths: rec?.paths ?? [], at: rec?.at };
+    }),
+    lastError,
+    hooks,
+  };
+}
+
+const short = (s?: string) => (s ? s.slice(0, 12) : '-');
+
+export function formatAgentStatus(s: AgentStatus): string {
+  const lines = [
+    `${s.agentId}`,
+    `  remote        ${s.remote ?? '(not set up: run letta-memfs-hooks init --server)'}`,
+    `  repo.git main ${short(s.head)}   external main ${short(s.externalHead)} (${s.externalHeadSource})`,
+    `  last synced   ${short(s.lastSynced)}${s.lastSyncedAt ? ` at ${s.lastSyncedAt}` : ''}${s.pending ? `   PENDING ${short(s.pending.target)}${s.pending.attempts ? ` (${s.pending.attempts} tries)` : ''}` : ''}`,
+  ];
+  if (s.hooks.missing.length || s.hooks.notExecutable.length) {
+    lines.push(`  hooks         missing: ${[...s.hooks.missing, ...s.hooks.notExecutable.map((h) => `${h} (not executable)`)].join(', ')} (fix: re-run letta-memfs-hooks init --server)`);
+  }
+  for (const c of s.conflicts) {
+    lines.push(`  CONFLICT      ${c.ref}${c.paths.length ? ` (${c.paths.join(', ')})` : ''}: main took the external version; the server's is in that ref (fix: merge what you need by hand, then git --git-dir=${s.gitDir} update-ref -d ${c.ref})`);
+  }
+  if (s.lastError) lines.push(`  last error    ${s.lastError.during}: ${s.lastError.message} (${s.lastError.at})`);
+  return lines.join('\n');
+}
+
+/** 3 when a conflict ref exists, 1 when an agent has an error or missing hooks, else 0. */
+export function statusExitCode(all: readonly AgentStatus[]): number {
+  if (all.some((s) => s.conflicts.length > 0)) return 3;
+  if (all.some((s) => s.lastError || s.hooks.missing.length || s.hooks.notExecutable.length)) return 1;
+  return 0;
+}
+
+const HELP = `usage: letta-memfs-hooks status --server [--memfs-root <dir>] [--agent <id>...] [--remote] [--json]
+
+Server role: per agent, the repo.git main, the external main, the last synced commit, a pending sync, conflict
+refs and the last error. Exit status: 3 a conflict ref exists, 1 an error or missing hooks, 0 otherwise.
+
+  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
+  --config <file>     config file
+  --agent <id>        only this agent (repeatable)
+  --remote            ask the external host for its main (network) instead of the last fetched value
+  --json              JSON array`;
+
+/** `status --server` (src/cli/commands/status.ts hands over everything but --server). */
+export async function serverStatus(opts: { argv: string[] }): Promise<number> {
+  const parsed = parseCommandArgs(
+    opts.argv,
+    {
+      'memfs-root': { type: 'string' },
+      config: { type: 'string' },
+      agent: { type: 'string', multiple: true },
+      remote: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
+  const v = parsed.values;
+  const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
+  const repos = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : (await discoverAgents(ctx.memfsRoot)).repos;
+  const all = await mapLimit(repos, 16, (r) => agentStatus(r, ctx, Boolean(v.remote)));
+  if (v.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
+  else {
+    process.stdout.write(all.map(formatAgentStatus).join('\n') + (all.length ? '\n' : ''));
+    const pending = all.filter((s) => s.pending).length;
+    const conflicts = all.reduce((n, s) => n + s.conflicts.length, 0);
+    process.stdout.write(`${all.length} agent(s) under ${ctx.memfsRoot}: ${pending} pending sync(s), ${conflicts} conflict ref(s)\n`);
+  }
+  return statusExitCode(all);
+}
