@@ -3,12 +3,11 @@
 //   out: block edited over REST -> server commit in repo.git -> `pull` pushes it to the host -> client `git pull`
 // plus faults (server down while changes arrive) and a binary file forced past pre-push.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { CliProcess, cliOk, runCli } from './helpers/cli.js';
+import { Client } from './helpers/client.js';
 import { lettaVersion } from './helpers/env.js';
 import { blockFile } from './helpers/repo.js';
 import { Rest } from './helpers/rest.js';
@@ -56,48 +55,6 @@ function serverPull(agentId: string): { code: number | null; out: any; raw: stri
   return { code: r.code, out, raw: `${r.stdout}${r.stderr}` };
 }
 
-/** A client memory checkout as Letta Code lays it out: origin is the agent's Letta /v1/git URL. */
-class Client {
-  readonly home: string;
-  readonly dir: string;
-  constructor(readonly agentId: string) {
-    this.home = mkdtempSync(join(tmpdir(), 'letta-e2e-client-'));
-    scratch.push(this.home);
-    this.dir = join(this.home, '.letta', 'agents', agentId, 'memory');
-    mkdirSync(this.dir, { recursive: true });
-  }
-  env(): NodeJS.ProcessEnv {
-    return {
-      HOME: this.home,
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'Client',
-      GIT_AUTHOR_EMAIL: 'client@example.invalid',
-      GIT_COMMITTER_NAME: 'Client',
-      GIT_COMMITTER_EMAIL: 'client@example.invalid',
-      GIT_TERMINAL_PROMPT: '0',
-      LETTA_MEMFS_GIT_URL: `${host.url}/agents/{agentId}.git`,
-      LETTA_BASE_URL: server.url,
-      LETTA_MEMFS_GIT_TOKEN: TOKEN,
-    };
-  }
-  git(...args: string[]): string {
-    return execFileSync('git', args, { cwd: this.dir, env: { ...process.env, ...this.env() }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  }
-  write(path: string, content: string | Buffer): void {
-    mkdirSync(dirname(join(this.dir, path)), { recursive: true });
-    writeFileSync(join(this.dir, path), content);
-  }
-  read(path: string): string {
-    return readFileSync(join(this.dir, path), 'utf8');
-  }
-  init(): void {
-    this.git('init', '-q', '-b', 'main');
-    this.git('remote', 'add', 'origin', `${server.url}/v1/git/${this.agentId}/state.git`);
-    cliOk(['init', '--repo', this.dir, '-y'], this.env(), this.dir);
-    this.git('pull', '-q', 'origin', 'main');
-  }
-}
-
 /** A git-enabled agent whose repo.git is set up for the server role and seeded to its (empty) external repo. */
 async function provisionAgent(name: string): Promise<{ agentId: string; client: Client }> {
   const agent = await api.createAgent(name);
@@ -106,7 +63,8 @@ async function provisionAgent(name: string): Promise<{ agentId: string; client: 
   cliOk(['watch', '--once'], serverEnv());
   const seeded = serverPull(agent.id);
   expect(seeded.code, seeded.raw).toBe(0);
-  const client = new Client(agent.id);
+  const client = new Client(agent.id, { remote: `${host.url}/agents/{agentId}.git`, lettaUrl: server.url, token: TOKEN });
+  scratch.push(client.home);
   client.init();
   return { agentId: agent.id, client };
 }
