@@ -35,8 +35,9 @@ fi
 # Decide in shell whether there is anything to do: starting node costs ~55 ms, more than a no-op git pull.
 case "$LMH_ROLE:$LMH_HOOK" in
   client:post-merge|client:post-checkout)
-    # A client pull or checkout changes nothing outside the checkout; only note it for `status`.
-    date -u +%Y-%m-%dT%H:%M:%SZ > "$LMH_STATE/last-$LMH_HOOK" 2>/dev/null
+    # A client pull or checkout changes nothing outside the checkout; only note it for `status` (which reads the
+    # file's mtime). A builtin redirection, not `date`: a fork costs ~4 ms, most of this hook's time.
+    : > "$LMH_STATE/last-$LMH_HOOK" 2>/dev/null
     exit 0 ;;
   *:reference-transaction)
     [ "$1" = committed ] || exit 0

@@ -31,9 +31,10 @@ export interface ClientStatus {
   lastCheckout?: string;
 }
 
-async function readFirstLine(file: string): Promise<string | undefined> {
-  const t = await fs.readFile(file, 'utf8').catch(() => undefined);
-  return t?.trim() || undefined;
+/** When the shim last touched a marker file (hooks/shim.sh, client post-merge/post-checkout), as ISO time. */
+async function touchedAt(file: string): Promise<string | undefined> {
+  const st = await fs.stat(file).catch(() => undefined);
+  return st ? st.mtime.toISOString() : undefined;
 }
 
 export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = process.env): Promise<ClientStatus> {
@@ -83,8 +84,8 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
     const [ahead, behind] = counts.exitCode === 0 ? counts.stdout.split(/\s+/).map(Number) : [0, 0];
     out.remoteMain = { oid, date, ahead, behind };
   }
-  out.lastPull = await readFirstLine(path.join(stateDir, 'last-post-merge'));
-  out.lastCheckout = await readFirstLine(path.join(stateDir, 'last-post-checkout'));
+  out.lastPull = await touchedAt(path.join(stateDir, 'last-post-merge'));
+  out.lastCheckout = await touchedAt(path.join(stateDir, 'last-post-checkout'));
   return out;
 }
 
