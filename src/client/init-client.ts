@@ -5,6 +5,7 @@
  * leaves the repo as it was.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../core/config/load.js';
 import { type Config, mergeLayers, validateLayer } from '../core/config/schema.js';
@@ -47,33 +48,34 @@ async function existingDir(dir: string): Promise<string> {
   return dir;
 }
 
-/** `git ls-remote` on the external URL exactly as Letta Code's calls will reach it: helpers cleared, our header only. */
+/**
+ * `git ls-remote` on the external URL exactly as Letta Code's calls will reach it: helpers cleared, our header only.
+ * The header goes through a throwaway 0600 include file (`-c include.path=`), so the token is in no argv and this
+ * works on every git the package supports (GIT_CONFIG_COUNT would need git >= 2.31).
+ */
 async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenSource: string | undefined, cwd: string): Promise<void> {
-  const pairs: [string, string][] = [
-    ['credential.helper', ''],
-    ['core.askPass', ''],
-  ];
-  if (plan.kind === 'https') {
-    pairs.push([`http.${plan.externalUrl}.extraHeader`, '']);
-    if (header) pairs.push([`http.${plan.externalUrl}.extraHeader`, header]);
-  }
-  // Through GIT_CONFIG_* (git >= 2.31) rather than -c, so the token is in no process's argv.
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0', GIT_CONFIG_COUNT: String(pairs.length) };
-  pairs.forEach(([k, v], i) => {
-    env[`GIT_CONFIG_KEY_${i}`] = k;
-    env[`GIT_CONFIG_VALUE_${i}`] = v;
-  });
-  const r = await git(['ls-remote', '--heads', plan.externalUrl], { cwd, env, allowFailure: true, timeoutMs: 30_000 });
-  // After a 401 git asks for a user name, which the cleared helpers and disabled prompt cannot give.
-  if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
-    throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
-  }
-  if (r.exitCode !== 0) {
-    const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
-    throw new UserError(
-      `cannot read ${redactUrl(plan.externalUrl)}: ${last}`,
-      'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
-    );
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'letta-memfs-verify-'));
+  try {
+    const args = ['-c', 'credential.helper=', '-c', 'core.askPass='];
+    if (plan.kind === 'https' && header) {
+      const file = path.join(tmp, 'auth.gitconfig');
+      await fs.writeFile(file, renderAuthFile(plan.externalUrl, header, 'init'), { mode: 0o600 });
+      args.push('-c', `include.path=${file}`);
+    }
+    const r = await git([...args, 'ls-remote', '--heads', plan.externalUrl], { cwd, env: { GIT_TERMINAL_PROMPT: '0' }, allowFailure: true, timeoutMs: 30_000 });
+    // After a 401 git asks for a user name, which the cleared helpers and disabled prompt cannot give.
+    if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
+      throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
+    }
+    if (r.exitCode !== 0) {
+      const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
+      throw new UserError(
+        `cannot read ${redactUrl(plan.externalUrl)}: ${last}`,
+        'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
+      );
+    }
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
   }
 }
 
