@@ -13,6 +13,7 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
   --config <file>     config file
   --interval <s>      seconds between pulls of every agent (default: pollIntervalSeconds, 60)
+  --rescan <s>        seconds between scans for new agent repos (default 30)
   --host <addr>       webhook endpoint address (default: webhookHost, 127.0.0.1)
   --port <n>          webhook endpoint port (default: webhookPort, 8284; 0 picks a free one)
   --no-listen         no webhook endpoint
@@ -36,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
       'memfs-root': { type: 'string' },
       config: { type: 'string' },
       interval: { type: 'string' },
+      rescan: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
       'no-listen': { type: 'boolean' },
@@ -55,7 +57,8 @@ export async function run(argv: string[]): Promise<number> {
     if (secret) listen = { host: v.host ?? ctx.config.webhookHost, port: num(v.port, 'port') ?? ctx.config.webhookPort };
     else warn(`webhook endpoint off: ${ctx.config.webhookSecretEnv} is not set (fix: export it, or pass --no-listen to silence this)`);
   }
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, listen, secret, log: logLine });
+  const rescan = num(v.rescan, 'rescan') ?? 30;
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, secret, log: logLine });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });

@@ -1,0 +1,131 @@
+/** Pure decisions and the sync call's HTTP behaviour (against the Letta double). */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { classifySyncResponse, syncFromGit } from '../../src/server/letta-api.js';
+import { parseMergeTree, planReconcile } from '../../src/server/pull.js';
+import { packedRef } from '../../src/server/refs.js';
+import { isServerCommit, planSync } from '../../src/server/sync-state.js';
+import { startLettaDouble } from '../fixtures/letta-double.js';
+import { parseGitVersion } from '../../src/server/doctor.js';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+const C = 'c'.repeat(40);
+
+describe('planSync', () => {
+  it('calls only when main moved, recompiling only for system/ changes', () => {
+    expect(planSync({ version: 1, lastSynced: A }, A)).toMatchObject({ action: 'none' });
+    expect(planSync({ version: 1 }, undefined)).toMatchObject({ action: 'none' });
+    expect(planSync({ version: 1 }, A)).toMatchObject({ action: 'call', target: A, recompile: true });
+    expect(planSync({ version: 1, lastSynced: A }, B, { changedPaths: ['notes/x.md'] })).toMatchObject({ action: 'call', target: B, recompile: false });
+    expect(planSync({ version: 1, lastSynced: A }, B, { changedPaths: ['notes/x.md', 'system/human.md'] })).toMatchObject({ recompile: true });
+    expect(planSync({ version: 1, lastSynced: A }, B, {})).toMatchObject({ action: 'call', recompile: true });
+    expect(planSync({ version: 1, lastSynced: A }, B, { changedPaths: ['system/a.md'], serverOrigin: true })).toMatchObject({ action: 'mark', target: B });
+    // A pending target from an older head is never synced: the plan always targets the current head.
+    expect(planSync({ version: 1, lastSynced: A, pending: { target: B, since: '', attempts: 3 } }, C, { changedPaths: [] })).toMatchObject({ target: C, recompile: false });
+  });
+
+  it('recognises Letta server commits only by both author and message', () => {
+    expect(isServerCommit('user-00000000-0000-4000-8000-000000000000@letta.ai', 'Update system/human block')).toBe(true);
+    expect(isServerCommit('system@letta.ai', 'Initial commit')).toBe(true);
+    expect(isServerCommit('user-00000000-0000-4000-8000-000000000000@letta.ai', 'my own edit')).toBe(false);
+    expect(isServerCommit('me@example.com', 'Update system/human block')).toBe(false);
+  });
+});
+
+describe('planReconcile and merge-tree parsing', () => {
+  it('chooses each step from main, the external main and their base', () => {
+    expect(planReconcile({})).toBe('nothing');
+    expect(planReconcile({ remote: A })).toBe('create-main');
+    expect(planReconcile({ local: A })).toBe('seed');
+    expect(planReconcile({ local: A, remote: A })).toBe('equal');
+    expect(planReconcile({ local: A, remote: B, base: A })).toBe('fast-forward');
+    expect(planReconcile({ local: A, remote: B, base: B })).toBe('push');
+    expect(planReconcile({ local: A, remote: B, base: C })).toBe('merge');
+    expect(planReconcile({ local: A, remote: B })).toBe('merge');
+  });
+
+  it('reads the tree and the external side of each conflicted path', () => {
+    const out = [C, `100644 ${A} 1\tsystem/x.md`, `100644 ${A} 2\tsystem/x.md`, `100644 ${B} 3\tsystem/x.md`, `100644 ${A} 1\tgone.md`, `100644 ${A} 2\tgone.md`, ''].join('\0');
+    const r = parseMergeTree(out);
+    expect(r.tree).toBe(C);
+    expect([...r.conflicts]).toEqual([
+      ['system/x.md', { mode: '100644', oid: B }],
+      ['gone.md', undefined],
+    ]);
+    expect(parseMergeTree(`${C}\0`).conflicts.size).toBe(0);
+  });
+
+  it('reads packed refs and git versions', () => {
+    expect(packedRef(`# pack-refs with: peeled\n${A} refs/heads/main\n${B} refs/heads/mainx\n`, 'refs/heads/main')).toBe(A);
+    expect(packedRef(`${B} refs/heads/mainx\n`, 'refs/heads/main')).toBeUndefined();
+    expect(parseGitVersion('git version 2.39.5')).toEqual([2, 39, 5]);
+    expect(parseGitVersion('git version 2.40.1.windows.1')).toEqual([2, 40, 1]);
+  });
+});
+
+describe('sync-from-git call', () => {
+  const ID = 'agent-123e4567-e89b-42d3-a456-426614174000';
+  it('maps 404, 409, 401 and redirects to one-line errors with the fix', () => {
+    expect(classifySyncResponse(ID, 404, '{"detail":"Not Found"}').message).toBe('sync endpoint missing: apply the server patch (letta-memfs-hooks patch-server)');
+    expect(classifySyncResponse(ID, 404, `{"detail":"Agent with id ${ID} not found"}`).message).toMatch(/does not know agent/);
+    expect(classifySyncResponse(ID, 409, '{"detail":"git memory is not enabled"}').message).toMatch(/^memfs not enabled for this server\/agent/);
+    expect(classifySyncResponse(ID, 401, '{}')).toMatchObject({ retryable: false });
+    expect(classifySyncResponse(ID, 503, '{}')).toMatchObject({ retryable: true });
+    expect(classifySyncResponse(ID, 429, '{}')).toMatchObject({ retryable: true });
+    expect(classifySyncResponse(ID, 307, '', 'http://elsewhere/')).toMatchObject({ retryable: false });
+  });
+
+  it('retries 5xx and 429 (undici does not retry POST) and succeeds', async () => {
+    const d = await startLettaDouble({ memfsRoot: '/nonexistent', knownAgents: [ID], password: 'p4ssw0rd' });
+    try {
+      d.failNext(2);
+      const r = await syncFromGit({ baseUrl: d.url, password: 'p4ssw0rd', timeoutMs: 2000, retries: 3, backoffMs: 1 }, ID, true);
+      expect(r.attempts).toBe(3);
+      expect(d.calls.map((c) => c.status)).toEqual([500, 500, 200]);
+      await d.setMode('busy');
+      await expect(syncFromGit({ baseUrl: d.url, password: 'p4ssw0rd', timeoutMs: 2000, retries: 1, backoffMs: 1 }, ID, false)).rejects.toMatchObject({ status: 429 });
+      expect(d.calls.slice(3).map((c) => c.status)).toEqual([429, 429]);
+      await d.setMode('not-enabled');
+      await expect(syncFromGit({ baseUrl: d.url, password: 'p4ssw0rd', timeoutMs: 2000, retries: 3, backoffMs: 1 }, ID, false)).rejects.toThrow(/memfs not enabled/);
+      expect(d.calls).toHaveLength(6);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('never follows a redirect with the Authorization header', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const other = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.end('{}');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    const port = (other.address() as AddressInfo).port;
+    const redirector = http.createServer((req, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${port}${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}`;
+      await expect(syncFromGit({ baseUrl: url, password: 'leak-me-not', timeoutMs: 2000, retries: 2, backoffMs: 1 }, ID, false)).rejects.toThrow(/redirecting to .*not following it with credentials/);
+      expect(seen).toHaveLength(0);
+    } finally {
+      redirector.close();
+      other.close();
+    }
+  });
+
+  it('gives up after the retries on a dead port with a retryable error', async () => {
+    const s = http.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const port = (s.address() as AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    await expect(syncFromGit({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 1000, retries: 2, backoffMs: 1 }, ID, false)).rejects.toMatchObject({
+      retryable: true,
+      message: expect.stringMatching(/cannot reach Letta .*ECONNREFUSED/),
+    });
+  });
+});
