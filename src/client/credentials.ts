@@ -9,11 +9,13 @@
  *
  * What survives: `http.<external-url>.extraHeader`. Letta Code's `-c http.extraHeader=Authorization: Basic <letta
  * key>` is unscoped; git's urlmatch applies a later, less specific key only if no more specific one was seen
- * (urlmatch.c), and our URL-scoped empty value first resets any unscoped header set earlier (git-config(1),
- * http.extraHeader). So for the external URL git sends our header and never the Letta key.
+ * (urlmatch.c), and an empty value resets the headers gathered so far (git-config(1), http.extraHeader). So with an
+ * empty value scoped to the external host in .git/config, and an empty value plus our header scoped to the external
+ * repo URL in the include, git sends our header to the host and never the Letta key, whatever the order
+ * (checked against git in test/client/client.test.ts).
  *
  * The header carries the token, so it lives in a separate 0600 file that .git/config pulls in with
- * `includeIf.gitdir:<common dir>/.path`; .git/config itself only gets the URL rewrite, the reset and the include.
+ * `includeIf.gitdir:<common dir>.path`; .git/config itself only gets the URL rewrite, the reset and the include.
  * The file is written by `init` from the env var or token file; after rotating the token, re-run `init`.
  */
 import fs from 'node:fs/promises';

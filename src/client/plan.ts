@@ -92,17 +92,24 @@ export function planClient(agentId: string, config: Config, lettaUrls: string[])
   return { agentId, externalUrl, kind, lettaUrls };
 }
 
+/** `scheme://host[:port]` of an http(s) URL: the scope of the header reset, so it covers the whole external host. */
+export function urlOrigin(url: string): string {
+  return new URL(url).origin;
+}
+
 /**
  * The checkout's git config. `url.<external>.insteadOf` rewrites fetch, pull and push and survives Letta Code's
- * origin repair, unlike `remote.origin.pushurl`, which it unsets on every sync (facts file, section 2). For HTTPS the
- * URL-scoped empty extraHeader keeps Letta Code's API key header away from the external host even without the auth
- * include (see credentials.ts); the include adds our header after that reset.
+ * origin repair, unlike `remote.origin.pushurl`, which it unsets on every sync (facts file, section 2).
+ * For HTTPS, an empty `http.<external host>.extraHeader` drops Letta Code's API key header for that host, and the
+ * auth include (credentials.ts) sets ours at the more specific repo URL. git applies a URL-scoped key only when it is
+ * at least as specific as the ones seen before (urlmatch.c), so the two work in either order in the file, and without
+ * the include (deleted, moved) the key still never reaches the host: git gets a 401 instead.
  */
 /**
  * `includeIf.gitdir:` keys that pull the auth file into this repo's config: one for the main work tree, whose git dir
  * is the common dir itself, one for linked worktrees (`<common dir>/worktrees/<name>`, e.g. Letta Code's reflection
  * worktrees). A pattern ending in `/` gets `**` appended and does not match the directory itself (git 2.39), hence
- * two. Sections of their own, appended after the reset above, so the reset never follows our header.
+ * two. Sections of their own, so a user's `[include]` paths are never rewritten.
  */
 export function authIncludeKeys(commonDir: string | undefined): string[] {
   if (!commonDir) return [];
@@ -113,7 +120,7 @@ export function authIncludeKeys(commonDir: string | undefined): string[] {
 export function clientGitConfig(plan: ClientPlan, auth?: { commonDir: string; file: string }): DesiredConfig {
   const cfg: DesiredConfig = { [`url.${plan.externalUrl}.insteadOf`]: plan.lettaUrls };
   if (plan.kind === 'https') {
-    cfg[`http.${plan.externalUrl}.extraHeader`] = [''];
+    cfg[`http.${urlOrigin(plan.externalUrl)}.extraHeader`] = [''];
     if (auth) for (const key of authIncludeKeys(auth.commonDir)) cfg[key] = [auth.file];
   }
   return cfg;

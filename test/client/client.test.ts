@@ -5,6 +5,7 @@ import { basicAuth, startGitHost, type GitHost } from '../fixtures/git-host.js';
 import {
   AGENT,
   cli,
+  cliOnTty,
   commitAll,
   git,
   gitOk,
@@ -167,6 +168,14 @@ describe('client init redirects a Letta checkout to the external host', () => {
     const auth = path.join(checkout, '.git', 'letta-memfs', 'http-auth.gitconfig');
     expect(fs.statSync(auth).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(auth, 'utf8')).toContain(forms[1]);
+    // Without the include (deleted by hand) git fails with a 401 and still never sends the Letta key.
+    host.clearRequests();
+    fs.renameSync(auth, `${auth}.away`);
+    expect(lettaGit(sb, checkout, ['fetch', 'origin']).status).not.toBe(0);
+    expect(host.requests.length).toBeGreaterThan(0);
+    expect(host.requests.every((q) => q.headers.authorization === undefined)).toBe(true);
+    fs.renameSync(`${auth}.away`, auth);
+    expect(lettaGit(sb, checkout, ['fetch', 'origin']).status).toBe(0);
     // Nothing else we wrote (state dir, hooks, user config dir) holds it either.
     const ours = [path.join(checkout, '.git', 'letta-memfs'), path.join(checkout, '.git', 'hooks'), sb.home];
     for (const root of ours) {
@@ -228,6 +237,52 @@ describe('client init redirects a Letta checkout to the external host', () => {
     expect(push.stderr).not.toMatch(/fatal|refused/);
     expect(push.status).toBe(0);
     expect(host.git(name, ['rev-parse', 'refs/heads/letta/reflection/1'])).toBe(oid);
+  });
+
+  it('asks for missing values on a terminal, hiding the token', async () => {
+    const { sb, checkout, url } = await setup();
+    gitOk(sb, checkout, ['remote', 'remove', 'origin']);
+    gitOk(sb, checkout, ['config', '--unset', 'letta.agentId']);
+    const r = await cliOnTty(
+      sb,
+      ['init', '--git-user', USER, '--letta-url', LETTA_BASE],
+      checkout,
+      [
+        [/Agent id \(agent-<uuid>\): $/, AGENT],
+        [/External git URL \(https:\/\/host\/owner\/\{agentId\}\.git\): $/, url.replace(AGENT, '{agentId}')],
+        [/Token for .* \(input hidden; or export LETTA_MEMFS_GIT_TOKEN\): $/, TOKEN],
+      ],
+      { LETTA_MEMFS_GIT_TOKEN: undefined },
+    );
+    expect(r.screen).not.toContain(TOKEN);
+    expect(r.status, r.screen).toBe(0);
+    expect(r.screen).toContain('token from the prompt');
+    expect(lettaGit(sb, checkout, ['fetch', lettaUrl()]).status).toBe(0);
+    // --yes never asks: the same missing agent is an error.
+    const c2 = await setup();
+    gitOk(c2.sb, c2.checkout, ['remote', 'remove', 'origin']);
+    gitOk(c2.sb, c2.checkout, ['config', '--unset', 'letta.agentId']);
+    const y = await cliOnTty(c2.sb, ['init', '--yes', '--remote', c2.remote], c2.checkout, []);
+    expect(y.status).not.toBe(0);
+    expect(y.screen).toMatch(/cannot tell which agent/);
+  });
+
+  it('moves the redirect when re-run with another remote, and uninstall still restores the original', async () => {
+    const { sb, checkout, remote, url } = await setup();
+    const gitDir = path.join(checkout, '.git');
+    const original = fs.readFileSync(path.join(gitDir, 'config'));
+    initOk(sb, checkout, remote);
+    const url2 = await host.createRepo(`moved/${Math.random().toString(36).slice(2)}/${AGENT}.git`, { files: { 'system/human.md': md('h', 'moved\n') } });
+    initOk(sb, checkout, url2.replace(AGENT, '{agentId}'));
+    const config = fs.readFileSync(path.join(gitDir, 'config'), 'utf8');
+    expect(config).not.toContain(url);
+    expect(gitOk(sb, checkout, ['remote', 'get-url', 'origin'])).toBe(url2);
+    const pulled = lettaGit(sb, checkout, ['pull', '-q', '--ff-only', 'origin', 'main']);
+    expect(pulled.status, pulled.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(checkout, 'system/human.md'), 'utf8')).toContain('moved');
+    const un = cli(sb, ['uninstall'], { cwd: checkout });
+    expect(un.status, un.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(gitDir, 'config'))).toEqual(original);
   });
 
   it('redirects an SSH remote with insteadOf only (no header, no token needed)', async () => {

@@ -141,3 +141,38 @@ export const md = (description: string, body: string, extra = '') => `---\ndescr
 export function secretForms(user: string, token: string): string[] {
   return [token, Buffer.from(`${user}:${token}`).toString('base64')];
 }
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), answering each prompt when it appears; returns everything
+ * the terminal showed. Throws if `script` is missing: the interactive path must not go untested silently.
+ */
+export async function cliOnTty(sb: Sandbox, args: string[], cwd: string, answers: [RegExp, string][], env: Record<string, string | undefined> = {}): Promise<{ status: number; screen: string }> {
+  requireBuild();
+  const { spawn } = await import('node:child_process');
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd, env: { ...sb.env, ...env, TERM: 'dumb' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  let next = 0;
+  const onData = (c: Buffer) => {
+    screen += c.toString();
+    while (next < answers.length && answers[next][0].test(screen)) {
+      child.stdin.write(answers[next][1] + '\r');
+      next++;
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const status = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no exit on the terminal; screen so far: ${JSON.stringify(screen)}`));
+    }, 30_000);
+    child.once('error', (e) => reject(new Error(`cannot run script(1) for a pseudo-terminal: ${e.message} (install util-linux)`)));
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(code ?? -1);
+    });
+  });
+  return { status, screen };
+}

@@ -48,7 +48,7 @@ describe('what to redirect', () => {
     const ext = `https://git.example.com/a/${ID}.git`;
     expect(clientGitConfig(plan, { commonDir: '/r/.git/', file: '/r/.git/letta-memfs/http-auth.gitconfig' })).toEqual({
       [`url.${ext}.insteadOf`]: [LETTA],
-      [`http.${ext}.extraHeader`]: [''],
+      ['http.https://git.example.com.extraHeader']: [''],
       'includeIf.gitdir:/r/.git.path': ['/r/.git/letta-memfs/http-auth.gitconfig'],
       'includeIf.gitdir:/r/.git/worktrees/.path': ['/r/.git/letta-memfs/http-auth.gitconfig'],
     });
