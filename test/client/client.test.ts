@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { basicAuth, startGitHost, type GitHost } from '../fixtures/git-host.js';
+import { describe, expect, it } from 'vitest';
+import { basicAuth } from '../fixtures/git-host.js';
 import {
   AGENT,
   cli,
+  clientSuite,
   cliOnTty,
   commitAll,
   git,
@@ -15,44 +16,24 @@ import {
   lettaUrl,
   makeCheckout,
   md,
-  requireBuild,
   sandbox,
   secretForms,
   snapshot,
-  tempDir,
   writeFile,
   type Sandbox,
 } from './env.js';
 
 const USER = 'memfs-bot';
 const TOKEN = 'ext-token-7f3a9c2e1d';
-const REPO = `agents/${AGENT}.git`;
 
-let host: GitHost;
-let cleanups: (() => void)[] = [];
-
-beforeAll(async () => {
-  requireBuild();
-  host = await startGitHost({ user: USER, token: TOKEN });
-});
-afterAll(async () => {
-  await host?.close();
-});
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
-
-function ws(): string {
-  const t = tempDir('lmh-client-');
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const suite = clientSuite(USER, TOKEN);
+const ws = () => suite.workspace('lmh-client-');
 
 /** A fresh external repo (seeded) and a checkout with the Letta origin; returns both. */
 async function setup(name = `agents/${Math.random().toString(36).slice(2)}/${AGENT}.git`) {
   const dir = ws();
   const sb = sandbox(dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
-  const url = await host.createRepo(name, { files: { 'system/human.md': md('About the human', 'Name: Ada\n') } });
+  const url = await suite.host.createRepo(name, { files: { 'system/human.md': md('About the human', 'Name: Ada\n') } });
   const remote = url.replace(AGENT, '{agentId}');
   const checkout = makeCheckout(sb, path.join(dir, 'home', '.letta', 'agents', AGENT, 'memory'));
   return { dir, sb, name, url, remote, checkout };
@@ -71,7 +52,7 @@ function initOk(sb: Sandbox, checkout: string, remote: string) {
 
 function headersMentionKey(): boolean {
   const b64 = Buffer.from(`letta:${LETTA_KEY}`).toString('base64');
-  return host.requests.some((r) => JSON.stringify(r.headers).includes(b64) || JSON.stringify(r.headers).includes(LETTA_KEY));
+  return suite.host.requests.some((r) => JSON.stringify(r.headers).includes(b64) || JSON.stringify(r.headers).includes(LETTA_KEY));
 }
 
 describe('git behaviour the design rests on (git 2.39)', () => {
@@ -79,7 +60,7 @@ describe('git behaviour the design rests on (git 2.39)', () => {
     const { sb, checkout, url } = await setup();
     const helper = path.join(checkout, '..', 'helper.sh');
     fs.writeFileSync(helper, `#!/bin/sh\n[ "$1" = get ] && printf 'username=${USER}\\npassword=%s\\n' "$LETTA_MEMFS_GIT_TOKEN"\n`, { mode: 0o755 });
-    gitOk(sb, checkout, ['config', `credential.${host.url}.helper`, helper]);
+    gitOk(sb, checkout, ['config', `credential.${suite.host.url}.helper`, helper]);
     expect(git(sb, checkout, ['ls-remote', url]).status).toBe(0);
     const cleared = git(sb, checkout, ['-c', 'credential.helper=', '-c', 'core.askPass=', 'ls-remote', url]);
     expect(cleared.status).not.toBe(0);
@@ -93,7 +74,7 @@ describe('client init redirects a Letta checkout to the external host', () => {
     const r = initOk(sb, checkout, remote);
     expect(r.stdout).toContain(`redirect  ${lettaUrl()} -> ${url}`);
 
-    host.clearRequests();
+    suite.host.clearRequests();
     const pull = lettaGit(sb, checkout, ['pull', '--ff-only', 'origin', 'main']);
     expect(pull.stderr).not.toMatch(/fatal/);
     expect(pull.status).toBe(0);
@@ -103,7 +84,7 @@ describe('client init redirects a Letta checkout to the external host', () => {
     const head = commitAll(sb, checkout, 'persona');
     const push = lettaGit(sb, checkout, ['push', 'origin', 'main']);
     expect(push.status).toBe(0);
-    expect(host.git(name, ['rev-parse', 'refs/heads/main'])).toBe(head);
+    expect(suite.host.git(name, ['rev-parse', 'refs/heads/main'])).toBe(head);
 
     // Someone else pushes to the external repo; fetch in the checkout sees it.
     const other = path.join(checkout, '..', 'other');
@@ -118,13 +99,13 @@ describe('client init redirects a Letta checkout to the external host', () => {
     expect(lettaGit(sb, checkout, ['pull', '--ff-only', 'origin', 'main']).status).toBe(0);
     expect(gitOk(sb, checkout, ['rev-parse', 'HEAD'])).toBe(theirs);
 
-    const seen = host.requests;
+    const seen = suite.host.requests;
     expect(seen.some((q) => q.path.endsWith('/git-receive-pack'))).toBe(true);
     expect(seen.some((q) => q.path.endsWith('/git-upload-pack'))).toBe(true);
     expect(seen.every((q) => q.status !== 401)).toBe(true);
     expect(headersMentionKey()).toBe(false);
 
-    // The raw origin still names Letta (so Letta Code's origin repair has nothing to fix); git resolves it to the host.
+    // The raw origin still names Letta (so Letta Code's origin repair has nothing to fix); git resolves it to the suite.host.
     expect(gitOk(sb, checkout, ['config', 'remote.origin.url'])).toBe(lettaUrl());
     expect(gitOk(sb, checkout, ['remote', 'get-url', '--push', 'origin'])).toBe(url);
 
@@ -169,11 +150,11 @@ describe('client init redirects a Letta checkout to the external host', () => {
     expect(fs.statSync(auth).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(auth, 'utf8')).toContain(forms[1]);
     // Without the include (deleted by hand) git fails with a 401 and still never sends the Letta key.
-    host.clearRequests();
+    suite.host.clearRequests();
     fs.renameSync(auth, `${auth}.away`);
     expect(lettaGit(sb, checkout, ['fetch', 'origin']).status).not.toBe(0);
-    expect(host.requests.length).toBeGreaterThan(0);
-    expect(host.requests.every((q) => q.headers.authorization === undefined)).toBe(true);
+    expect(suite.host.requests.length).toBeGreaterThan(0);
+    expect(suite.host.requests.every((q) => q.headers.authorization === undefined)).toBe(true);
     fs.renameSync(`${auth}.away`, auth);
     expect(lettaGit(sb, checkout, ['fetch', 'origin']).status).toBe(0);
     // Nothing else we wrote (state dir, hooks, user config dir) holds it either.
@@ -236,7 +217,7 @@ describe('client init redirects a Letta checkout to the external host', () => {
     const push = lettaGit(sb, wt, ['push', 'origin', 'letta/reflection/1']);
     expect(push.stderr).not.toMatch(/fatal|refused/);
     expect(push.status).toBe(0);
-    expect(host.git(name, ['rev-parse', 'refs/heads/letta/reflection/1'])).toBe(oid);
+    expect(suite.host.git(name, ['rev-parse', 'refs/heads/letta/reflection/1'])).toBe(oid);
   });
 
   it('asks for missing values on a terminal, hiding the token', async () => {
@@ -272,7 +253,7 @@ describe('client init redirects a Letta checkout to the external host', () => {
     const gitDir = path.join(checkout, '.git');
     const original = fs.readFileSync(path.join(gitDir, 'config'));
     initOk(sb, checkout, remote);
-    const url2 = await host.createRepo(`moved/${Math.random().toString(36).slice(2)}/${AGENT}.git`, { files: { 'system/human.md': md('h', 'moved\n') } });
+    const url2 = await suite.host.createRepo(`moved/${Math.random().toString(36).slice(2)}/${AGENT}.git`, { files: { 'system/human.md': md('h', 'moved\n') } });
     initOk(sb, checkout, url2.replace(AGENT, '{agentId}'));
     const config = fs.readFileSync(path.join(gitDir, 'config'), 'utf8');
     expect(config).not.toContain(url);
@@ -361,13 +342,13 @@ describe('bad input: one line, non-zero exit, repo unchanged', () => {
         fs.mkdirSync(path.join(sb.home, '.config', 'letta-memfs-hooks'), { recursive: true });
         fs.writeFileSync(path.join(sb.home, '.config', 'letta-memfs-hooks', 'config.json'), JSON.stringify({ agents: [AGENT, 'agent-00000000-0000-4000-8000-000000000001'] }));
       },
-      () => ['--remote', `${host.url}/agents/shared.git`],
+      () => ['--remote', `${suite.host.url}/agents/shared.git`],
       /has no \{agentId\} but 2 agents are configured/,
     );
   });
 
   it('an external repo that does not exist', async () => {
-    await expectRefused(() => undefined, () => ['--remote', `${host.url}/nowhere/{agentId}.git`], /cannot read http:\/\/127\.0\.0\.1:\d+\/nowhere\//);
+    await expectRefused(() => undefined, () => ['--remote', `${suite.host.url}/nowhere/{agentId}.git`], /cannot read http:\/\/127\.0\.0\.1:\d+\/nowhere\//);
   });
 
   it('a token the host refuses', async () => {
@@ -385,10 +366,10 @@ describe('bad input: one line, non-zero exit, repo unchanged', () => {
   it('a checkout that does not exist', async () => {
     const dir = ws();
     const sb = sandbox(dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
-    const r = cli(sb, ['init', '--yes', '--repo', path.join(dir, 'nope'), '--remote', `${host.url}/{agentId}.git`], { cwd: dir });
+    const r = cli(sb, ['init', '--yes', '--repo', path.join(dir, 'nope'), '--remote', `${suite.host.url}/{agentId}.git`], { cwd: dir });
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim()).toBe(`letta-memfs-hooks: ${path.join(dir, 'nope')} does not exist (fix: run init inside the agent memory checkout, or pass --repo <checkout dir>)`);
-    const notRepo = cli(sb, ['init', '--yes', '--remote', `${host.url}/{agentId}.git`], { cwd: dir });
+    const notRepo = cli(sb, ['init', '--yes', '--remote', `${suite.host.url}/{agentId}.git`], { cwd: dir });
     expect(notRepo.status).not.toBe(0);
     expect(notRepo.stderr.trim()).toMatch(/is not a git repository \(fix: /);
   });

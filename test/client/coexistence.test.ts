@@ -1,24 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHost, type GitHost } from '../fixtures/git-host.js';
-import { AGENT, cli, commitAll, gitOk, LETTA_BASE, lettaGit, makeCheckout, md, requireBuild, ROOT, sandbox, snapshot, tempDir, writeFile, type Sandbox } from './env.js';
+import { describe, expect, it } from 'vitest';
+import { AGENT, cli, clientSuite, commitAll, gitOk, initCheckout, lettaGit, makeCheckout, md, ROOT, sandbox, snapshot, writeFile, type Sandbox } from './env.js';
 
 // Other hook managers in the same checkout: ours and theirs both run, and uninstall puts every file and key back.
 const USER = 'memfs-bot';
 const TOKEN = 'coexist-token-9d';
 
-let host: GitHost;
-let cleanups: (() => void)[] = [];
-beforeAll(async () => {
-  requireBuild();
-  host = await startGitHost({ user: USER, token: TOKEN });
-});
-afterAll(async () => host?.close());
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const suite = clientSuite(USER, TOKEN);
 
 interface World {
   dir: string;
@@ -30,17 +20,16 @@ interface World {
 }
 
 async function world(): Promise<World> {
-  const t = tempDir('lmh-coexist-');
-  cleanups.push(t.cleanup);
+  const t = { dir: suite.workspace('lmh-coexist-') };
   const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
   const name = `c/${Math.random().toString(36).slice(2)}/${AGENT}.git`;
-  const url = await host.createRepo(name, { files: { 'system/human.md': md('human', 'Ada\n') } });
+  const url = await suite.host.createRepo(name, { files: { 'system/human.md': md('human', 'Ada\n') } });
   const checkout = makeCheckout(sb, path.join(t.dir, 'memory'));
   return { dir: t.dir, sb, checkout, name, remote: url.replace(AGENT, '{agentId}'), log: path.join(t.dir, 'hooks.log') };
 }
 
 function init(w: World) {
-  const r = cli(w.sb, ['init', '--yes', '--git-user', USER, '--letta-url', LETTA_BASE, '--remote', w.remote], { cwd: w.checkout });
+  const r = initCheckout(w.sb, w.checkout, USER, w.remote);
   expect(r.status, r.stderr).toBe(0);
   return r;
 }
@@ -54,7 +43,7 @@ function exercise(w: World) {
   expect(lettaGit(w.sb, w.checkout, ['pull', '-q', '--ff-only', 'origin', 'main']).status).toBe(0);
   const other = path.join(w.dir, 'other');
   const auth = `http.extraHeader=Authorization: Basic ${Buffer.from(`${USER}:${TOKEN}`).toString('base64')}`;
-  gitOk(w.sb, w.dir, ['-c', auth, 'clone', '-q', host.repoUrl(w.name), other]);
+  gitOk(w.sb, w.dir, ['-c', auth, 'clone', '-q', suite.host.repoUrl(w.name), other]);
   writeFile(other, 'system/persona.md', md('persona', 'p\n'));
   commitAll(w.sb, other, 'persona');
   gitOk(w.sb, other, ['-c', auth, 'push', '-q', 'origin', 'main']);
@@ -66,7 +55,7 @@ function exercise(w: World) {
   const good = commitAll(w.sb, w.checkout, 'good');
   const ok = lettaGit(w.sb, w.checkout, ['push', 'origin', 'main']);
   expect(ok.status, ok.stderr).toBe(0);
-  expect(host.git(w.name, ['rev-parse', 'refs/heads/main'])).toBe(good);
+  expect(suite.host.git(w.name, ['rev-parse', 'refs/heads/main'])).toBe(good);
   expect(JSON.parse(fs.readFileSync(ourState(w, 'last-push.json'), 'utf8')).refused).toBe(false);
 
   writeFile(w.checkout, 'system/bad.md', 'no frontmatter\n');
@@ -103,7 +92,7 @@ describe('coexistence with other hooks', () => {
     const { good } = exercise(w);
     const lines = logLines(w);
     expect(lines).toContain('their-post-merge 0');
-    expect(lines).toContain(`their-pre-push origin ${host.repoUrl(w.name)}`);
+    expect(lines).toContain(`their-pre-push origin ${suite.host.repoUrl(w.name)}`);
     expect(lines).toContain('their-pre-push-stdin refs/heads/main');
     expect(lines.filter((l) => l.startsWith('their-pre-push origin'))).toHaveLength(2);
     expect(good).toMatch(/^[0-9a-f]{40}$/);

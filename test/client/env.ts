@@ -7,7 +7,9 @@ import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_proce
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { basicAuth } from '../fixtures/git-host.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { basicAuth, startGitHost, type GitHost } from '../fixtures/git-host.js';
+import { tempDir } from '../helpers/repo.js';
 
 export { snapshot, tempDir } from '../helpers/repo.js';
 
@@ -175,4 +177,41 @@ export async function cliOnTty(sb: Sandbox, args: string[], cwd: string, answers
     });
   });
   return { status, screen };
+}
+
+export interface Suite {
+  /** The file's git host (started before its first test). */
+  readonly host: GitHost;
+  /** A temp dir removed after the current test. */
+  workspace(prefix?: string): string;
+}
+
+/** Per test file: the build required, one git host for the whole file, temp workspaces removed after each test. */
+export function clientSuite(user: string, token: string): Suite {
+  let host: GitHost | undefined;
+  const cleanups: (() => void)[] = [];
+  beforeAll(async () => {
+    requireBuild();
+    host = await startGitHost({ user, token });
+  });
+  afterAll(async () => host?.close());
+  afterEach(() => {
+    for (const c of cleanups.splice(0)) c();
+  });
+  return {
+    get host() {
+      if (!host) throw new Error('the git host is not started (use it inside a test)');
+      return host;
+    },
+    workspace(prefix = 'lmh-client-') {
+      const t = tempDir(prefix);
+      cleanups.push(t.cleanup);
+      return t.dir;
+    },
+  };
+}
+
+/** `init` as a script runs it: no prompts, the Letta base the checkouts use, the given remote (templated). */
+export function initCheckout(sb: Sandbox, checkout: string, user: string, remote: string, args: string[] = [], env: Record<string, string | undefined> = {}): Run {
+  return cli(sb, ['init', '--yes', '--git-user', user, '--letta-url', LETTA_BASE, '--remote', remote, ...args], { cwd: checkout, env });
 }

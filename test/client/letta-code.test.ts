@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHost, type GitHost } from '../fixtures/git-host.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureLettaCode, type LettaCode } from '../fixtures/letta-code.js';
-import { AGENT, cli, commitAll, gitOk, LETTA_BASE, lettaGit, lettaUrl, makeCheckout, md, requireBuild, sandbox, tempDir, writeFile } from './env.js';
+import { AGENT, cli, clientSuite, commitAll, gitOk, initCheckout, LETTA_BASE, lettaGit, lettaUrl, makeCheckout, md, sandbox, writeFile } from './env.js';
 
 // Real Letta Code releases from npm run their own memfs pull code (origin repair, credential helper, hook rewrite,
 // pull --ff-only / --rebase) against an initialised checkout; no LLM or Letta server needed (facts file, section 2).
@@ -17,33 +16,25 @@ const RELEASES: { version: string; pull: string[] }[] = [
   { version: '0.32.18', pull: ['memory', 'pull'] },
 ];
 
-let host: GitHost;
+const suite = clientSuite(USER, TOKEN);
 const clients = new Map<string, LettaCode>();
-let cleanups: (() => void)[] = [];
 
-beforeAll(async () => {
-  requireBuild();
-  host = await startGitHost({ user: USER, token: TOKEN });
+beforeAll(() => {
   // Installs from npm into the cache on first run (about a minute); throws if it cannot: no silent skip.
   for (const r of RELEASES) clients.set(r.version, ensureLettaCode(r.version));
 }, 900_000);
-afterAll(async () => host?.close());
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
 
 describe.each(RELEASES)('Letta Code $version', ({ version, pull }) => {
   it('pulls from the external host through its own pull command, and leaves the redirect in place', async () => {
     const lc = clients.get(version)!;
-    const t = tempDir('lmh-lc-');
-    cleanups.push(t.cleanup);
+    const t = { dir: suite.workspace('lmh-lc-') };
     const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
     const name = `lc/${version}/${Math.random().toString(36).slice(2)}/${AGENT}.git`;
-    const url = await host.createRepo(name, { files: { 'system/human.md': md('About the human', 'Name: Ada\n') } });
+    const url = await suite.host.createRepo(name, { files: { 'system/human.md': md('About the human', 'Name: Ada\n') } });
     const checkout = makeCheckout(sb, path.join(sb.home, '.letta', 'agents', AGENT, 'memory'));
-    const init = cli(sb, ['init', '--yes', '--git-user', USER, '--letta-url', LETTA_BASE, '--remote', url.replace(AGENT, '{agentId}')], { cwd: checkout });
+    const init = initCheckout(sb, checkout, USER, url.replace(AGENT, '{agentId}'));
     expect(init.status, init.stderr).toBe(0);
-    host.clearRequests();
+    suite.host.clearRequests();
 
     const env = { ...sb.env, LETTA_API_KEY, LETTA_BASE_URL: LETTA_BASE, LETTA_MEMFS_BASE_URL: LETTA_BASE };
     const run = spawnSync(process.execPath, [lc.entry, ...pull, '--agent', AGENT], { cwd: sb.home, env, encoding: 'utf8', timeout: 120_000 });
@@ -51,10 +42,10 @@ describe.each(RELEASES)('Letta Code $version', ({ version, pull }) => {
     const out = JSON.parse(run.stdout) as { updated: boolean; summary: string };
     expect(out.updated, out.summary).toBe(true);
     expect(fs.readFileSync(path.join(checkout, 'system', 'human.md'), 'utf8')).toContain('Name: Ada');
-    expect(gitOk(sb, checkout, ['rev-parse', 'HEAD'])).toBe(host.git(name, ['rev-parse', 'refs/heads/main']));
+    expect(gitOk(sb, checkout, ['rev-parse', 'HEAD'])).toBe(suite.host.git(name, ['rev-parse', 'refs/heads/main']));
 
     // The client's git calls reached the external host only with our credentials, never with its API key.
-    const reqs = host.requests;
+    const reqs = suite.host.requests;
     expect(reqs.some((q) => q.path.endsWith('/git-upload-pack') && q.status === 200)).toBe(true);
     const b64 = Buffer.from(`letta:${LETTA_API_KEY}`).toString('base64');
     for (const q of reqs) {
@@ -78,10 +69,10 @@ describe.each(RELEASES)('Letta Code $version', ({ version, pull }) => {
     const head = commitAll(sb, checkout, 'persona');
     const push = lettaGit(sb, checkout, ['push', '-u', 'origin', 'main'], LETTA_API_KEY);
     expect(push.status, push.stderr).toBe(0);
-    expect(host.git(name, ['rev-parse', 'refs/heads/main'])).toBe(head);
-    for (const q of host.requests) expect(JSON.stringify(q.headers)).not.toContain(b64);
+    expect(suite.host.git(name, ['rev-parse', 'refs/heads/main'])).toBe(head);
+    for (const q of suite.host.requests) expect(JSON.stringify(q.headers)).not.toContain(b64);
 
-    // A second pull through the client after someone else's push: --ff-only path, still from the external host.
+    // A second pull through the client after someone else's push: --ff-only path, still from the external suite.host.
     const other = path.join(t.dir, 'other');
     const auth = `http.extraHeader=Authorization: Basic ${Buffer.from(`${USER}:${TOKEN}`).toString('base64')}`;
     gitOk(sb, t.dir, ['-c', auth, 'clone', '-q', url, other]);

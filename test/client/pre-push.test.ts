@@ -1,31 +1,20 @@
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startGitHost, type GitHost } from '../fixtures/git-host.js';
-import { AGENT, AGENT2, cli, commitAll, gitOk, LETTA_BASE, lettaGit, makeCheckout, md, requireBuild, sandbox, tempDir, writeFile, type Sandbox } from './env.js';
+import { describe, expect, it } from 'vitest';
+import { AGENT, AGENT2, clientSuite, commitAll, gitOk, initCheckout, lettaGit, makeCheckout, md, sandbox, writeFile, type Sandbox } from './env.js';
 
 const USER = 'memfs-bot';
 const TOKEN = 'prepush-token-51ab';
 
-let host: GitHost;
-let cleanups: (() => void)[] = [];
-beforeAll(async () => {
-  requireBuild();
-  host = await startGitHost({ user: USER, token: TOKEN });
-});
-afterAll(async () => host?.close());
-afterEach(() => {
-  for (const c of cleanups.splice(0)) c();
-});
+const suite = clientSuite(USER, TOKEN);
 
 const READ_ONLY = `---\ndescription: Set by the operator\nread_only: true\n---\nDo not change.\n`;
 
 /** An initialised checkout, pulled, whose external repo holds a normal and a read_only block. */
 async function ready(): Promise<{ sb: Sandbox; checkout: string; name: string }> {
-  const t = tempDir('lmh-prepush-');
-  cleanups.push(t.cleanup);
+  const t = { dir: suite.workspace('lmh-prepush-') };
   const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
   const name = `p/${Math.random().toString(36).slice(2)}/${AGENT}.git`;
-  const url = await host.createRepo(name, {
+  const url = await suite.host.createRepo(name, {
     files: {
       'system/human.md': md('About the human', 'Ada\n'),
       'system/rules.md': READ_ONLY,
@@ -33,7 +22,7 @@ async function ready(): Promise<{ sb: Sandbox; checkout: string; name: string }>
     },
   });
   const checkout = makeCheckout(sb, path.join(t.dir, 'memory'));
-  const r = cli(sb, ['init', '--yes', '--git-user', USER, '--letta-url', LETTA_BASE, '--remote', url.replace(AGENT, '{agentId}')], { cwd: checkout });
+  const r = initCheckout(sb, checkout, USER, url.replace(AGENT, '{agentId}'));
   expect(r.status, r.stderr).toBe(0);
   expect(lettaGit(sb, checkout, ['pull', '-q', '--ff-only', 'origin', 'main']).status).toBe(0);
   return { sb, checkout, name };
@@ -41,7 +30,7 @@ async function ready(): Promise<{ sb: Sandbox; checkout: string; name: string }>
 
 /** Pushes main like Letta Code; expects a refusal naming `file` and leaving the external repo where it was. */
 function expectRefused(c: { sb: Sandbox; checkout: string; name: string }, file: string, message: RegExp) {
-  const before = host.git(c.name, ['rev-parse', 'refs/heads/main']);
+  const before = suite.host.git(c.name, ['rev-parse', 'refs/heads/main']);
   const r = lettaGit(c.sb, c.checkout, ['push', 'origin', 'main']);
   expect(r.status).not.toBe(0);
   const ours = r.stderr.split('\n').filter((l) => l.startsWith('letta-memfs-hooks: push refused: '));
@@ -49,7 +38,7 @@ function expectRefused(c: { sb: Sandbox; checkout: string; name: string }, file:
   expect(line, r.stderr).toBeDefined();
   expect(line).toMatch(message);
   expect(line).toMatch(/\(fix: .+\)$/);
-  expect(host.git(c.name, ['rev-parse', 'refs/heads/main'])).toBe(before);
+  expect(suite.host.git(c.name, ['rev-parse', 'refs/heads/main'])).toBe(before);
   return r;
 }
 
@@ -63,7 +52,7 @@ describe('client pre-push', () => {
     const r = lettaGit(c.sb, c.checkout, ['push', 'origin', 'main']);
     expect(r.stderr).not.toMatch(/refused/);
     expect(r.status).toBe(0);
-    expect(host.git(c.name, ['rev-parse', 'refs/heads/main'])).toBe(oid);
+    expect(suite.host.git(c.name, ['rev-parse', 'refs/heads/main'])).toBe(oid);
   });
 
   it('refuses a binary file anywhere in the tree', async () => {
@@ -115,21 +104,21 @@ describe('client pre-push', () => {
     const r = lettaGit(c.sb, c.checkout, ['push', 'origin', 'letta/reflection/7']);
     expect(r.stderr).not.toMatch(/refused/);
     expect(r.status).toBe(0);
-    expect(host.git(c.name, ['rev-parse', 'refs/heads/letta/reflection/7'])).toBe(oid);
+    expect(suite.host.git(c.name, ['rev-parse', 'refs/heads/letta/reflection/7'])).toBe(oid);
   });
 
   it('refuses a push that still goes to a Letta /v1/git/ URL', async () => {
     const c = await ready();
     // A Letta-shaped URL this checkout's redirect does not cover, served by the fixture so that git gets as far as
     // pre-push (git runs it after talking to the remote).
-    const lettaShaped = await host.createRepo(`v1/git/${AGENT2}/state.git`);
+    const lettaShaped = await suite.host.createRepo(`v1/git/${AGENT2}/state.git`);
     gitOk(c.sb, c.checkout, ['remote', 'add', 'stale', lettaShaped]);
     gitOk(c.sb, c.checkout, ['config', `http.${lettaShaped}.extraHeader`, '']);
     const auth = Buffer.from(`${USER}:${TOKEN}`).toString('base64');
     const r = lettaGit(c.sb, c.checkout, ['-c', `http.${lettaShaped}.extraHeader=Authorization: Basic ${auth}`, 'push', 'stale', 'main']);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/push refused: .*\/v1\/git\/.*: this push would go to the Letta \/v1\/git\/ proxy/);
-    expect(() => host.git(`v1/git/${AGENT2}/state.git`, ['rev-parse', '--verify', '-q', 'refs/heads/main'])).toThrow();
+    expect(() => suite.host.git(`v1/git/${AGENT2}/state.git`, ['rev-parse', '--verify', '-q', 'refs/heads/main'])).toThrow();
   });
 
   it('LETTA_MEMFS_HOOKS=0 lets a push through unchecked', async () => {
@@ -140,6 +129,6 @@ describe('client pre-push', () => {
     expect(r.status).not.toBe(0);
     const env = { ...c.sb, env: { ...c.sb.env, LETTA_MEMFS_HOOKS: '0' } };
     expect(lettaGit(env, c.checkout, ['push', 'origin', 'main']).status).toBe(0);
-    expect(host.git(c.name, ['rev-parse', 'refs/heads/main'])).toBe(oid);
+    expect(suite.host.git(c.name, ['rev-parse', 'refs/heads/main'])).toBe(oid);
   });
 });

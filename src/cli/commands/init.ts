@@ -1,5 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { parseCommandArgs } from '../args.js';
+import { runServerRole } from '../server-role.js';
 
 const HELP = `usage: letta-memfs-hooks init [options]            (client: in an agent memory checkout)
        letta-memfs-hooks init --server [options]   (server: every agent repo under a Letta memfs root)
@@ -35,22 +36,8 @@ const OPTIONS = {
   server: { type: 'boolean' },
 } as const;
 
-/** The server role's entry, written in src/server/init-server.ts; loaded only for --server. */
-interface ServerInit {
-  initServer(opts: { argv: string[] }): Promise<number>;
-}
-
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--server')) {
-    // The server role parses its own options (memfs root, agents, ...): hand it everything but --server.
-    const modPath = '../../server/init-server.js';
-    const mod = (await import(modPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('init-server')) return undefined;
-      throw err;
-    })) as ServerInit | undefined;
-    if (!mod?.initServer) throw new UserError('this build has no server role', 'install a letta-memfs-hooks release with init --server');
-    return mod.initServer({ argv: argv.filter((a) => a !== '--server') });
-  }
+  if (argv.includes('--server')) return runServerRole('init-server', 'initServer', argv);
   const parsed = parseCommandArgs(argv, OPTIONS, HELP);
   if (!parsed) return 0;
   const v = parsed.values;

@@ -4,6 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { resolveRepo } from '../../core/git.js';
 import { stateDirOf } from '../../core/settings.js';
 import { parseCommandArgs } from '../args.js';
+import { runServerRole } from '../server-role.js';
 
 const HELP = `usage: letta-memfs-hooks uninstall [--repo DIR]
        letta-memfs-hooks uninstall --server [options]   (server role: every agent repo under a memfs root)
@@ -12,21 +13,8 @@ Puts back every hook file and git config key as it was before init (byte for byt
 since), deletes the stored token, and removes .git/letta-memfs/.
 `;
 
-/** The server role's uninstall, written in src/server/uninstall-server.ts; loaded only for --server. */
-interface ServerUninstall {
-  uninstallServer(opts: { argv: string[] }): Promise<number>;
-}
-
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--server')) {
-    const modPath = '../../server/uninstall-server.js';
-    const mod = (await import(modPath).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('uninstall-server')) return undefined;
-      throw err;
-    })) as ServerUninstall | undefined;
-    if (!mod?.uninstallServer) throw new UserError('this build has no server uninstall', 'run uninstall --repo <repo.git> per agent');
-    return mod.uninstallServer({ argv: argv.filter((a) => a !== '--server') });
-  }
+  if (argv.includes('--server')) return runServerRole('uninstall-server', 'uninstallServer', argv, 'run letta-memfs-hooks uninstall --repo <memfs>/repository/<org>/<agent>/repo.git per agent');
   const parsed = parseCommandArgs(argv, { repo: { type: 'string' } } as const, HELP);
   if (!parsed) return 0;
   const dir = parsed.values.repo ?? process.cwd();
