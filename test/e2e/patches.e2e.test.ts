@@ -76,6 +76,12 @@ describe(`letta ${version}: POST /v1/agents/{id}/memory/sync-from-git`, () => {
     expect(synced).toMatchObject({ value: human.value, description: human.description, limit: 4321, read_only: true, metadata: human.metadata });
     expect(r.json.detached_blocks).toEqual([]);
     expect(r.json.recompiled).toBe(false);
+    expect(r.json.updated_labels).toEqual(['system/human']); // persona.md did not change: no write
+    // The same HEAD again: every block is reported, none is written.
+    const again = await api.sync(agent.id);
+    expect(again.status, again.text).toBe(200);
+    expect(again.json.updated_labels).toEqual([]);
+    expect((again.json.synced_blocks as unknown[]).length).toBe(2);
   });
 
   it('creates a block for a new file and detaches the block whose file was deleted', async () => {

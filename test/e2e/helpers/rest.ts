@@ -1,4 +1,5 @@
 // Minimal Letta REST client for the e2e tests (default actor: no user_id header).
+import { Agent, fetch } from 'undici';
 
 export interface Block {
   id: string;
@@ -20,15 +21,28 @@ export interface SyncResponse {
   recompiled: boolean;
 }
 
+// uvicorn closes an idle keep-alive connection after 5 s; a request sent on it at that moment fails with
+// "other side closed". Dropping idle sockets after 1 s on our side avoids reusing one the server is closing.
+const dispatcher = new Agent({ keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 });
+
 export class Rest {
   constructor(readonly base: string) {}
 
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
-    const r = await fetch(`${this.base}${path}`, {
+    const init = {
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
-    });
+      dispatcher,
+    };
+    let r: Awaited<ReturnType<typeof fetch>>;
+    try {
+      r = await fetch(`${this.base}${path}`, init);
+    } catch (err) {
+      // A GET is safe to send again when the connection broke under it.
+      if (method !== 'GET') throw err;
+      r = await fetch(`${this.base}${path}`, init);
+    }
     const text = await r.text();
     let json: any;
     try {
