@@ -59,8 +59,7 @@ function serverPull(agentId: string): { code: number | null; out: any; raw: stri
 async function provisionAgent(name: string): Promise<{ agentId: string; client: Client }> {
   const agent = await api.createAgent(name);
   await host.createRepo(`agents/${agent.id}.git`);
-  // `watch` sets up agent repos it has not seen (the same set-up as init --server) and seeds the external repo.
-  cliOk(['watch', '--once'], serverEnv());
+  cliOk(['init', '--server', '--agent', agent.id], serverEnv());
   const seeded = serverPull(agent.id);
   expect(seeded.code, seeded.raw).toBe(0);
   const client = new Client(agent.id, { remote: `${host.url}/agents/{agentId}.git`, lettaUrl: server.url, token: TOKEN });
@@ -73,7 +72,7 @@ describe(`letta ${version}: server set-up`, () => {
   it('init --server sets up an agent repo.git for the server role', async () => {
     const agent = await api.createAgent('init-server');
     await host.createRepo(`agents/${agent.id}.git`);
-    const r = runCli(['init', '--server', '--agent', agent.id, '-y'], serverEnv());
+    const r = runCli(['init', '--server', '--agent', agent.id], serverEnv());
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
     const cfg = execFileSync('git', ['--git-dir', server.repoGitDir(agent.id), 'config', '--get', 'gc.auto'], { encoding: 'utf8' }).trim();
     expect(cfg).toBe('0');
