@@ -5,7 +5,7 @@ import { readSettings, stateDirOf } from '../core/settings.js';
 import type { ServerContext } from './context.js';
 import type { AgentRepo } from './discover.js';
 import { probe } from './letta-api.js';
-import { mapLimit } from './init-server.js';
+import { INCLUDED_CONFIG, mapLimit } from './init-server.js';
 import { externalGitEnv } from './remote-auth.js';
 import { agentStatus } from './status.js';
 
@@ -95,8 +95,12 @@ export async function checkRepos(ctx: ServerContext, repos: readonly AgentRepo[]
   await mapLimit(repos, 32, async (repo) => {
     const s = await agentStatus(repo, ctx);
     if (s.hooks.missing.length || s.hooks.notExecutable.length || !s.remote) bad.push(repo.agentId);
-    const cfg = await fs.readFile(path.join(repo.gitDir, 'config'), 'utf8').catch(() => '');
-    if (!/^\s*auto\s*=\s*0\s*$/m.test(cfg.split(/^\[gc\]/m)[1]?.split(/^\[/m)[0] ?? '')) gc.push(repo.agentId);
+    // Files only (no git per agent): our included file holds gc.auto=0, and repo.git/config must include it.
+    const [main, ours] = await Promise.all([
+      fs.readFile(path.join(repo.gitDir, 'config'), 'utf8').catch(() => ''),
+      fs.readFile(path.join(repo.gitDir, INCLUDED_CONFIG), 'utf8').catch(() => ''),
+    ]);
+    if (!main.includes(INCLUDED_CONFIG) || !/^\s*auto = 0$/m.test(ours)) gc.push(repo.agentId);
   });
   return [
     {

@@ -21,17 +21,38 @@ import { readSyncState, writeSyncState } from './sync-state.js';
  */
 export const SERVER_HOOKS = ['reference-transaction', 'post-merge', 'post-checkout'] as const;
 
+/** Our config file inside repo.git, pulled in by one `include.path` (relative: it resolves in Letta's temp copies). */
+export const INCLUDED_CONFIG = 'letta-memfs/config';
+
+function quote(v: string): string {
+  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
 /**
- * The repo.git config the server role needs. `gc.auto=0`: an auto gc inside the server's temp copy can pack refs
- * and leave a stale loose `refs/heads/main` in storage that hides the new commit (facts file, section 1). No
- * `receive.denyCurrentBranch`: we fetch into repo.git and never push into it, so it stays at git's refusal.
+ * Pure: the config the server role needs, as the text of the included file. `gc.auto=0`: an auto gc inside the
+ * server's temp copy can pack refs and leave a stale loose `refs/heads/main` in storage that hides the new commit
+ * (facts file, section 1); the temp copy takes repo.git/config and this file along, so it applies there too. No
+ * `receive.denyCurrentBranch`: we fetch into repo.git and never push into it. No hooks wiring (core.hooksPath,
+ * hook.*): the temp copies would run them.
  */
-export function serverRepoConfig(remoteUrl: string): DesiredConfig {
-  return {
-    [`remote.${REMOTE_NAME}.url`]: [remoteUrl],
-    [`remote.${REMOTE_NAME}.fetch`]: [`+refs/heads/main:${TRACKING_REF}`],
-    'gc.auto': ['0'],
-  };
+export function serverConfigText(remoteUrl: string): string {
+  return [
+    '# Written by letta-memfs-hooks init --server (included from ../config); re-running init rewrites it.',
+    `[remote "${REMOTE_NAME}"]`,
+    `\turl = ${quote(remoteUrl)}`,
+    `\tfetch = +refs/heads/main:${TRACKING_REF}`,
+    '[gc]',
+    '\tauto = 0',
+    '',
+  ].join('\n');
+}
+
+/**
+ * What the installer records in repo.git/config: one include instead of a key per setting, because each recorded
+ * key costs git processes, and `init --server` must set up 1,000 agents in seconds.
+ */
+export function serverRepoConfig(): DesiredConfig {
+  return { 'include.path': [INCLUDED_CONFIG] };
 }
 
 export interface InitServerOptions {
@@ -80,11 +101,18 @@ export function checkServerConfig(config: Config): { memfsRoot: string; remote: 
 export async function initAgent(repo: AgentRepo, config: Config, node?: string): Promise<InitServerAgent> {
   const { remote: template } = checkServerConfig(config);
   const remote = renderRemote(template, repo.agentId);
+  const included = path.join(repo.gitDir, INCLUDED_CONFIG);
+  const text = serverConfigText(remote);
+  if ((await fs.readFile(included, 'utf8').catch(() => undefined)) !== text) {
+    await fs.mkdir(path.dirname(included), { recursive: true });
+    await fs.writeFile(`${included}.tmp`, text);
+    await fs.rename(`${included}.tmp`, included);
+  }
   await install({
     repo: { gitDir: repo.gitDir, commonDir: repo.gitDir },
     role: 'server',
     hooks: SERVER_HOOKS,
-    config: serverRepoConfig(remote),
+    config: serverRepoConfig(),
     node,
   });
   await writeSettings(stateDirOf(repo.gitDir), { version: 1, role: 'server', agentId: repo.agentId, remote, config });

@@ -4,12 +4,13 @@ import path from 'node:path';
 import type { Config } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
 import { git } from '../core/git.js';
-import { readJson, stateDirOf, writeJsonAtomic } from '../core/settings.js';
+import { readJson, readSettings, stateDirOf, writeJsonAtomic } from '../core/settings.js';
 import type { AgentRepo } from './discover.js';
 import type { LettaClientOptions } from './letta-api.js';
 import { waitLock } from './lock.js';
 import { MAIN, readRef } from './refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from './remote-auth.js';
+import { probeRemoteMain } from './remote-head.js';
 import { type SyncOutcome, syncAgent } from './sync.js';
 
 export const CONFLICT_PREFIX = 'refs/letta-memfs/conflicts/';
@@ -101,6 +102,8 @@ export interface PullContext {
   /** Skip the Letta sync (tests of the git side; `pull --no-sync`). */
   noSync?: boolean;
   inject?: PullInjections;
+  /** Fetch even when the external main looks unchanged (see `unchanged`). */
+  alwaysFetch?: boolean;
 }
 
 type Fetched = 'ok' | 'empty';
@@ -222,8 +225,24 @@ export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<Pull
   return out;
 }
 
+/** Idle fast path: the external main (asked without git) equals the tracking ref and main: nothing to fetch. */
+async function unchanged(repo: AgentRepo, ctx: PullContext, out: PullOutcome): Promise<boolean> {
+  const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
+  if (!settings?.remote) return false;
+  const probed = await probeRemoteMain(settings.remote, ctx.config, ctx.env);
+  if (probed === undefined) return false;
+  const [local, tracking] = await Promise.all([readRef(repo.gitDir, MAIN), readRef(repo.gitDir, TRACKING_REF)]);
+  if (probed === null || !local || probed !== local) return false;
+  // Same commit on both sides; the tracking ref is only missing or stale (first pull after init).
+  if (tracking !== local) await git(['update-ref', TRACKING_REF, local], { gitDir: repo.gitDir });
+  out.head = local;
+  out.remoteHead = tracking;
+  return true;
+}
+
 async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, state: PullState): Promise<void> {
   const env = externalGitEnv(ctx.config, ctx.env);
+  if (!ctx.alwaysFetch && !ctx.inject && (await unchanged(repo, ctx, out))) return;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const fetched = await fetchExternal(repo, env);
     await ctx.inject?.afterFetch?.();

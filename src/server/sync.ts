@@ -101,6 +101,8 @@ async function deliverLocked(repo: AgentRepo, letta: LettaClientOptions, out: Sy
  */
 export async function syncAgent(repo: AgentRepo, letta: LettaClientOptions, opts: SyncOptions = {}): Promise<SyncOutcome> {
   const out: SyncOutcome = { agentId: repo.agentId, action: 'none', calls: 0 };
+  // Idle agents (the common case in `pull --all` and watch) cost two file reads, no lock.
+  if (!(await needsSync(repo))) return out;
   for (let pass = 0; pass < 3; pass++) {
     const lock: Lock | undefined = opts.waitMs ? await waitLock(syncLockFile(repo.gitDir), opts.waitMs) : await tryLock(syncLockFile(repo.gitDir));
     if (!lock) {

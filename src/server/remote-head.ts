@@ -1,0 +1,63 @@
+import fs from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { Config } from '../core/config/schema.js';
+import { addSecret } from '../core/log.js';
+import { remoteKind } from '../core/template.js';
+import { MAIN, readRef } from './refs.js';
+
+/**
+ * Pure: the refs in a smart-HTTP v0 upload-pack advertisement (`GET info/refs?service=git-upload-pack`,
+ * gitprotocol-http(5)): pkt-lines `<oid> <ref>[\0caps]`, after a `# service=` line and a flush.
+ */
+export function parseAdvertisement(body: Buffer): Map<string, string> {
+  const refs = new Map<string, string>();
+  let i = 0;
+  while (i + 4 <= body.length) {
+    const len = parseInt(body.subarray(i, i + 4).toString('ascii'), 16);
+    if (Number.isNaN(len)) break;
+    if (len === 0) {
+      i += 4;
+      continue;
+    }
+    const line = body.subarray(i + 4, i + len).toString('utf8').replace(/\n$/, '');
+    i += len;
+    const m = /^([0-9a-f]{40}) ([^\0]+)/.exec(line);
+    if (m && !m[2].startsWith('capabilities^{}')) refs.set(m[2], m[1]);
+  }
+  return refs;
+}
+
+async function token(cfg: Config, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const t = env[cfg.gitTokenEnv] || (cfg.gitTokenFile ? (await fs.readFile(cfg.gitTokenFile, 'utf8')).trim() : undefined);
+  addSecret(t);
+  return t || undefined;
+}
+
+/**
+ * The external main without starting git, so an idle `pull --all` over 1,000 agents costs one HTTP request (on
+ * kept-alive connections) per agent instead of a `git fetch` process each. Returns the oid, null when the remote
+ * has no main, or undefined when it cannot tell (ssh remotes, any error): then the caller fetches.
+ * No redirect is followed: the token must not reach another host.
+ */
+export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.ProcessEnv = process.env): Promise<string | null | undefined> {
+  try {
+    const kind = remoteKind(url);
+    if (kind === 'file') {
+      const dir = url.startsWith('file://') ? fileURLToPath(url) : url;
+      await fs.access(dir);
+      return (await readRef(dir, MAIN)) ?? null;
+    }
+    if (kind !== 'https') return undefined;
+    const headers: Record<string, string> = { 'user-agent': 'git/2.39 letta-memfs-hooks', accept: 'application/x-git-upload-pack-advertisement' };
+    const t = await token(cfg, env);
+    if (t) headers.authorization = `Basic ${Buffer.from(`${cfg.gitUsername}:${t}`).toString('base64')}`;
+    const res = await request(`${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`, { method: 'GET', headers, headersTimeout: 15_000, bodyTimeout: 15_000 });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    const type = String(res.headers['content-type'] ?? '');
+    if (res.statusCode !== 200 || !type.startsWith('application/x-git-upload-pack-advertisement')) return undefined;
+    return parseAdvertisement(body).get(MAIN) ?? null;
+  } catch {
+    return undefined;
+  }
+}
