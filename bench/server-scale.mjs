@@ -70,6 +70,11 @@ results.initSeconds = init.secs;
 const again = await cli(['init', '--server', '--memfs-root', memfs]);
 results.reinitSeconds = again.secs;
 
+// The first pull after init fetches once per agent (no remote-tracking ref yet); later idle pulls ask each
+// remote for its main without starting git.
+const first = await cli(['pull', '--all', '--memfs-root', memfs]);
+if (first.code !== 0) throw new Error(`pull failed: ${first.out}`);
+results.firstPullAllSeconds = first.secs;
 const pull = await cli(['pull', '--all', '--memfs-root', memfs]);
 if (pull.code !== 0) throw new Error(`pull failed: ${pull.out}`);
 results.idlePullAllSeconds = pull.secs;
@@ -112,7 +117,7 @@ letta.close();
 
 const goals = [
   ['init --server --all', `${results.initSeconds.toFixed(1)} s (re-run ${results.reinitSeconds.toFixed(1)} s)`, results.initSeconds <= 30, '<= 30 s'],
-  ['idle pull --all', `${results.idlePullAllSeconds.toFixed(1)} s`, results.idlePullAllSeconds <= 10, '<= 10 s'],
+  ['idle pull --all', `${results.idlePullAllSeconds.toFixed(1)} s (first after init ${results.firstPullAllSeconds.toFixed(1)} s)`, results.idlePullAllSeconds <= 10, '<= 10 s'],
   ['idle watch --once (pull every agent)', `${results.idleWatchOnceSeconds.toFixed(1)} s`, results.idleWatchOnceSeconds <= 10, '<= 10 s'],
   ['idle watch tick (ref poll, pending check)', `${(results.idleWatchTickSeconds * 1000).toFixed(0)} ms, ${results.idleTickPulls} pulls`, results.idleWatchTickSeconds <= 10, '<= 10 s'],
   ['sync calls while idle', String(results.syncCallsWhileIdle), results.syncCallsWhileIdle === 0, '0'],
