@@ -35,16 +35,29 @@ describe(`letta ${version}: unpatched server`, () => {
     expect(r.json).toEqual({ detail: 'Not Found' }); // the router's own 404: no such route
   });
 
-  it('doctor says the sync-from-git patch is missing', async () => {
-    const plain = new Rest(unpatched.url);
-    const agent = await plain.createAgent('doctor');
-    const r = runCli(['doctor', '--server'], { LETTA_BASE_URL: unpatched.url, LETTA_MEMFS_ROOT: unpatched.memfsRoot, LETTA_MEMFS_GIT_URL: 'http://127.0.0.1:9/{agentId}.git' });
-    const out = `${r.stdout}${r.stderr}`;
-    expect(r.code, out).not.toBe(0);
-    expect(out).toMatch(/sync-from-git/);
-    expect(out).toMatch(/patch/i);
-    expect(out).not.toMatch(/not implemented/i);
-    expect(agent.id).toMatch(/^agent-/);
+  it('doctor says the sync-from-git patch is missing; on the patched server the endpoint check passes', async () => {
+    type Check = { name: string; ok: boolean; detail: string; fix?: string };
+    const doctor = (srv: LettaServer) =>
+      runCli(['doctor', '--json'], { LETTA_BASE_URL: srv.url, LETTA_MEMFS_ROOT: srv.memfsRoot, LETTA_MEMFS_GIT_URL: 'http://127.0.0.1:9/{agentId}.git' });
+    const endpointCheck = (r: { stdout: string; stderr: string }) => {
+      let checks: Check[];
+      try {
+        checks = JSON.parse(r.stdout) as Check[];
+      } catch {
+        throw new Error(`doctor printed no JSON: ${r.stdout}${r.stderr}`);
+      }
+      return checks.find((c) => c.name === 'sync endpoint');
+    };
+
+    await new Rest(unpatched.url).createAgent('doctor'); // doctor wants <memfs>/repository, which the first git agent creates
+    const r = doctor(unpatched);
+    expect(r.code, `${r.stdout}${r.stderr}`).toBe(1);
+    expect(endpointCheck(r)).toMatchObject({ ok: false, detail: 'missing (HTTP 404 Not Found)' });
+    expect(endpointCheck(r)!.fix).toMatch(/apply the server patch \(letta-memfs-hooks patch-server --apply/);
+
+    await api.createAgent('doctor'); // doctor wants <memfs>/repository, which the first git agent creates
+    const p = doctor(patched);
+    expect(endpointCheck(p), `${p.stdout}${p.stderr}`).toMatchObject({ ok: true });
   });
 });
 
