@@ -34,9 +34,11 @@ async function changedPaths(gitDir: string, from: string, to: string): Promise<s
 
 async function diffSince(gitDir: string, state: SyncState, head: string): Promise<SyncDiff> {
   if (!state.lastSynced) return {};
-  const paths = await changedPaths(gitDir, state.lastSynced, head);
+  const [paths, log] = await Promise.all([
+    changedPaths(gitDir, state.lastSynced, head),
+    git(['log', '--format=%ae%x09%s', `${state.lastSynced}..${head}`], { gitDir, allowFailure: true }),
+  ]);
   if (paths === undefined) return {};
-  const log = await git(['log', '--format=%ae%x09%s', `${state.lastSynced}..${head}`], { gitDir, allowFailure: true });
   const lines = log.exitCode === 0 ? log.stdout.split('\n').filter(Boolean) : [];
   let serverOrigin = lines.length > 0 && lines.every((l) => isServerCommit(l.split('\t')[0], l.slice(l.indexOf('\t') + 1)));
   if (serverOrigin) {
