@@ -15,6 +15,8 @@ import { LettaServer } from './helpers/server.js';
 
 const version = lettaVersion();
 const TOKEN = `tok-${Math.random().toString(36).slice(2)}`;
+// This server runs in secure mode: the toolkit must send the password (from LETTA_SERVER_PASSWORD) on every call.
+const PASSWORD = `pw-${Math.random().toString(36).slice(2)}`;
 let server: LettaServer;
 let host: GitHost;
 let api: Rest;
@@ -22,10 +24,10 @@ const scratch: string[] = [];
 
 beforeAll(async () => {
   [server, host] = await Promise.all([
-    LettaServer.start({ venv: inject('lettaVenv'), patchedDir: inject('lettaPatched'), name: 'roundtrip' }),
+    LettaServer.start({ venv: inject('lettaVenv'), patchedDir: inject('lettaPatched'), name: 'roundtrip', password: PASSWORD }),
     startGitHost({ user: 'git', token: TOKEN }),
   ]);
-  api = new Rest(server.url);
+  api = new Rest(server.url, PASSWORD);
 });
 
 afterAll(async () => {
@@ -40,6 +42,7 @@ function serverEnv(): NodeJS.ProcessEnv {
     LETTA_MEMFS_GIT_URL: `${host.url}/agents/{agentId}.git`,
     LETTA_BASE_URL: server.url,
     LETTA_MEMFS_GIT_TOKEN: TOKEN,
+    LETTA_SERVER_PASSWORD: PASSWORD,
   };
 }
 
@@ -52,7 +55,11 @@ function serverPull(agentId: string): { code: number | null; out: any; raw: stri
   } catch {
     out = undefined;
   }
-  return { code: r.code, out, raw: `${r.stdout}${r.stderr}` };
+  const raw = `${r.stdout}${r.stderr}`;
+  // Secrets never reach the toolkit's output.
+  expect(raw).not.toContain(PASSWORD);
+  expect(raw).not.toContain(TOKEN);
+  return { code: r.code, out, raw };
 }
 
 /** A git-enabled agent whose repo.git is set up for the server role and seeded to its (empty) external repo. */
@@ -67,6 +74,19 @@ async function provisionAgent(name: string): Promise<{ agentId: string; client: 
   client.init();
   return { agentId: agent.id, client };
 }
+
+describe(`letta ${version}: secure mode`, () => {
+  it('the sync endpoint is behind the server password like every other route', async () => {
+    const agent = await api.createAgent('secure');
+    const bare = new Rest(server.url);
+    expect((await bare.sync(agent.id)).status).toBe(401);
+    const wrong = new Rest(server.url, 'not-the-password');
+    expect((await wrong.sync(agent.id)).status).toBe(401);
+    const r = await api.sync(agent.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).not.toContain(PASSWORD);
+  });
+});
 
 describe(`letta ${version}: server set-up`, () => {
   it('init --server sets up an agent repo.git for the server role', async () => {
@@ -162,6 +182,8 @@ describe(`letta ${version}: round trip out (REST edit -> repo.git -> watch -> ho
     } finally {
       await watch.stop();
     }
+    expect(watch.log).not.toContain(PASSWORD);
+    expect(watch.log).not.toContain(TOKEN);
     client.git('pull', '-q', 'origin', 'main');
     expect(client.read('system/persona.md')).toMatch(/I answer in haiku\.$/);
     expect(client.git('log', '-1', '--format=%s').trim()).toBe('Update system/persona block');

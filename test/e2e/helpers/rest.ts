@@ -26,12 +26,18 @@ export interface SyncResponse {
 const dispatcher = new Agent({ keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 });
 
 export class Rest {
-  constructor(readonly base: string) {}
+  constructor(
+    readonly base: string,
+    private readonly password?: string,
+  ) {}
 
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
     const init = {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(this.password ? { authorization: `Bearer ${this.password}` } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       dispatcher,
     };

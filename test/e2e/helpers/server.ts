@@ -16,6 +16,8 @@ export interface ServerOptions {
   /** Directory put first on PYTHONPATH (the patched letta/ copy); undefined runs the venv as installed. */
   patchedDir?: string;
   name: string;
+  /** Secure mode (LETTA_SERVER_SECURE=true): every route but health then needs `Authorization: Bearer <password>`. */
+  password?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -96,6 +98,11 @@ export class LettaServer {
       // No Redis: server commits then take no lock (facts §1), which these single-writer tests do not need.
     };
     if (this.opts.patchedDir) env.PYTHONPATH = this.opts.patchedDir;
+    if (this.opts.password) {
+      // Through the environment, never argv (letta/server/rest_api/app.py @ 0.16.7 reads both).
+      env.LETTA_SERVER_SECURE = 'true';
+      env.LETTA_SERVER_PASSWORD = this.opts.password;
+    }
     const fd = openSync(this.logPath, 'a');
     this.proc = spawn(join(this.opts.venv, 'bin', 'letta'), ['server', '--host', '127.0.0.1', '--port', String(this.port)], {
       cwd: this.home,
