@@ -22,6 +22,9 @@ import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planCl
 import { ask, canPrompt } from './prompt.js';
 
 /** Hooks a client gets. Never pre-commit/post-commit: Letta Code rewrites those on every sync. */
+/** Letta Code's default memfs base (letta-code src/auth/oauth.ts LETTA_CLOUD_API_URL @ v0.30.28). */
+const LETTA_CLOUD_URL = 'https://api.letta.com';
+
 export const CLIENT_HOOKS = ['pre-push', 'post-merge', 'post-checkout'] as const;
 
 export interface ClientInitOptions {
@@ -106,7 +109,9 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     const answer = await ask('External git URL (https://host/owner/{agentId}.git): ');
     if (answer) config.remote = mergeLayers([config, validateLayer({ remote: answer }, 'your answer')]).remote;
   }
-  const lettaUrls = lettaUrlsFor(agent.agentId, originUrl, [config.lettaUrl, env.LETTA_MEMFS_BASE_URL]);
+  // Letta Code >= 0.24.1 re-creates a missing origin from LETTA_MEMFS_BASE_URL, else Letta Cloud
+  // (maybeUpdateMemoryRemoteOrigin, letta-code src/agent/memory-git.ts @ v0.30.28): redirect that URL too.
+  const lettaUrls = lettaUrlsFor(agent.agentId, originUrl, [config.lettaUrl, env.LETTA_MEMFS_BASE_URL, LETTA_CLOUD_URL]);
   const plan = planClient(agent.agentId, config, lettaUrls);
   if (originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
     warn(`origin is ${redactUrl(originUrl)}, not a Letta URL of this agent: left as it is; only Letta URLs are redirected`);

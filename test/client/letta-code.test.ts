@@ -85,3 +85,23 @@ describe.each(RELEASES)('Letta Code $version', ({ version, pull }) => {
     expect(gitOk(sb, checkout, ['remote', 'get-url', 'origin'])).toBe(url);
   }, 180_000);
 });
+
+describe('Letta Code 0.32.18 without LETTA_MEMFS_BASE_URL', () => {
+  it('re-creates a missing origin as the Letta Cloud URL, which init redirected too', async () => {
+    const lc = clients.get('0.32.18')!;
+    const t = { dir: suite.workspace('lmh-lc-cloud-') };
+    const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
+    const url = await suite.host.createRepo(`lc/cloud/${Math.random().toString(36).slice(2)}/${AGENT}.git`, { files: { 'system/human.md': md('h', 'From the host\n') } });
+    const checkout = makeCheckout(sb, path.join(sb.home, '.letta', 'agents', AGENT, 'memory'));
+    expect(initCheckout(sb, checkout, USER, url.replace(AGENT, '{agentId}')).status).toBe(0);
+    gitOk(sb, checkout, ['remote', 'remove', 'origin']);
+    gitOk(sb, checkout, ['config', 'branch.main.remote', 'origin']);
+    gitOk(sb, checkout, ['config', 'branch.main.merge', 'refs/heads/main']);
+    const env = { ...sb.env, LETTA_API_KEY, LETTA_BASE_URL: LETTA_BASE };
+    const run = spawnSync(process.execPath, [lc.entry, 'memory', 'pull', '--agent', AGENT], { cwd: sb.home, env, encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(gitOk(sb, checkout, ['config', 'remote.origin.url'])).toBe(`https://api.letta.com/v1/git/${AGENT}/state.git`);
+    expect(fs.readFileSync(path.join(checkout, 'system', 'human.md'), 'utf8')).toContain('From the host');
+    expect(gitOk(sb, checkout, ['remote', 'get-url', 'origin'])).toBe(url);
+  }, 180_000);
+});
