@@ -266,6 +266,22 @@ describe('client init redirects a Letta checkout to the external host', () => {
     expect(fs.readFileSync(path.join(gitDir, 'config'))).toEqual(original);
   });
 
+  it('status exits non-zero when the checkout is not set up or the redirect is gone', async () => {
+    const { sb, checkout, remote, url } = await setup();
+    const none = cli(sb, ['status'], { cwd: checkout });
+    expect(none.status).toBe(1);
+    expect(none.stdout.trim()).toBe(`${checkout}: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)`);
+    initOk(sb, checkout, remote);
+    expect(cli(sb, ['status'], { cwd: checkout }).status).toBe(0);
+    gitOk(sb, checkout, ['config', '--unset-all', `url.${url}.insteadOf`]);
+    const broken = cli(sb, ['status', '--json'], { cwd: checkout });
+    expect(broken.status).toBe(1);
+    expect(JSON.parse(broken.stdout)).toMatchObject({ installed: true, redirected: false, effectivePushUrl: lettaUrl() });
+    // Re-running init repairs it.
+    initOk(sb, checkout, remote);
+    expect(cli(sb, ['status'], { cwd: checkout }).status).toBe(0);
+  });
+
   it('redirects an SSH remote with insteadOf only (no header, no token needed)', async () => {
     const { sb, checkout } = await setup();
     const r = init(sb, checkout, ['--remote', 'git@git.example.com:agents/{agentId}.git', '--no-verify'], { LETTA_MEMFS_GIT_TOKEN: undefined });
