@@ -113,9 +113,6 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   // (maybeUpdateMemoryRemoteOrigin, letta-code src/agent/memory-git.ts @ v0.30.28): redirect that URL too.
   const lettaUrls = lettaUrlsFor(agent.agentId, originUrl, [config.lettaUrl, env.LETTA_MEMFS_BASE_URL, LETTA_CLOUD_URL]);
   const plan = planClient(agent.agentId, config, lettaUrls);
-  if (originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
-    warn(`origin is ${redactUrl(originUrl)}, not a Letta URL of this agent: left as it is; only Letta URLs are redirected`);
-  }
 
   let header: string | undefined;
   let tokenSource: string | undefined;
@@ -131,6 +128,10 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
         `export ${config.gitTokenEnv}=<token> (or set gitTokenFile to a chmod 600 file) and re-run init`,
       );
     }
+    if (!config.gitUsername || /[:\s]/.test(config.gitUsername)) {
+      // Basic auth is `user:token`; a colon would move the split (RFC 7617).
+      throw new UserError(`gitUsername ${JSON.stringify(config.gitUsername)} cannot be used for HTTPS basic auth`, 'pass --git-user <name> without ":" or spaces');
+    }
     addSecret(tok.token);
     header = authHeader(config.gitUsername, tok.token);
     addSecret(header.slice('Authorization: Basic '.length));
@@ -138,7 +139,10 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   }
   if (opts.verify) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
-  // Writes start here.
+  // Writes start here; warnings too, so that a refused init prints its one error line only.
+  if (originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
+    warn(`origin is ${redactUrl(originUrl)}, not a Letta URL of this agent: left as it is; only Letta URLs are redirected`);
+  }
   const commonDir = await fs.realpath(repo.commonDir);
   const authFile = header ? path.join(stateDir, AUTH_FILE) : undefined;
   const desired = clientGitConfig(plan, authFile ? { commonDir, file: authFile } : undefined);
