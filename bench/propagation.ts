@@ -127,8 +127,14 @@ async function main(): Promise<void> {
     const result = {
       letta: version,
       pushes: PUSHES,
-      event: { ...summary(event.samples), failures: event.failures, gitPush: summary(event.pushes) },
-      polling: { intervalSeconds: POLL_INTERVAL, ...summary(polling.samples), failures: polling.failures, gitPush: summary(polling.pushes) },
+      event: { ...summary(event.samples), failures: event.failures, gitPush: summary(event.pushes), samples: event.samples.map(Math.round) },
+      polling: {
+        intervalSeconds: POLL_INTERVAL,
+        ...summary(polling.samples),
+        failures: polling.failures,
+        gitPush: summary(polling.pushes),
+        samples: polling.samples.map(Math.round),
+      },
       loadAverage: (await import('node:os')).loadavg(),
     };
     const fmt = (n: number) => `${(n / 1000).toFixed(3)} s`;
