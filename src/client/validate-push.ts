@@ -154,9 +154,12 @@ export function checkFrontmatter(path: string, text: string, base: string | null
     }
   }
   const desc = fm.data.description;
-  if (desc === undefined || desc === null) {
+  // The server writes `description: null` for a block without one (block_markdown.py @ 0.16.7); editing such a
+  // block's value is fine, only a description that was there may not be dropped or emptied.
+  const inheritedNull = desc === null && baseData !== undefined && (baseData.description === null || baseData.description === '');
+  if (!inheritedNull && (desc === undefined || desc === null)) {
     problems.push({ path, message: 'frontmatter has no description', fix: 'add a line "description: <what this block is for>"' });
-  } else if (typeof desc !== 'string' || desc.trim() === '') {
+  } else if (!inheritedNull && (typeof desc !== 'string' || desc.trim() === '')) {
     problems.push({ path, message: 'description must be a non-empty string', fix: 'give the description some text' });
   }
   if (base !== undefined) {

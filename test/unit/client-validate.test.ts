@@ -62,6 +62,11 @@ describe('frontmatter as the server parses it', () => {
     expect(checkFrontmatter('system/a.md', '---\nlimit: 1\n---\nv', null)[0].message).toMatch(/no description/);
     expect(checkFrontmatter('system/a.md', '---\ndescription: "  "\n---\nv', null)[0].message).toMatch(/non-empty/);
     expect(checkFrontmatter('system/a.md', ok('v', 'colour: red\n'), null)[0].message).toMatch(/unknown frontmatter key "colour"/);
+    // A server-written `description: null` may stay when the value is edited, but not appear anew.
+    const serverNull = '---\ndescription: null\nlimit: 5000\n---\nold';
+    expect(checkFrontmatter('system/a.md', serverNull.replace('old', 'new'), serverNull)).toEqual([]);
+    expect(checkFrontmatter('system/a.md', serverNull, ok())[0].message).toMatch(/no description/);
+    expect(checkFrontmatter('system/a.md', serverNull, null)[0].message).toMatch(/no description/);
   });
 
   it('guards read_only: no edits of a read-only file, no adding, changing or removing it', () => {
