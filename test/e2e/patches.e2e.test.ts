@@ -1,6 +1,7 @@
 // The server patches on a real letta server (LETTA_VERSION), patched by our own patch-server command, next to
 // the same version unpatched. Changes reach repo.git the way an operator's pull lands them (fetch into main).
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lettaVersion } from './helpers/env.js';
 import { runCli } from './helpers/cli.js';
@@ -139,6 +140,24 @@ describe(`letta ${version}: POST /v1/agents/{id}/memory/sync-from-git`, () => {
     expect(r.status).toBe(409);
     expect(r.json.detail).toMatch(/no block \(\*\.md\) file.*no block was changed/);
     expect((await api.blocks(agent.id)).map((b) => b.id).sort()).toEqual(before.map((b) => b.id).sort());
+  });
+
+  it('leaves every block in place when the repo cannot be read (503 after retries)', async () => {
+    const agent = await api.createAgent('guard-unreadable');
+    const before = await api.blocks(agent.id);
+    const ref = join(patched.repoGitDir(agent.id), 'refs', 'heads', 'main');
+    const good = readFileSync(ref, 'utf8');
+    writeFileSync(ref, `${'0123456789abcdef'.repeat(2)}01234567\n`); // main -> an object that does not exist
+    try {
+      const r = await api.sync(agent.id);
+      expect(r.status).toBe(503);
+      expect(r.json.detail).toMatch(/could not read the git memory repo.*no block was changed/);
+      const after = await api.blocks(agent.id);
+      expect(after.map((b) => [b.id, b.label, b.value]).sort()).toEqual(before.map((b) => [b.id, b.label, b.value]).sort());
+    } finally {
+      writeFileSync(ref, good);
+    }
+    expect((await api.sync(agent.id)).status).toBe(200);
   });
 
   it('skips a binary (non-UTF-8) file with a warning and syncs the rest', async () => {
