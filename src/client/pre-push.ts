@@ -83,7 +83,8 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
     refused: problems.length > 0,
   }).catch(() => undefined);
   if (problems.length === 0) return 0;
-  logLine(`push refused: ${problems.length} problem${problems.length > 1 ? 's' : ''} (LETTA_MEMFS_HOOKS=0 git push skips this check)`);
+  // One line per problem, each naming the file and the fix; a count first only when there are several.
+  if (problems.length > 1) logLine(`push refused: ${problems.length} problems`);
   for (const p of problems) logLine(`push refused: ${formatProblem(p)}`);
   return 1;
 }

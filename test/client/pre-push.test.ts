@@ -1,6 +1,7 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENT, AGENT2, clientSuite, commitAll, gitOk, initCheckout, lettaGit, makeCheckout, md, sandbox, writeFile, type Sandbox } from './env.js';
+import { AGENT, AGENT2, clientSuite, commitAll, gitOk, initCheckout, lettaGit, makeCheckout, md, sandbox, snapshot, writeFile, type Sandbox } from './env.js';
 
 const USER = 'memfs-bot';
 const TOKEN = 'prepush-token-51ab';
@@ -31,8 +32,12 @@ async function ready(): Promise<{ sb: Sandbox; checkout: string; name: string }>
 /** Pushes main like Letta Code; expects a refusal naming `file` and leaving the external repo where it was. */
 function expectRefused(c: { sb: Sandbox; checkout: string; name: string }, file: string, message: RegExp) {
   const before = suite.host.git(c.name, ['rev-parse', 'refs/heads/main']);
+  const gitDir = path.join(c.checkout, '.git');
+  const local = { config: fs.readFileSync(path.join(gitDir, 'config')), hooks: snapshot(path.join(gitDir, 'hooks')) };
   const r = lettaGit(c.sb, c.checkout, ['push', 'origin', 'main']);
   expect(r.status).not.toBe(0);
+  expect(fs.readFileSync(path.join(gitDir, 'config'))).toEqual(local.config);
+  expect(snapshot(path.join(gitDir, 'hooks'))).toEqual(local.hooks);
   const ours = r.stderr.split('\n').filter((l) => l.startsWith('letta-memfs-hooks: push refused: '));
   const line = ours.find((l) => l.includes(`${file}: `));
   expect(line, r.stderr).toBeDefined();
@@ -66,7 +71,8 @@ describe('client pre-push', () => {
     const c = await ready();
     writeFile(c.checkout, 'notes/latin1.txt', Buffer.from('caf\xe9\n', 'latin1'));
     commitAll(c.sb, c.checkout, 'latin1');
-    expectRefused(c, 'notes/latin1.txt', /not valid UTF-8/);
+    const r = expectRefused(c, 'notes/latin1.txt', /not valid UTF-8/);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('letta-memfs-hooks:'))).toHaveLength(1);
   });
 
   it('refuses broken frontmatter in system/ and reference/', async () => {
