@@ -3,7 +3,8 @@
 // an external bare repo already holding the same main. Prints, against the goals from issue 3:
 //   init --server --all time (<= 30 s), one idle pull --all time and one idle watch cycle time (<= 10 s),
 //   sync calls made while idle (0), watcher RSS (<= 150 MB).
-// BENCH_AGENTS changes the count; BENCH_TMP the directory (default: the OS temp dir, i.e. a real disk).
+// BENCH_AGENTS changes the count; BENCH_TMP the directory (default: the OS temp dir, i.e. a real disk);
+// BENCH_KEEP=1 keeps the tree.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -125,5 +126,6 @@ const goals = [
 ];
 console.log(`bench: ${N} agents, node ${process.version}, git ${git(['--version']).replace('git version ', '')}, ${os.cpus().length} cpus`);
 for (const [name, value, ok, goal] of goals) console.log(`${ok ? 'ok  ' : 'MISS'} ${name}: ${value} (goal ${goal})`);
-fs.rmSync(base, { recursive: true, force: true });
+if (process.env.BENCH_KEEP) console.log(`bench: kept ${base}`);
+else fs.rmSync(base, { recursive: true, force: true });
 process.exitCode = goals.every((g) => g[2]) ? 0 : 1;

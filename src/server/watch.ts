@@ -4,7 +4,7 @@ import { formatError } from '../core/errors.js';
 import { readSettings, stateDirOf } from '../core/settings.js';
 import type { ServerContext } from './context.js';
 import { type AgentRepo, discoverAgents } from './discover.js';
-import { initAgent } from './init-server.js';
+import { initAgent, mapLimit } from './init-server.js';
 import { type PullOutcome, pullAgent } from './pull.js';
 import { MAIN, readRef } from './refs.js';
 import { needsSync, syncAgent } from './sync.js';
@@ -155,8 +155,11 @@ export class Watcher {
   /** Reads every main ref file (no git process): a change we did not make is a server commit to push out. */
   private async poll(): Promise<void> {
     const now = Date.now();
-    await Promise.all(
-      [...this.agents.values()].map(async (e) => {
+    // A bounded number of file reads at a time: 1,000 agents at once would only inflate memory (RSS goal 150 MB).
+    await mapLimit(
+      [...this.agents.values()],
+      32,
+      async (e) => {
         if (this.queued.has(e.repo.agentId) || this.running.has(e.repo.agentId)) return;
         const head = await readRef(e.repo.gitDir, MAIN).catch(() => undefined);
         // An unreadable ref (the server rewrites it in place: storage/local.py upload_bytes) is looked at next tick.
@@ -165,7 +168,7 @@ export class Watcher {
           return;
         }
         if (now >= e.retryAt && (await needsSync(e.repo).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
-      }),
+      },
     );
   }
 

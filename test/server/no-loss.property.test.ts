@@ -148,64 +148,72 @@ async function interleaving(i: number, counts: Counts): Promise<string | undefin
     if (o.steps.some((s) => s.includes('merge'))) counts.merges++;
   };
 
-  const steps = 3 + Math.floor(rnd() * 6);
-  for (let s = 0; s < steps; s++) {
-    counts.ops++;
-    const r = rnd();
-    if (r < 0.2) {
-      await finishStale();
-      await server();
-    }
-    else if (r < 0.3 && !stale) {
-      const label = pick(['system/human', 'system/persona', 'notes/b']);
-      log.push(`server begins edit ${label} (temp copy)`);
-      stale = await beginServerEdit(gitDir, { label, content: content() });
-    } else if (r < 0.4) await finishStale();
-    else if (r < 0.55) await client('c1');
-    else if (r < 0.65) await client('c2');
-    else if (r < 0.8) await pull(false);
-    else if (r < 0.92) await pull(true);
-    else {
-      log.push('watcher cycle');
-      const w = new Watcher({ ctx, intervalSeconds: 3600 });
-      await w.cycle();
-      await finishStale();
-      await w.cycle();
-      await w.stop();
-    }
-    // Overlapping server edits would be Letta's own loss (no Redis lock): never start one while a copy is out.
-    if (stale && rnd() < 0.2) await finishStale();
+  try {
+    return await run();
+  } finally {
+    await stale?.abort();
+    await fs.rm(dir, { recursive: true, force: true });
   }
-  await finishStale();
-  // Settle: pulls until nothing moves.
-  for (let k = 0; k < 4; k++) {
-    const o = await pullAgent(repo, ctx);
-    if (o.error) throw new Error(`settle pull failed: ${o.error}`);
-    if (o.conflict) counts.conflicts++;
-    if (o.steps.length === 0) break;
-  }
-  const local = await g(dir, [`--git-dir=${gitDir}`, 'rev-parse', 'main']);
-  const remote = await g(dir, [`--git-dir=${ext}`, 'rev-parse', 'main']);
-  const onLocal = new Set((await g(dir, [`--git-dir=${gitDir}`, 'rev-list', 'main'])).split('\n'));
-  const onRemote = new Set((await g(dir, [`--git-dir=${ext}`, 'rev-list', 'main'])).split('\n'));
-  const conflictRefs = (await g(dir, [`--git-dir=${gitDir}`, 'for-each-ref', '--format=%(refname)', CONFLICT_PREFIX])).split('\n').filter(Boolean);
-  const kept = new Set(conflictRefs.length ? (await g(dir, [`--git-dir=${gitDir}`, 'rev-list', ...conflictRefs])).split('\n') : []);
-  const state = await readSyncState(gitDir);
-  let problem: string | undefined;
-  if (local !== remote) problem = `mains differ after settling: ${local} vs ${remote}`;
-  if (state.lastSynced !== local) problem = `last synced ${state.lastSynced} is not main ${local}`;
-  for (const c of made) {
-    counts.commits++;
-    if (onLocal.has(c) && onRemote.has(c)) counts.onBothMains++;
-    else if (kept.has(c)) counts.underConflictRef++;
-    else {
-      counts.lost++;
-      problem = `commit ${c} lost`;
+
+  async function run(): Promise<string | undefined> {
+    const steps = 3 + Math.floor(rnd() * 6);
+    for (let s = 0; s < steps; s++) {
+      counts.ops++;
+      const r = rnd();
+      if (r < 0.2) {
+        await finishStale();
+        await server();
+      }
+      else if (r < 0.3 && !stale) {
+        const label = pick(['system/human', 'system/persona', 'notes/b']);
+        log.push(`server begins edit ${label} (temp copy)`);
+        stale = await beginServerEdit(gitDir, { label, content: content() });
+      } else if (r < 0.4) await finishStale();
+      else if (r < 0.55) await client('c1');
+      else if (r < 0.65) await client('c2');
+      else if (r < 0.8) await pull(false);
+      else if (r < 0.92) await pull(true);
+      else {
+        log.push('watcher cycle');
+        const w = new Watcher({ ctx, intervalSeconds: 3600 });
+        await w.cycle();
+        await finishStale();
+        await w.cycle();
+        await w.stop();
+      }
+      // Overlapping server edits would be Letta's own loss (no Redis lock): never start one while a copy is out.
+      if (stale && rnd() < 0.2) await finishStale();
     }
+    await finishStale();
+    // Settle: pulls until nothing moves.
+    for (let k = 0; k < 4; k++) {
+      const o = await pullAgent(repo, ctx);
+      if (o.error) throw new Error(`settle pull failed: ${o.error}`);
+      if (o.conflict) counts.conflicts++;
+      if (o.steps.length === 0) break;
+    }
+    const local = await g(dir, [`--git-dir=${gitDir}`, 'rev-parse', 'main']);
+    const remote = await g(dir, [`--git-dir=${ext}`, 'rev-parse', 'main']);
+    const onLocal = new Set((await g(dir, [`--git-dir=${gitDir}`, 'rev-list', 'main'])).split('\n'));
+    const onRemote = new Set((await g(dir, [`--git-dir=${ext}`, 'rev-list', 'main'])).split('\n'));
+    const conflictRefs = (await g(dir, [`--git-dir=${gitDir}`, 'for-each-ref', '--format=%(refname)', CONFLICT_PREFIX])).split('\n').filter(Boolean);
+    const kept = new Set(conflictRefs.length ? (await g(dir, [`--git-dir=${gitDir}`, 'rev-list', ...conflictRefs])).split('\n') : []);
+    const state = await readSyncState(gitDir);
+    let problem: string | undefined;
+    if (local !== remote) problem = `mains differ after settling: ${local} vs ${remote}`;
+    if (state.lastSynced !== local) problem = `last synced ${state.lastSynced} is not main ${local}`;
+    for (const c of made) {
+      counts.commits++;
+      if (onLocal.has(c) && onRemote.has(c)) counts.onBothMains++;
+      else if (kept.has(c)) counts.underConflictRef++;
+      else {
+        counts.lost++;
+        problem = `commit ${c} lost`;
+      }
+    }
+    counts.interleavings++;
+    return problem ? `seed ${seed} (interleaving ${i}): ${problem}\n  ops: ${log.join(' | ')}` : undefined;
   }
-  counts.interleavings++;
-  await fs.rm(dir, { recursive: true, force: true });
-  return problem ? `seed ${seed} (interleaving ${i}): ${problem}\n  ops: ${log.join(' | ')}` : undefined;
 }
 
 it(`no commit is lost in ${COUNT} randomized interleavings`, async () => {
