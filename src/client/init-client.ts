@@ -40,6 +40,7 @@ export interface ClientInitOptions {
 export interface ClientInitResult {
   repo: RepoPaths;
   plan: ClientPlan;
+  config: Config;
   authFile?: string;
   tokenSource?: string;
   hooksDir: string;
@@ -162,7 +163,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     await fs.rm(path.join(stateDir, AUTH_FILE), { force: true });
   }
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config });
-  return { repo, plan, authFile, tokenSource, hooksDir: manifest.hooksDir };
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir };
 }
 
 export function describeInit(r: ClientInitResult): string {
@@ -174,5 +175,8 @@ export function describeInit(r: ClientInitResult): string {
       : `  auth      ${r.plan.kind === 'https' ? 'none' : `${r.plan.kind}: your ssh keys`}`,
     `  hooks     ${CLIENT_HOOKS.join(', ')} in ${r.hooksDir}`,
   ];
+  if (r.config.pokeUrl) {
+    lines.push(`  poke      ${redactUrl(r.config.pokeUrl)}/poke/${r.plan.agentId} after each push to main (signed with $${r.config.webhookSecretEnv})`);
+  }
   return lines.join('\n');
 }

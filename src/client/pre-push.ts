@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { git, readBlobs, type RepoPaths } from '../core/git.js';
 import { logLine } from '../core/log.js';
-import { writeJsonAtomic } from '../core/settings.js';
+import { type Settings, writeJsonAtomic } from '../core/settings.js';
+import { planPoke, startPokeWaiter } from './poke.js';
 import { redactUrl } from '../core/redact.js';
 import {
   blobsToRead,
@@ -28,6 +29,8 @@ export interface PrePushInput {
   stdin: string;
   repo: RepoPaths;
   stateDir: string;
+  settings: Settings;
+  env?: NodeJS.ProcessEnv;
 }
 
 function repoOpts(repo: RepoPaths) {
@@ -82,7 +85,20 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
     refs: parsePrePushInput(input.stdin).map((u) => ({ ref: u.remoteRef, oid: u.localOid })),
     refused: problems.length > 0,
   }).catch(() => undefined);
-  if (problems.length === 0) return 0;
+  if (problems.length === 0) {
+    const env = input.env ?? process.env;
+    const { config, agentId } = input.settings;
+    const poke = planPoke({
+      agentId,
+      pokeUrl: config.pokeUrl,
+      secret: env[config.webhookSecretEnv],
+      remote: input.args[0] ?? '',
+      updates: parsePrePushInput(input.stdin),
+      commonDir: input.repo.commonDir,
+    });
+    if (poke) startPokeWaiter(poke, config.webhookSecretEnv);
+    return 0;
+  }
   // One line per problem, each naming the file and the fix; a count first only when there are several.
   if (problems.length > 1) logLine(`push refused: ${problems.length} problems`);
   for (const p of problems) logLine(`push refused: ${formatProblem(p)}`);

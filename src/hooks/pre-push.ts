@@ -4,7 +4,7 @@ import type { HookHandler } from './context.js';
 // A thin switch on role; the client checks what leaves its checkout (src/client/pre-push.ts).
 const handle: HookHandler = async (ctx) => {
   if (ctx.settings.role === 'client') {
-    return clientPrePush({ args: ctx.args, stdin: ctx.stdin, repo: ctx.repo, stateDir: ctx.stateDir });
+    return clientPrePush({ args: ctx.args, stdin: ctx.stdin, repo: ctx.repo, stateDir: ctx.stateDir, settings: ctx.settings });
   }
   return 0;
 };

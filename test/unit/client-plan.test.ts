@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { authHeader, renderAuthFile } from '../../src/client/credentials.js';
 import { authIncludeKeys, clientGitConfig, lettaUrlsFor, planClient, resolveAgent } from '../../src/client/plan.js';
+import { planPoke, pokeRequest } from '../../src/client/poke.js';
 import { formatClientStatus, type ClientStatus } from '../../src/client/status.js';
-import { mergeLayers } from '../../src/core/config/schema.js';
+import { envLayer } from '../../src/core/config/load.js';
+import { mergeLayers, validateLayer } from '../../src/core/config/schema.js';
 import { formatError } from '../../src/core/errors.js';
+import { verifyRequest } from '../../src/server/webhook.js';
 
 const ID = 'agent-123e4567-e89b-42d3-a456-426614174000';
 const ID2 = 'agent-223e4567-e89b-42d3-a456-426614174001';
@@ -82,5 +85,38 @@ describe('status text', () => {
     expect(text).toMatch(/pre-push replaced \(\+ chained original\)/);
     expect(text).toMatch(/OLD token \(fix: re-run init\)/);
     expect(formatClientStatus({ repo: '/r', installed: false, hooks: [] })).toBe('/r: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)');
+  });
+});
+
+describe('poke after push', () => {
+  const base = { agentId: ID, pokeUrl: 'http://watch:8284/', secret: 's3', remote: 'origin', commonDir: '/r/.git' };
+  const A = 'a'.repeat(40);
+
+  it('pokes only for main pushed to a named remote, with a URL and a secret', () => {
+    expect(planPoke({ ...base, updates: [{ remoteRef: 'refs/heads/main', localOid: A }] })).toEqual({
+      agentId: ID,
+      pokeUrl: 'http://watch:8284/',
+      trackingRef: 'refs/remotes/origin/main',
+      oid: A,
+      commonDir: '/r/.git',
+    });
+    expect(planPoke({ ...base, updates: [{ remoteRef: 'refs/heads/letta/reflection/1', localOid: A }] })).toBeUndefined();
+    expect(planPoke({ ...base, updates: [{ remoteRef: 'refs/heads/main', localOid: '0'.repeat(40) }] })).toBeUndefined();
+    expect(planPoke({ ...base, remote: 'https://h/x.git', updates: [{ remoteRef: 'refs/heads/main', localOid: A }] })).toBeUndefined();
+    expect(planPoke({ ...base, secret: undefined, updates: [{ remoteRef: 'refs/heads/main', localOid: A }] })).toBeUndefined();
+    expect(planPoke({ ...base, pokeUrl: undefined, updates: [{ remoteRef: 'refs/heads/main', localOid: A }] })).toBeUndefined();
+  });
+
+  it('takes pokeUrl from config and env, never with credentials', () => {
+    expect(validateLayer({ pokeUrl: 'http://watch:8284' }, 'f').pokeUrl).toBe('http://watch:8284');
+    expect(err(() => validateLayer({ pokeUrl: 'http://u:secret@watch:8284' }, 'f'))).toMatch(/pokeUrl must be an http\(s\) URL without credentials/);
+    expect(envLayer({ LETTA_MEMFS_POKE_URL: 'http://w:1' }).pokeUrl).toBe('http://w:1');
+  });
+
+  it('signs the request the way watch verifies it', () => {
+    const r = pokeRequest('http://watch:8284/', ID, 's3', 1_700_000_000);
+    expect(r.url).toBe(`http://watch:8284/poke/${ID}`);
+    expect(verifyRequest('POST', `/poke/${ID}`, r.headers, Buffer.alloc(0), 's3', 1_700_000_010)).toMatchObject({ ok: true, agentId: ID });
+    expect(verifyRequest('POST', `/poke/${ID}`, r.headers, Buffer.alloc(0), 'other', 1_700_000_010)).toMatchObject({ ok: false });
   });
 });

@@ -16,6 +16,8 @@ post-checkout hooks. Re-running it is safe (and refreshes the stored token).
   --git-user NAME      user name sent with the token (default git)
   --token-env VAR      env var holding the host token (default LETTA_MEMFS_GIT_TOKEN)
   --token-file FILE    chmod 600 file holding the token, used when the env var is unset
+  --poke-url URL       the server's watch endpoint; pushes to main poke it, signed with $LETTA_MEMFS_WEBHOOK_SECRET
+                       (env LETTA_MEMFS_POKE_URL)
   --config FILE        config file instead of the repo's letta-memfs-hooks config
   --no-verify          do not check that the remote is reachable with the token
   -y, --yes            never prompt; fail on missing values
@@ -30,6 +32,7 @@ const OPTIONS = {
   'git-user': { type: 'string' },
   'token-env': { type: 'string' },
   'token-file': { type: 'string' },
+  'poke-url': { type: 'string' },
   config: { type: 'string' },
   'no-verify': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
@@ -49,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     repoDir: v.repo ?? process.cwd(),
     agent: v.agent,
     configFile: v.config,
-    flags: { remote: v.remote, lettaUrl: v['letta-url'], gitUsername: v['git-user'], gitTokenEnv: v['token-env'], gitTokenFile: v['token-file'] },
+    flags: { remote: v.remote, lettaUrl: v['letta-url'], gitUsername: v['git-user'], gitTokenEnv: v['token-env'], gitTokenFile: v['token-file'], pokeUrl: v['poke-url'] },
     yes: Boolean(v.yes),
     verify: !v['no-verify'],
   });

@@ -73,7 +73,7 @@ async function readLayer(
   return { file: result.filepath, layer: validateLayer(result.config, result.filepath) };
 }
 
-/** The environment layer: `LETTA_MEMFS_GIT_URL` (with `{agentId}`), `LETTA_BASE_URL`, `LETTA_USER_ID`, `LETTA_MEMFS_ROOT`. */
+/** The environment layer: `LETTA_MEMFS_GIT_URL` (with `{agentId}`), `LETTA_BASE_URL`, `LETTA_USER_ID`, `LETTA_MEMFS_ROOT`, `LETTA_MEMFS_POKE_URL`. */
 export function envLayer(env: NodeJS.ProcessEnv): Partial<Config> {
   return validateLayer(
     dropUndefined({
@@ -81,6 +81,7 @@ export function envLayer(env: NodeJS.ProcessEnv): Partial<Config> {
       lettaUrl: env.LETTA_BASE_URL || undefined,
       lettaUserId: env.LETTA_USER_ID || undefined,
       memfsRoot: env.LETTA_MEMFS_ROOT || undefined,
+      pokeUrl: env.LETTA_MEMFS_POKE_URL || undefined,
     }),
     'environment',
   );

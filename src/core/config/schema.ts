@@ -32,6 +32,8 @@ export interface Config {
   webhookPort: number;
   /** Env var holding the webhook secret (HMAC key for GitHub/Gitea, token for GitLab, poke signature key). */
   webhookSecretEnv: string;
+  /** Client: the server's `watch` endpoint (`http://host:8284`); after a push to main the client pokes it, signed. */
+  pokeUrl?: string;
   /** Server role: per-request timeout and retry count for sync-from-git calls. */
   syncTimeoutSeconds: number;
   syncRetries: number;
@@ -69,12 +71,15 @@ const KEYS: Record<keyof Config, Kind> = {
   webhookHost: 'string',
   webhookPort: 'number',
   webhookSecretEnv: 'string',
+  pokeUrl: 'string',
   syncTimeoutSeconds: 'number',
   syncRetries: 'number',
   syncBlocking: 'boolean',
 };
 
 const SECRET_KEYS = /token|password|secret|apikey|api_key/i;
+// http(s)://host[:port][/path], with no user info anywhere (it would be a password in a config file).
+const HTTP_URL_NO_CREDENTIALS = /^https?:\/\/[^@/\s]+(\/[^@\s]*)?$/i;
 
 /** Validates one layer (a file, the environment or flags); `source` names it in errors. */
 export function validateLayer(raw: unknown, source: string): Partial<Config> {
@@ -100,7 +105,10 @@ export function validateLayer(raw: unknown, source: string): Partial<Config> {
   for (const id of (out.agents as string[] | undefined) ?? []) {
     if (!isAgentId(id)) throw new UserError(`${source}: "agents" has invalid id ${JSON.stringify(id)}`, 'use agent-<uuid> ids');
   }
-  if (typeof out.lettaUrl === 'string' && !/^https?:\/\/[^@/]+/i.test(out.lettaUrl)) {
+  if (typeof out.pokeUrl === 'string' && !HTTP_URL_NO_CREDENTIALS.test(out.pokeUrl)) {
+    throw new UserError(`${source}: pokeUrl must be an http(s) URL without credentials`, 'e.g. http://letta-host:8284');
+  }
+  if (typeof out.lettaUrl === 'string' && !HTTP_URL_NO_CREDENTIALS.test(out.lettaUrl)) {
     throw new UserError(`${source}: lettaUrl must be an http(s) URL without credentials`, 'e.g. http://127.0.0.1:8283');
   }
   return out as Partial<Config>;

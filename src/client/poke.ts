@@ -1,0 +1,56 @@
+/**
+ * The client's push notification to the server's `watch` (POST <pokeUrl>/poke/<agentId>, signed as
+ * src/server/webhook.ts `signPoke`), so the server pulls at once instead of at its next periodic pull.
+ *
+ * git has no post-push hook, and pre-push runs before anything is sent. So pre-push starts a small detached process
+ * (poke-after-push.ts) that waits until git records the push as done, by `refs/remotes/<remote>/main` reaching the
+ * pushed commit, and then pokes. It reads the ref file rather than running git, and gives up after a while if the
+ * push failed. No extra hook runs on the hot path (checkouts, pulls), and git never waits for the network.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signPoke } from '../server/webhook.js';
+
+export interface PokePlan {
+  agentId: string;
+  pokeUrl: string;
+  /** Ref that reaches `oid` once the push is through. */
+  trackingRef: string;
+  oid: string;
+  commonDir: string;
+}
+
+/**
+ * Pure: whether (and what) to poke after a push. Only a push of main to a named remote (whose tracking ref git
+ * updates on success), only with a poke URL and a secret to sign with.
+ */
+export function planPoke(o: {
+  agentId: string;
+  pokeUrl?: string;
+  secret?: string;
+  remote: string;
+  updates: readonly { remoteRef: string; localOid: string }[];
+  commonDir: string;
+}): PokePlan | undefined {
+  if (!o.pokeUrl || !o.secret || !/^[\w.-]+$/.test(o.remote)) return undefined;
+  const main = o.updates.find((u) => u.remoteRef === 'refs/heads/main' && !/^0+$/.test(u.localOid));
+  if (!main) return undefined;
+  return { agentId: o.agentId, pokeUrl: o.pokeUrl, trackingRef: `refs/remotes/${o.remote}/main`, oid: main.localOid, commonDir: o.commonDir };
+}
+
+/** Pure: the signed request. */
+export function pokeRequest(pokeUrl: string, agentId: string, secret: string, now = Math.floor(Date.now() / 1000)) {
+  return { url: `${pokeUrl.replace(/\/+$/, '')}/poke/${encodeURIComponent(agentId)}`, headers: signPoke(secret, agentId, now) };
+}
+
+const WAITER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'poke-after-push.js');
+
+/**
+ * Starts the waiter, detached, and returns at once. The plan goes in argv (no secret in it); the secret stays in the
+ * environment under the name `secretEnv`, which the waiter inherits.
+ */
+export function startPokeWaiter(plan: PokePlan, secretEnv: string): void {
+  const child = spawn(process.execPath, [WAITER, JSON.stringify({ ...plan, secretEnv })], { detached: true, stdio: 'ignore' });
+  child.unref();
+}
