@@ -1,11 +1,11 @@
 // The server patches on a real letta server (LETTA_VERSION), patched by our own patch-server command, next to
 // the same version unpatched. Changes reach repo.git the way an operator's pull lands them (fetch into main).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lettaVersion } from './helpers/env.js';
 import { runCli } from './helpers/cli.js';
-import { blockFile, commitToServerRepo, lsTree } from './helpers/repo.js';
+import { blockFile, commitToServerRepo, git, lsTree } from './helpers/repo.js';
 import { Rest } from './helpers/rest.js';
 import { LettaServer } from './helpers/server.js';
 
@@ -158,6 +158,27 @@ describe(`letta ${version}: POST /v1/agents/{id}/memory/sync-from-git`, () => {
       writeFileSync(ref, good);
     }
     expect((await api.sync(agent.id)).status).toBe(200);
+  });
+
+  it('keeps the block of a file whose content cannot be read (missing object) instead of detaching it', async () => {
+    const agent = await api.createAgent('guard-missing-object');
+    const repo = patched.repoGitDir(agent.id);
+    const persona = (await api.blockByLabel(agent.id, 'system/persona'))!;
+    commitToServerRepo(repo, {
+      'system/persona.md': blockFile({ description: 'Who I am' }, `unreadable ${Date.now()}`),
+      'system/human.md': blockFile({ description: 'What I know about the human' }, 'Ada is back.'),
+    });
+    const blob = git(['--git-dir', repo, 'rev-parse', 'main:system/persona.md']).trim();
+    const loose = join(repo, 'objects', blob.slice(0, 2), blob.slice(2));
+    expect(existsSync(loose), 'the fetched blob is a loose object').toBe(true);
+    unlinkSync(loose);
+    const r = await api.sync(agent.id);
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.skipped_files).toEqual(['system/persona.md']);
+    expect(r.json.detached_blocks).toEqual([]);
+    expect((await api.blockByLabel(agent.id, 'system/persona'))!.value).toBe(persona.value);
+    expect((await api.blockByLabel(agent.id, 'system/human'))!.value).toBe('Ada is back.');
+    expect(patched.log()).toMatch(/Skipping unreadable file system\/persona\.md/);
   });
 
   it('skips a binary (non-UTF-8) file with a warning and syncs the rest', async () => {
