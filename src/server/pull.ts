@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
-import { git } from '../core/git.js';
+import { git, GitError } from '../core/git.js';
 import { readJson, readSettings, stateDirOf, writeJsonAtomic } from '../core/settings.js';
 import type { AgentRepo } from './discover.js';
 import type { LettaClientOptions } from './letta-api.js';
@@ -225,7 +225,7 @@ export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<Pull
   return out;
 }
 
-/** Idle fast path: the external main (asked without git) equals the tracking ref and main: nothing to fetch. */
+/** Idle fast path: the external main (asked without git) is main already: nothing to fetch, merge or push. */
 async function unchanged(repo: AgentRepo, ctx: PullContext, out: PullOutcome): Promise<boolean> {
   const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
   if (!settings?.remote) return false;
@@ -293,7 +293,9 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
         if (paths.length > 0) {
           // The server's side, exactly as it was, under a ref of its own before main moves.
           const ref = `${CONFLICT_PREFIX}${stamp()}-${local!.slice(0, 12)}`;
-          await git(['update-ref', ref, local!, ZERO], { gitDir: repo.gitDir });
+          const made = await git(['update-ref', ref, local!, ZERO], { gitDir: repo.gitDir, allowFailure: true });
+          // The same ref from an earlier round of this pull (same millisecond, same commit) is already the backup.
+          if (made.exitCode !== 0 && (await readRef(repo.gitDir, ref)) !== local) throw new GitError(['update-ref', ref], made);
           conflict = { ref, server: local!, remote: remote!, merge: commit, paths, at: new Date().toISOString() };
         }
         await ctx.inject?.beforeUpdateRef?.();

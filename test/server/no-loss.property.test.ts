@@ -236,4 +236,4 @@ it(`no commit is lost in ${COUNT} randomized interleavings`, async () => {
   expect(counts.interleavings).toBe(COUNT);
   expect(counts.lost).toBe(0);
   expect(counts.commits).toBeGreaterThan(COUNT);
-}, 900_000);
+}, 1_500_000);
