@@ -1,19 +1,14 @@
-import { UserError } from '../core/errors.js';
-
 /**
- * Runs a server-role entry (`src/server/<file>.js`, export `name(opts: { argv })`) for `<command> --server`; the
- * server role parses its own options (memfs root, agents, ...), so it gets everything but --server. Loaded only then,
- * so the client commands pay nothing for it.
+ * `<command> --server` entries. The server role parses its own options (memfs root, agents, ...), so it gets every
+ * argument but --server. Imported only then, so client commands (and hooks) pay nothing for the server code.
  */
-export async function runServerRole(file: string, name: string, argv: string[], fix = 'install a letta-memfs-hooks release with the server role'): Promise<number> {
-  const modPath = `../server/${file}.js`;
-  const mod = (await import(modPath).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(`server/${file}`)) return undefined;
-    throw err;
-  })) as Record<string, unknown> | undefined;
-  const entry = mod?.[name];
-  if (typeof entry !== 'function') {
-    throw new UserError(`this build has no ${name} for the server role`, fix);
-  }
-  return (entry as (opts: { argv: string[] }) => Promise<number>)({ argv: argv.filter((a) => a !== '--server') });
+const ENTRIES = {
+  init: async () => (await import('../server/init-server.js')).initServer,
+  status: async () => (await import('../server/status.js')).serverStatus,
+  uninstall: async () => (await import('../server/uninstall-server.js')).uninstallServer,
+};
+
+export async function runServerRole(command: keyof typeof ENTRIES, argv: string[]): Promise<number> {
+  const entry = await ENTRIES[command]();
+  return entry({ argv: argv.filter((a) => a !== '--server') });
 }

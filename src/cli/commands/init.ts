@@ -40,7 +40,7 @@ const OPTIONS = {
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--server')) return runServerRole('init-server', 'initServer', argv);
+  if (argv.includes('--server')) return runServerRole('init', argv);
   const parsed = parseCommandArgs(argv, OPTIONS, HELP);
   if (!parsed) return 0;
   const v = parsed.values;

@@ -10,7 +10,7 @@ Exits 1 when the checkout is not set up or origin is not redirected.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--server')) return runServerRole('status', 'serverStatus', argv);
+  if (argv.includes('--server')) return runServerRole('status', argv);
   const parsed = parseCommandArgs(argv, { repo: { type: 'string' }, json: { type: 'boolean' } } as const, HELP);
   if (!parsed) return 0;
   const { clientStatus, formatClientStatus } = await import('../../client/status.js');

@@ -14,7 +14,7 @@ since), deletes the stored token, and removes .git/letta-memfs/.
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--server')) return runServerRole('uninstall-server', 'uninstallServer', argv, 'run letta-memfs-hooks uninstall --repo <memfs>/repository/<org>/<agent>/repo.git per agent');
+  if (argv.includes('--server')) return runServerRole('uninstall', argv);
   const parsed = parseCommandArgs(argv, { repo: { type: 'string' } } as const, HELP);
   if (!parsed) return 0;
   const dir = parsed.values.repo ?? process.cwd();
