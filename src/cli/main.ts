@@ -43,6 +43,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that closes early (`status | head`) is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
