@@ -1,3 +1,4 @@
+import { formatError } from '../../src/core/errors.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,4 +44,14 @@ export function snapshot(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
+}
+
+/** The one line a UserError prints (message and fix), from a call expected to throw. */
+export function errorLine(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return formatError(err);
+  }
+  throw new Error('expected an error');
 }

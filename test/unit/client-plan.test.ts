@@ -1,3 +1,4 @@
+import { errorLine as err } from '../helpers/repo.js';
 import { describe, expect, it } from 'vitest';
 import { authHeader, renderAuthFile } from '../../src/client/credentials.js';
 import { authIncludeKeys, clientGitConfig, lettaUrlsFor, planClient, resolveAgent } from '../../src/client/plan.js';
@@ -5,21 +6,11 @@ import { planPoke, pokeRequest } from '../../src/client/poke.js';
 import { formatClientStatus, type ClientStatus } from '../../src/client/status.js';
 import { envLayer } from '../../src/core/config/load.js';
 import { mergeLayers, validateLayer } from '../../src/core/config/schema.js';
-import { formatError } from '../../src/core/errors.js';
 import { verifyRequest } from '../../src/server/webhook.js';
 
 const ID = 'agent-123e4567-e89b-42d3-a456-426614174000';
 const ID2 = 'agent-223e4567-e89b-42d3-a456-426614174001';
 const LETTA = `http://letta:8283/v1/git/${ID}/state.git`;
-
-function err(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return formatError(e);
-  }
-  throw new Error('expected an error');
-}
 
 describe('which agent', () => {
   it('takes --agent, the origin URL or letta.agentId, in agreement', () => {

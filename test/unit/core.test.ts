@@ -1,18 +1,10 @@
+import { errorLine } from '../helpers/repo.js';
 import { describe, expect, it } from 'vitest';
 import { agentIdFromLettaUrl, validateAgentId } from '../../src/core/agent-id.js';
 import { mergeLayers, validateLayer } from '../../src/core/config/schema.js';
 import { formatError, UserError } from '../../src/core/errors.js';
 import { redact, redactUrl } from '../../src/core/redact.js';
 import { renderRemote, validateRemoteTemplate } from '../../src/core/template.js';
-
-function errorLine(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return formatError(err);
-  }
-  throw new Error('expected an error');
-}
 
 const ID = 'agent-123e4567-e89b-42d3-a456-426614174000';
 
