@@ -201,7 +201,9 @@ export class Watcher {
     if (o.conflict) this.report.conflicts++;
     this.outcomes.push(o);
     if (this.outcomes.length > 1000) this.outcomes.splice(0, this.outcomes.length - 1000);
-    e.lastSeen = await readRef(e.repo.gitDir, MAIN).catch(() => e.lastSeen);
+    // What this pull left main at, not main now: a server commit that landed during the pull is still a change
+    // the next poll must see.
+    if (o.head) e.lastSeen = o.head;
     if (o.sync?.action === 'failed') {
       e.retryAt = Date.now() + e.retryDelay;
       e.retryDelay = Math.min(e.retryDelay * 2, 60_000);
