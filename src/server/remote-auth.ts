@@ -23,6 +23,8 @@ export function externalGitEnv(cfg: Config, env: NodeJS.ProcessEnv = process.env
   // The helper answers only `get`; an empty first entry drops helpers configured elsewhere (a stale store).
   const source = env[cfg.gitTokenEnv] ? `"$${cfg.gitTokenEnv}"` : `"$(cat ${file})"`;
   const helper = `!f() { test "$1" = get || exit 0; echo username=${user}; printf 'password=%s\\n' ${source}; }; f`;
+  // The helper reads the token from git's environment; hand it over when it came from a caller-given env.
+  if (env[cfg.gitTokenEnv]) out[cfg.gitTokenEnv] = env[cfg.gitTokenEnv]!;
   Object.assign(out, {
     GIT_CONFIG_COUNT: '2',
     GIT_CONFIG_KEY_0: 'credential.helper',
