@@ -1,14 +1,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseCommandArgs } from '../cli/args.js';
 import type { Config } from '../core/config/schema.js';
 import { mergeLayers, validateLayer } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
-import { readJson, writeJsonAtomic } from '../core/settings.js';
+import { readJson, readSettings, type Settings, writeJsonAtomic } from '../core/settings.js';
 import { stateDirOf, writeSettings } from '../core/settings.js';
 import { hasPlaceholder, renderRemote } from '../core/template.js';
 import type { DesiredConfig } from '../install/git-config.js';
 import { install } from '../install/installer.js';
+import { readManifest } from '../install/manifest.js';
+import { renderShim } from '../install/shim.js';
 import { loadServerContext } from './context.js';
 import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from './discover.js';
 import { MAIN, readRef } from './refs.js';
@@ -108,14 +111,17 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
     await fs.writeFile(`${included}.tmp`, text);
     await fs.rename(`${included}.tmp`, included);
   }
-  await install({
-    repo: { gitDir: repo.gitDir, commonDir: repo.gitDir },
-    role: 'server',
-    hooks: SERVER_HOOKS,
-    config: serverRepoConfig(),
-    node,
-  });
-  await writeSettings(stateDirOf(repo.gitDir), { version: 1, role: 'server', agentId: repo.agentId, remote, config });
+  const settings: Settings = { version: 1, role: 'server', agentId: repo.agentId, remote, config };
+  if (!(await upToDate(repo, settings, node ?? process.execPath))) {
+    await install({
+      repo: { gitDir: repo.gitDir, commonDir: repo.gitDir },
+      role: 'server',
+      hooks: SERVER_HOOKS,
+      config: serverRepoConfig(),
+      node,
+    });
+    await writeSettings(stateDirOf(repo.gitDir), settings);
+  }
   const out: InitServerAgent = { agentId: repo.agentId, gitDir: repo.gitDir, remote };
   const state = await readSyncState(repo.gitDir);
   if (!state.lastSynced && !state.pending) {
@@ -126,6 +132,33 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
     }
   }
   return out;
+}
+
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Whether a repo already has exactly what `install` would write (manifest, hook shims, the include line, settings),
+ * read from files only: a re-run of `init --server` over 1,000 agents then starts no git process at all.
+ */
+async function upToDate(repo: AgentRepo, settings: Settings, node: string): Promise<boolean> {
+  const stateDir = stateDirOf(repo.gitDir);
+  const [manifest, current, config] = await Promise.all([
+    readManifest(stateDir).catch(() => undefined),
+    readSettings(stateDir).catch(() => undefined),
+    fs.readFile(path.join(repo.gitDir, 'config'), 'utf8').catch(() => ''),
+  ]);
+  if (!manifest || manifest.role !== 'server' || manifest.hooksDir !== path.join(repo.gitDir, 'hooks')) return false;
+  if (!SERVER_HOOKS.every((h) => manifest.hooks.includes(h))) return false;
+  if (JSON.stringify(current) !== JSON.stringify(settings)) return false;
+  // A hooksPath (installer decides where hooks go then) or a missing include: leave it to the installer.
+  if (/hookspath/i.test(config) || !new RegExp(`^\\s*path\\s*=\\s*${INCLUDED_CONFIG}\\s*$`, 'm').test(config)) return false;
+  for (const hook of SERVER_HOOKS) {
+    const file = path.join(repo.gitDir, 'hooks', hook);
+    const [text, st] = await Promise.all([fs.readFile(file, 'utf8').catch(() => ''), fs.stat(file).catch(() => undefined)]);
+    if (!st || (st.mode & 0o111) === 0) return false;
+    if (text !== (await renderShim({ hook, role: 'server', node, packageRoot: PACKAGE_ROOT, stateDir }))) return false;
+  }
+  return true;
 }
 
 /** Runs `fn` over `items`, `limit` at a time, keeping order in the result. */

@@ -66,7 +66,15 @@ describe('server CLI', () => {
       expect(await g(h.root, [`--git-dir=${r.gitDir}`, 'config', '--get-regexp', '^(core\\.hookspath|hook\\.)']).catch(() => '')).toBe('');
     }
     const cfgBefore = await fs.readFile(path.join(a.gitDir, 'config'), 'utf8');
+    const hookBefore = await fs.readFile(path.join(a.gitDir, 'hooks', 'post-merge'), 'utf8');
     expect((await init()).code).toBe(0);
+    expect(await fs.readFile(path.join(a.gitDir, 'config'), 'utf8')).toBe(cfgBefore);
+    // A re-run repairs what went missing (a deleted hook, a lost exec bit) and changes nothing else.
+    await fs.rm(path.join(b.gitDir, 'hooks', 'post-merge'));
+    await fs.chmod(path.join(a.gitDir, 'hooks', 'post-checkout'), 0o644);
+    expect((await init()).code).toBe(0);
+    expect(await fs.readFile(path.join(b.gitDir, 'hooks', 'post-merge'), 'utf8')).toBe(hookBefore.replaceAll(a.gitDir, b.gitDir));
+    expect((await fs.stat(path.join(a.gitDir, 'hooks', 'post-checkout'))).mode & 0o111).not.toBe(0);
     expect(await fs.readFile(path.join(a.gitDir, 'config'), 'utf8')).toBe(cfgBefore);
 
     // Settings were recorded: pull needs no flags but the root.
