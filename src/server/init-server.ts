@@ -134,6 +134,13 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
   return out;
 }
 
+/** JSON with object keys sorted: config layers merge in varying key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x,
+  );
+}
+
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /**
@@ -149,7 +156,7 @@ async function upToDate(repo: AgentRepo, settings: Settings, node: string): Prom
   ]);
   if (!manifest || manifest.role !== 'server' || manifest.hooksDir !== path.join(repo.gitDir, 'hooks')) return false;
   if (!SERVER_HOOKS.every((h) => manifest.hooks.includes(h))) return false;
-  if (JSON.stringify(current) !== JSON.stringify(settings)) return false;
+  if (canonical(current) !== canonical(settings)) return false;
   // A hooksPath (installer decides where hooks go then) or a missing include: leave it to the installer.
   if (/hookspath/i.test(config) || !new RegExp(`^\\s*path\\s*=\\s*${INCLUDED_CONFIG}\\s*$`, 'm').test(config)) return false;
   for (const hook of SERVER_HOOKS) {
