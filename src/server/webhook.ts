@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isAgentId } from '../core/agent-id.js';
 import { AGENT_PLACEHOLDER } from '../core/template.js';
 
@@ -29,13 +29,21 @@ export function safeEqual(a: string, b: string): boolean {
 const hmacHex = (secret: string, data: Buffer | string) => createHmac('sha256', secret).update(data).digest('hex');
 
 /**
- * Signs a client poke: `POST /poke/<agentId>` with headers `X-Letta-Memfs-Timestamp: <unix seconds>` and
- * `X-Letta-Memfs-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<agentId>")>`, empty body.
+ * Signs a client poke: `POST /poke/<agentId>` with headers `X-Letta-Memfs-Timestamp: <unix seconds>`,
+ * `X-Letta-Memfs-Nonce: <hex>` and `X-Letta-Memfs-Signature: sha256=<hex HMAC-SHA256(secret,
+ * "<timestamp>.<nonce>.<agentId>")>`, empty body. The nonce keeps two pokes in the same second from looking like
+ * a replay of one another.
  */
-export function signPoke(secret: string, agentId: string, timestamp: number = Math.floor(Date.now() / 1000)): Record<string, string> {
+export function signPoke(
+  secret: string,
+  agentId: string,
+  timestamp: number = Math.floor(Date.now() / 1000),
+  nonce: string = randomBytes(12).toString('hex'),
+): Record<string, string> {
   return {
     'x-letta-memfs-timestamp': String(timestamp),
-    'x-letta-memfs-signature': `sha256=${hmacHex(secret, `${timestamp}.${agentId}`)}`,
+    'x-letta-memfs-nonce': nonce,
+    'x-letta-memfs-signature': `sha256=${hmacHex(secret, `${timestamp}.${nonce}.${agentId}`)}`,
   };
 }
 
@@ -56,9 +64,11 @@ export function verifyRequest(method: string, url: string, h: Headers, body: Buf
     const agentId = decodeURIComponent(poke[1]);
     const ts = Number(header(h, 'x-letta-memfs-timestamp'));
     const sig = header(h, 'x-letta-memfs-signature') ?? '';
+    const nonce = header(h, 'x-letta-memfs-nonce') ?? '';
     if (!isAgentId(agentId)) return { ok: false, status: 404, reason: 'not an agent id' };
     if (!Number.isInteger(ts) || Math.abs(nowSeconds - ts) > POKE_WINDOW_SECONDS) return { ok: false, status: 401, reason: 'poke timestamp missing or outside the window' };
-    if (!safeEqual(sig, `sha256=${hmacHex(secret, `${ts}.${agentId}`)}`)) return { ok: false, status: 401, reason: 'bad signature' };
+    if (!/^[0-9a-f]{16,64}$/.test(nonce)) return { ok: false, status: 401, reason: 'poke nonce missing' };
+    if (!safeEqual(sig, `sha256=${hmacHex(secret, `${ts}.${nonce}.${agentId}`)}`)) return { ok: false, status: 401, reason: 'bad signature' };
     return { ok: true, source: 'poke', deliveryId: `poke:${sig}`, agentId };
   }
   const path = url.split('?')[0];

@@ -37,6 +37,12 @@ describe('webhook decisions (pure)', () => {
     expect(verifyRequest('POST', `/poke/${ID}`, signPoke('wrong', ID, now), Buffer.alloc(0), SECRET, now)).toMatchObject({ ok: false, status: 401 });
     const other = ID.replace('4000', '4001');
     expect(verifyRequest('POST', `/poke/${other}`, h, Buffer.alloc(0), SECRET, now)).toMatchObject({ ok: false, status: 401 });
+    // Two pokes in the same second are two deliveries, not a replay; a poke without its nonce is refused.
+    const again = verifyRequest('POST', `/poke/${ID}`, signPoke(SECRET, ID, now), Buffer.alloc(0), SECRET, now);
+    const first = verifyRequest('POST', `/poke/${ID}`, h, Buffer.alloc(0), SECRET, now);
+    expect(again.ok && first.ok && again.deliveryId !== first.deliveryId).toBe(true);
+    const { 'x-letta-memfs-nonce': _nonce, ...noNonce } = h;
+    expect(verifyRequest('POST', `/poke/${ID}`, noNonce, Buffer.alloc(0), SECRET, now)).toMatchObject({ ok: false, status: 401 });
   });
 
   it('maps payload repository URLs to agents through the remote template, main only', () => {
