@@ -1,3 +1,4 @@
+import { UserError } from '../../core/errors.js';
 import { loadServerContext } from '../../server/context.js';
 import { discoverAgents, selectAgents } from '../../server/discover.js';
 import { type Check, checkGit, checkLetta, checkRemotes, checkRepos, formatCheck } from '../../server/doctor.js';
@@ -26,10 +27,17 @@ export async function run(argv: string[]): Promise<number> {
   const checks: Check[] = [await checkGit()];
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   checks.push(...(await checkLetta(ctx)));
-  const all = (await discoverAgents(ctx.memfsRoot)).repos;
-  const chosen = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : all;
-  checks.push(...(await checkRemotes(ctx, chosen, v.agent?.length ? chosen.length : Number(v.remotes ?? 3))));
-  checks.push(...(await checkRepos(ctx, all)));
+  // A fresh server has no repository/ until its first git-enabled agent: a failed check, not the end of the report.
+  const discovery = await discoverAgents(ctx.memfsRoot).catch((err: unknown) => {
+    if (!(err instanceof UserError)) throw err;
+    checks.push({ name: 'memfs root', ok: false, detail: err.message, fix: err.fix });
+    return undefined;
+  });
+  if (discovery) {
+    const chosen = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : discovery.repos;
+    checks.push(...(await checkRemotes(ctx, chosen, v.agent?.length ? chosen.length : Number(v.remotes ?? 3))));
+    checks.push(...(await checkRepos(ctx, discovery.repos)));
+  }
   if (v.json) process.stdout.write(JSON.stringify(checks, null, 2) + '\n');
   else process.stdout.write(checks.map(formatCheck).join('\n') + '\n');
   return checks.every((c) => c.ok) ? 0 : 1;

@@ -1,12 +1,10 @@
-/** `uninstall --server`, as an operator runs it: the built CLI against Letta-style repos set up by `init --server`. */
-import { execFileSync } from 'node:child_process';
+/** `uninstall --server` and `doctor` on a fresh root, as an operator runs them: the built CLI, Letta-style repos. */
+import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { snapshot } from '../helpers/repo.js';
 import { type Harness, makeHarness } from './harness.js';
-
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 
 let h: Harness;
 beforeEach(async () => {
@@ -14,20 +12,7 @@ beforeEach(async () => {
 });
 afterEach(async () => h.cleanup());
 
-function cli(args: string[]): { code: number; out: string; err: string } {
-  try {
-    const out = execFileSync(process.execPath, [CLI, ...args], {
-      cwd: h.root,
-      env: { ...process.env, XDG_CONFIG_HOME: path.join(h.root, 'xdg'), LETTA_MEMFS_INTERNAL: undefined },
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return { code: 0, out, err: '' };
-  } catch (e) {
-    const err = e as { status: number; stdout: string; stderr: string };
-    return { code: err.status, out: err.stdout, err: err.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, { cwd: h.root });
 
 it('restores every agent repo.git to its bytes before init --server, and keeps nothing of ours', async () => {
   const agents = [await h.addAgent({ 'system/human.md': '---\ndescription: h\n---\nhi\n' }), await h.addAgent()];
@@ -56,4 +41,14 @@ it('needs --agent or --all, and names an unknown agent in one line without touch
   expect(unknown.code).not.toBe(0);
   expect(unknown.err.trim().split('\n')).toHaveLength(1);
   expect(snapshot(a.gitDir)).toEqual(installed);
+});
+
+it('doctor on a fresh memfs root (no repository/ yet) reports it as a failed check with the fix, after the other checks', async () => {
+  const fresh = path.join(h.root, 'fresh-memfs');
+  await fs.mkdir(fresh);
+  const res = runCli(['doctor', '--memfs-root', fresh, '--json'], { cwd: h.root, env: { LETTA_BASE_URL: 'http://127.0.0.1:1' } });
+  expect(res.code).toBe(1);
+  const checks = JSON.parse(res.out) as { name: string; ok: boolean; fix?: string }[];
+  expect(checks.find((c) => c.name === 'git version')?.ok).toBe(true);
+  expect(checks.find((c) => c.name === 'memfs root')).toMatchObject({ ok: false, fix: expect.stringContaining('--memfs-root') });
 });

@@ -1,0 +1,21 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+
+/** Runs the built CLI as a user would, with a private user config dir; never throws on a non-zero exit. */
+export function runCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): { code: number; out: string; err: string } {
+  try {
+    const out = execFileSync(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, XDG_CONFIG_HOME: path.join(opts.cwd, 'xdg'), LETTA_MEMFS_INTERNAL: undefined, ...opts.env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { code: 0, out, err: '' };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { code: err.status, out: err.stdout, err: err.stderr };
+  }
+}
