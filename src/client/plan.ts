@@ -98,14 +98,6 @@ export function urlOrigin(url: string): string {
 }
 
 /**
- * The checkout's git config. `url.<external>.insteadOf` rewrites fetch, pull and push and survives Letta Code's
- * origin repair, unlike `remote.origin.pushurl`, which it unsets on every sync (facts file, section 2).
- * For HTTPS, an empty `http.<external host>.extraHeader` drops Letta Code's API key header for that host, and the
- * auth include (credentials.ts) sets ours at the more specific repo URL. git applies a URL-scoped key only when it is
- * at least as specific as the ones seen before (urlmatch.c), so the two work in either order in the file, and without
- * the include (deleted, moved) the key still never reaches the host: git gets a 401 instead.
- */
-/**
  * `includeIf.gitdir:` keys that pull the auth file into this repo's config: one for the main work tree, whose git dir
  * is the common dir itself, one for linked worktrees (`<common dir>/worktrees/<name>`, e.g. Letta Code's reflection
  * worktrees). A pattern ending in `/` gets `**` appended and does not match the directory itself (git 2.39), hence
@@ -117,6 +109,14 @@ export function authIncludeKeys(commonDir: string | undefined): string[] {
   return [`includeIf.gitdir:${d}.path`, `includeIf.gitdir:${d}/worktrees/.path`];
 }
 
+/**
+ * The checkout's git config. `url.<external>.insteadOf` rewrites fetch, pull and push and survives Letta Code's
+ * origin repair, unlike `remote.origin.pushurl`, which it unsets on every sync (facts file, section 2).
+ * For HTTPS, an empty `http.<external host>.extraHeader` drops Letta Code's API key header for that host, and the
+ * auth include (credentials.ts) sets ours at the more specific repo URL. git applies a URL-scoped key only when it is
+ * at least as specific as the ones seen before (urlmatch.c), so the two work in either order in the file, and without
+ * the include (deleted, moved) the key still never reaches the host: git gets a 401 instead.
+ */
 export function clientGitConfig(plan: ClientPlan, auth?: { commonDir: string; file: string }): DesiredConfig {
   const cfg: DesiredConfig = { [`url.${plan.externalUrl}.insteadOf`]: plan.lettaUrls };
   if (plan.kind === 'https') {
