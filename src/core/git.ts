@@ -56,7 +56,7 @@ export async function git(args: readonly string[], opts: GitOptions = {}): Promi
     throw new GitError(args, out);
   }
   if (res.failed && res.exitCode === undefined) {
-    throw new UserError(`could not run git: ${res.shortMessage}`, 'install git 2.28 or newer and put it on PATH');
+    throw new UserError(`could not run git: ${res.shortMessage}`, 'install git 2.38 or newer and put it on PATH');
   }
   const out: GitResult = { stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode ?? 1 };
   if (out.exitCode !== 0 && !opts.allowFailure) {
