@@ -22,6 +22,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs.js';
 
 export interface TokenSource {
   token: string;
@@ -83,10 +84,7 @@ export const AUTH_FILE = 'http-auth.gitconfig';
 export async function writeAuthFile(stateDir: string, content: string): Promise<string> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
   const file = path.join(stateDir, AUTH_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.rm(tmp, { force: true });
-  await fs.writeFile(tmp, content, { mode: 0o600, flag: 'wx' });
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, content, 0o600);
   return file;
 }
 

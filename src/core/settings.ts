@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { UserError } from './errors.js';
+import { writeFileAtomic } from './fs.js';
 
 export type Role = 'client' | 'server';
 
@@ -23,11 +24,8 @@ export function stateDirOf(commonDir: string): string {
   return path.join(commonDir, 'letta-memfs');
 }
 
-export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode });
-  await fs.rename(tmp, file);
+export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  return writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n');
 }
 
 export async function readJson<T>(file: string): Promise<T | undefined> {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../core/errors.js';
+import { exists } from '../core/fs.js';
 import { getConfig, type RepoPaths } from '../core/git.js';
 import { warn } from '../core/log.js';
 import { type Role, stateDirOf } from '../core/settings.js';
@@ -135,11 +136,4 @@ export async function uninstall(repo: RepoPaths): Promise<UninstallReport> {
     await fs.rm(stateDir, { recursive: true, force: true });
   }
   return report;
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fs.lstat(p).then(
-    () => true,
-    () => false,
-  );
 }

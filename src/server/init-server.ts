@@ -5,8 +5,8 @@ import { parseCommandArgs } from '../cli/args.js';
 import type { Config } from '../core/config/schema.js';
 import { mergeLayers, validateLayer } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
-import { readJson, readSettings, type Settings, writeJsonAtomic } from '../core/settings.js';
-import { stateDirOf, writeSettings } from '../core/settings.js';
+import { exists, writeFileAtomic } from '../core/fs.js';
+import { readJson, readSettings, type Settings, stateDirOf, writeJsonAtomic, writeSettings } from '../core/settings.js';
 import { hasPlaceholder, renderRemote } from '../core/template.js';
 import type { DesiredConfig } from '../install/git-config.js';
 import { install } from '../install/installer.js';
@@ -107,9 +107,7 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
   const included = path.join(repo.gitDir, INCLUDED_CONFIG);
   const text = serverConfigText(remote);
   if ((await fs.readFile(included, 'utf8').catch(() => undefined)) !== text) {
-    await fs.mkdir(path.dirname(included), { recursive: true });
-    await fs.writeFile(`${included}.tmp`, text);
-    await fs.rename(`${included}.tmp`, included);
+    await writeFileAtomic(included, text);
   }
   const settings: Settings = { version: 1, role: 'server', agentId: repo.agentId, remote, config };
   if (!(await upToDate(repo, settings, node ?? process.execPath))) {
@@ -279,11 +277,4 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
     );
   }
   return 0;
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(
-    () => true,
-    () => false,
-  );
 }
