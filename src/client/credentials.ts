@@ -20,46 +20,12 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../core/config/schema.js';
-import { UserError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs.js';
-
-export interface TokenSource {
-  token: string;
-  /** Where it came from, for messages: `$VAR` or a file path; never the token. */
-  source: string;
-}
-
-/** Reads the token from `config.gitTokenEnv`, else from `config.gitTokenFile`, refusing a file others can read. */
-export async function readToken(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<TokenSource | undefined> {
-  const fromEnv = env[config.gitTokenEnv];
-  if (fromEnv && fromEnv.trim()) return { token: fromEnv.trim(), source: `$${config.gitTokenEnv}` };
-  if (!config.gitTokenFile) return undefined;
-  const file = path.resolve(config.gitTokenFile.replace(/^~(?=\/)/, env.HOME ?? '~'));
-  let st;
-  try {
-    st = await fs.stat(file);
-  } catch {
-    throw new UserError(`gitTokenFile ${file} does not exist`, `write the token into it (umask 077; printf %s "$TOKEN" > ${file}) or unset gitTokenFile`);
-  }
-  if ((st.mode & 0o077) !== 0) {
-    throw new UserError(`gitTokenFile ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, `chmod 600 ${file}`);
-  }
-  const token = (await fs.readFile(file, 'utf8')).trim();
-  if (!token || /\s/.test(token)) {
-    throw new UserError(`gitTokenFile ${file} must hold just the token on one line`, `rewrite ${file} with only the token`);
-  }
-  return { token, source: file };
-}
+import { quoteConfigString } from '../install/git-config.js';
 
 /** `Authorization: Basic base64(user:token)`: what git hosts (Gitea, GitHub, GitLab) accept for HTTPS with a token. */
 export function authHeader(user: string, token: string): string {
   return `Authorization: Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
-}
-
-/** git-config subsection quoting: backslash and double quote are escaped (git-config(1), "Syntax"). */
-function quoteSubsection(s: string): string {
-  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
 /**
@@ -71,7 +37,7 @@ export function renderAuthFile(externalUrl: string, header: string, source: stri
   return [
     `# letta-memfs-hooks: HTTPS auth for the agent's external git host, from ${source}.`,
     '# Kept out of .git/config on purpose (mode 0600); re-run `npx letta-memfs-hooks init` after rotating the token.',
-    `[http ${quoteSubsection(externalUrl)}]`,
+    `[http ${quoteConfigString(externalUrl)}]`,
     '\textraHeader =',
     `\textraHeader = ${header}`,
     '',

@@ -17,7 +17,8 @@ import { remoteKind } from '../core/template.js';
 import { readSettings, stateDirOf, writeSettings } from '../core/settings.js';
 import { install } from '../install/installer.js';
 import { readManifest } from '../install/manifest.js';
-import { AUTH_FILE, authHeader, readToken, renderAuthFile, writeAuthFile } from './credentials.js';
+import { readToken } from '../core/token.js';
+import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credentials.js';
 import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planClient, resolveAgent } from './plan.js';
 import { ask, canPrompt } from './prompt.js';
 

@@ -7,7 +7,8 @@ import { readJson, readSettings, stateDirOf } from '../core/settings.js';
 import { hooksDirOf } from '../install/installer.js';
 import { readManifest } from '../install/manifest.js';
 import { isOurShim } from '../install/shim.js';
-import { AUTH_FILE, authHeader, readAuthHeader, readToken } from './credentials.js';
+import { readToken } from '../core/token.js';
+import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
 
 export interface ClientStatus {
   repo: string;

@@ -4,6 +4,11 @@ import path from 'node:path';
 import { git } from '../core/git.js';
 import type { ConfigChange } from './manifest.js';
 
+/** A git-config quoted string (subsection names, values): backslash and double quote escaped (git-config(1)). */
+export function quoteConfigString(s: string): string {
+  return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
 /** Desired values per key (a list: some keys, like http.*.extraHeader, are multi-valued); null unsets the key. */
 export type DesiredConfig = Record<string, string[] | null>;
 

@@ -8,7 +8,7 @@ import { UserError } from '../core/errors.js';
 import { exists, writeFileAtomic } from '../core/fs.js';
 import { readJson, readSettings, type Settings, stateDirOf, writeJsonAtomic, writeSettings } from '../core/settings.js';
 import { hasPlaceholder, renderRemote } from '../core/template.js';
-import type { DesiredConfig } from '../install/git-config.js';
+import { type DesiredConfig, quoteConfigString } from '../install/git-config.js';
 import { install } from '../install/installer.js';
 import { readManifest } from '../install/manifest.js';
 import { renderShim } from '../install/shim.js';
@@ -27,10 +27,6 @@ export const SERVER_HOOKS = ['reference-transaction', 'post-merge', 'post-checko
 /** Our config file inside repo.git, pulled in by one `include.path` (relative: it resolves in Letta's temp copies). */
 export const INCLUDED_CONFIG = 'letta-memfs/config';
 
-function quote(v: string): string {
-  return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
 /**
  * Pure: the config the server role needs, as the text of the included file. `gc.auto=0`: an auto gc inside the
  * server's temp copy can pack refs and leave a stale loose `refs/heads/main` in storage that hides the new commit
@@ -42,7 +38,7 @@ export function serverConfigText(remoteUrl: string): string {
   return [
     '# Written by letta-memfs-hooks init --server (included from ../config); re-running init rewrites it.',
     `[remote "${REMOTE_NAME}"]`,
-    `\turl = ${quote(remoteUrl)}`,
+    `\turl = ${quoteConfigString(remoteUrl)}`,
     `\tfetch = +refs/heads/main:${TRACKING_REF}`,
     '[gc]',
     '\tauto = 0',

@@ -1,5 +1,6 @@
 import type { Config } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
+import { shQuote } from '../install/shim.js';
 
 /** The remote `init --server` configures in each repo.git, and its remote-tracking ref. */
 export const REMOTE_NAME = 'letta-memfs';
@@ -19,7 +20,7 @@ export function externalGitEnv(cfg: Config, env: NodeJS.ProcessEnv = process.env
   const hasToken = Boolean(env[cfg.gitTokenEnv]) || Boolean(cfg.gitTokenFile);
   if (!hasToken) return out;
   const user = cfg.gitUsername.replace(/[^A-Za-z0-9._@-]/g, '');
-  const file = cfg.gitTokenFile ? `'${cfg.gitTokenFile.replace(/'/g, `'\\''`)}'` : '';
+  const file = cfg.gitTokenFile ? shQuote(cfg.gitTokenFile) : '';
   // The helper answers only `get`; an empty first entry drops helpers configured elsewhere (a stale store).
   const source = env[cfg.gitTokenEnv] ? `"$${cfg.gitTokenEnv}"` : `"$(cat ${file})"`;
   const helper = `!f() { test "$1" = get || exit 0; echo username=${user}; printf 'password=%s\\n' ${source}; }; f`;
