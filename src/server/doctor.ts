@@ -6,7 +6,7 @@ import type { ServerContext } from './context.js';
 import type { AgentRepo } from './discover.js';
 import { probe } from './letta-api.js';
 import { INCLUDED_CONFIG, mapLimit } from './init-server.js';
-import { externalGitEnv } from './remote-auth.js';
+import { lsRemoteMain } from './remote-head.js';
 import { agentStatus } from './status.js';
 
 export interface Check {
@@ -73,17 +73,15 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
 
 /** The external remote answers `ls-remote` with the configured credentials (a sample of agents: it is network). */
 export async function checkRemotes(ctx: ServerContext, repos: readonly AgentRepo[], sample: number): Promise<Check[]> {
-  const env = externalGitEnv(ctx.config);
   return mapLimit(repos.slice(0, sample), 4, async (repo) => {
     const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
     if (!settings?.remote) return { name: `remote ${repo.agentId}`, ok: false, detail: 'not set up', fix: 'run letta-memfs-hooks init --server' };
-    const r = await git(['ls-remote', settings.remote, 'refs/heads/main'], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: 30_000 });
-    const last = r.stderr.trim().split('\n').pop() ?? '';
+    const r = await lsRemoteMain(repo.gitDir, settings.remote, ctx.config);
     return {
       name: `remote ${repo.agentId}`,
-      ok: r.exitCode === 0,
-      detail: r.exitCode === 0 ? `${settings.remote} reachable${r.stdout ? '' : ' (empty: pull seeds it)'}` : `${settings.remote}: ${last}`,
-      fix: r.exitCode === 0 ? undefined : `check the URL, network and token (${ctx.config.gitTokenEnv} or gitTokenFile)`,
+      ok: r.ok,
+      detail: r.ok ? `${settings.remote} reachable${r.oid ? '' : ' (empty: pull seeds it)'}` : `${settings.remote}: ${r.error}`,
+      fix: r.ok ? undefined : `check the URL, network and token (${ctx.config.gitTokenEnv} or gitTokenFile)`,
     };
   });
 }

@@ -2,9 +2,11 @@ import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { Config } from '../core/config/schema.js';
-import { addSecret } from '../core/log.js';
+import { git } from '../core/git.js';
+import { readToken } from '../core/token.js';
 import { remoteKind } from '../core/template.js';
 import { MAIN, readRef } from './refs.js';
+import { externalGitEnv } from './remote-auth.js';
 
 /**
  * Pure: the refs in a smart-HTTP v0 upload-pack advertisement (`GET info/refs?service=git-upload-pack`,
@@ -28,12 +30,6 @@ export function parseAdvertisement(body: Buffer): Map<string, string> {
   return refs;
 }
 
-async function token(cfg: Config, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const t = env[cfg.gitTokenEnv] || (cfg.gitTokenFile ? (await fs.readFile(cfg.gitTokenFile, 'utf8')).trim() : undefined);
-  addSecret(t);
-  return t || undefined;
-}
-
 /**
  * The external main without starting git, so an idle `pull --all` over 1,000 agents costs one HTTP request (on
  * kept-alive connections) per agent instead of a `git fetch` process each. Returns the oid, null when the remote
@@ -50,8 +46,8 @@ export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.Proc
     }
     if (kind !== 'https') return undefined;
     const headers: Record<string, string> = { 'user-agent': 'git/2.39 letta-memfs-hooks', accept: 'application/x-git-upload-pack-advertisement' };
-    const t = await token(cfg, env);
-    if (t) headers.authorization = `Basic ${Buffer.from(`${cfg.gitUsername}:${t}`).toString('base64')}`;
+    const t = await readToken(cfg, env);
+    if (t) headers.authorization = `Basic ${Buffer.from(`${cfg.gitUsername}:${t.token}`).toString('base64')}`;
     const res = await request(`${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`, { method: 'GET', headers, headersTimeout: 15_000, bodyTimeout: 15_000 });
     const body = Buffer.from(await res.body.arrayBuffer());
     const type = String(res.headers['content-type'] ?? '');
@@ -60,4 +56,14 @@ export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.Proc
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `git ls-remote <url> refs/heads/main` with the external host's credentials, for `doctor` and `status --live`:
+ * the oid (undefined when the remote has no main yet), or git's last error line.
+ */
+export async function lsRemoteMain(gitDir: string, url: string, cfg: Config): Promise<{ ok: true; oid?: string } | { ok: false; error: string }> {
+  const r = await git(['ls-remote', url, MAIN], { gitDir, env: externalGitEnv(cfg), allowFailure: true, timeoutMs: 30_000 });
+  if (r.exitCode !== 0) return { ok: false, error: r.stderr.trim().split('\n').pop() ?? '' };
+  return { ok: true, oid: r.stdout.split('\t')[0] || undefined };
 }

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseCommandArgs } from '../cli/args.js';
-import { git } from '../core/git.js';
 import { readSettings, stateDirOf } from '../core/settings.js';
 import { isOurShim } from '../install/shim.js';
 import { loadServerContext, type ServerContext } from './context.js';
@@ -9,7 +8,8 @@ import { type AgentRepo, discoverAgents, selectAgents } from './discover.js';
 import { mapLimit, SERVER_HOOKS } from './init-server.js';
 import { CONFLICT_PREFIX, readPullState } from './pull.js';
 import { MAIN, readRef } from './refs.js';
-import { externalGitEnv, TRACKING_REF } from './remote-auth.js';
+import { lsRemoteMain } from './remote-head.js';
+import { TRACKING_REF } from './remote-auth.js';
 import { readSyncState } from './sync-state.js';
 
 export interface AgentStatus {
@@ -66,8 +66,8 @@ export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = fa
   ]);
   let externalHead = tracking;
   if (live && settings?.remote) {
-    const r = await git(['ls-remote', settings.remote, 'refs/heads/main'], { gitDir: repo.gitDir, env: externalGitEnv(ctx.config), allowFailure: true, timeoutMs: 30_000 });
-    externalHead = r.exitCode === 0 ? r.stdout.split('\t')[0] || undefined : undefined;
+    const r = await lsRemoteMain(repo.gitDir, settings.remote, ctx.config);
+    externalHead = r.ok ? r.oid : undefined;
   }
   const pending = sync.pending ?? (head && head !== sync.lastSynced ? { target: head } : undefined);
   const lastError = sync.lastError
