@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signPoke } from '../server/webhook.js';
+import { mainUpdates } from './validate-push.js';
 
 export interface PokePlan {
   agentId: string;
@@ -34,7 +35,7 @@ export function planPoke(o: {
   commonDir: string;
 }): PokePlan | undefined {
   if (!o.pokeUrl || !o.secret || !/^[\w.-]+$/.test(o.remote)) return undefined;
-  const main = o.updates.find((u) => u.remoteRef === 'refs/heads/main' && !/^0+$/.test(u.localOid));
+  const [main] = mainUpdates(o.updates);
   if (!main) return undefined;
   return { agentId: o.agentId, pokeUrl: o.pokeUrl, trackingRef: `refs/remotes/${o.remote}/main`, oid: main.localOid, commonDir: o.commonDir };
 }

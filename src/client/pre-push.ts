@@ -18,7 +18,7 @@ import {
   type Problem,
   type PushUpdate,
   type TreeEntry,
-  updatesToValidate,
+  mainUpdates,
   validateTree,
   ZERO_OID,
 } from './validate-push.js';
@@ -66,7 +66,7 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
   // Checked for every branch: a reflection branch pushed to the Letta proxy fails just the same.
   const urlProblem = checkPushUrl(url);
   if (urlProblem) problems.push(urlProblem);
-  for (const u of updatesToValidate(parsePrePushInput(input.stdin))) {
+  for (const u of mainUpdates(parsePrePushInput(input.stdin))) {
     const tree = await lsTree(input.repo, u.localOid);
     const base = await baseTree(input.repo, remote, u);
     const blobs = await readBlobs(blobsToRead(tree, base), repoOpts(input.repo));

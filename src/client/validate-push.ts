@@ -31,7 +31,7 @@ export function parsePrePushInput(stdin: string): PushUpdate[] {
  * Updates whose content the server will read: those that set `main` on the remote. Reflection worktrees
  * (letta-code >= 0.27.26) push `letta/reflection/*` branches that the server never syncs; deletions carry no tree.
  */
-export function updatesToValidate(updates: readonly PushUpdate[]): PushUpdate[] {
+export function mainUpdates<U extends Pick<PushUpdate, 'remoteRef' | 'localOid'>>(updates: readonly U[]): U[] {
   return updates.filter((u) => u.remoteRef === 'refs/heads/main' && !ZERO_OID.test(u.localOid));
 }
 

@@ -8,7 +8,7 @@ import {
   parseFrontmatter,
   parseLsTree,
   parsePrePushInput,
-  updatesToValidate,
+  mainUpdates,
   validateTree,
   type TreeEntry,
 } from '../../src/client/validate-push.js';
@@ -22,7 +22,7 @@ describe('pre-push input', () => {
   it('parses stdin and keeps only updates to main that carry a tree', () => {
     const u = parsePrePushInput(`refs/heads/main ${A} refs/heads/main ${B}\nrefs/heads/x ${A} refs/heads/letta/reflection/1 ${Z}\n(delete) ${Z} refs/heads/main ${B}\n\n`);
     expect(u).toHaveLength(3);
-    expect(updatesToValidate(u)).toEqual([{ localRef: 'refs/heads/main', localOid: A, remoteRef: 'refs/heads/main', remoteOid: B }]);
+    expect(mainUpdates(u)).toEqual([{ localRef: 'refs/heads/main', localOid: A, remoteRef: 'refs/heads/main', remoteOid: B }]);
   });
 
   it('refuses Letta /v1/git/ push URLs only, without printing credentials', () => {
