@@ -90,6 +90,12 @@ export interface RepoPaths {
 }
 
 export async function resolveRepo(opts: GitOptions): Promise<RepoPaths> {
+  // One process in a work tree (the hooks' common case); --show-toplevel fails without one, so then ask for the dirs.
+  if (!opts.gitDir) {
+    const all = await git(['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir', '--show-toplevel'], { ...opts, allowFailure: true });
+    const [gitDir, commonDir, workTree] = all.stdout.split('\n');
+    if (all.exitCode === 0 && workTree) return { gitDir, commonDir, workTree };
+  }
   const r = await git(['rev-parse', '--path-format=absolute', '--git-dir', '--git-common-dir'], { ...opts, allowFailure: true });
   if (r.exitCode !== 0) {
     const where = opts.gitDir ?? opts.cwd ?? process.cwd();
@@ -97,9 +103,7 @@ export async function resolveRepo(opts: GitOptions): Promise<RepoPaths> {
   }
   const [gitDir, commonDir] = r.stdout.split('\n');
   // With --git-dir (the server's repo.git) git would report the caller's cwd as the work tree: there is none.
-  if (opts.gitDir) return { gitDir, commonDir };
-  const top = await git(['rev-parse', '--show-toplevel'], { ...opts, allowFailure: true });
-  return { gitDir, commonDir, workTree: top.exitCode === 0 && top.stdout ? top.stdout : undefined };
+  return { gitDir, commonDir };
 }
 
 /**
