@@ -20,7 +20,7 @@ import { blockFile } from '../test/e2e/helpers/repo.js';
 import { Rest } from '../test/e2e/helpers/rest.js';
 import { freePort, LettaServer } from '../test/e2e/helpers/server.js';
 import { prepareLetta } from '../test/e2e/helpers/venv.js';
-import { signPoke } from '../src/server/webhook.js';
+import { signPoke } from '../src/server/watch/webhook.js';
 
 const PUSHES = Number(process.env.BENCH_PUSHES ?? 50);
 const POLL_INTERVAL = Number(process.env.BENCH_POLL_INTERVAL ?? 2);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { verifyRequest } from '../../src/server/webhook.js';
+import { verifyRequest } from '../../src/server/watch/webhook.js';
 import { AGENT, clientSuite, commitAll, initCheckout, lettaGit, makeCheckout, md, sandbox, writeFile } from './env.js';
 
 // After a push to main the client pokes the server's `watch` (signed), once the push has landed.

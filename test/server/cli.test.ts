@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readSyncState } from '../../src/server/sync-state.js';
+import { readSyncState } from '../../src/server/letta/sync-state.js';
 import { g, serverEdit } from '../fixtures/server-repo.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 

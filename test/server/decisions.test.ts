@@ -2,12 +2,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { classifySyncResponse, syncFromGit } from '../../src/server/letta-api.js';
-import { parseMergeTree, planReconcile } from '../../src/server/pull.js';
-import { packedRef } from '../../src/server/refs.js';
-import { isServerCommit, planSync } from '../../src/server/sync-state.js';
+import { classifySyncResponse, syncFromGit } from '../../src/server/letta/letta-api.js';
+import { parseMergeTree, planReconcile } from '../../src/server/repo/pull.js';
+import { packedRef } from '../../src/server/repo/refs.js';
+import { isServerCommit, planSync } from '../../src/server/letta/sync-state.js';
 import { startLettaDouble } from '../fixtures/letta-double.js';
-import { parseGitVersion } from '../../src/server/doctor.js';
+import { parseGitVersion } from '../../src/server/setup/doctor.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);

@@ -4,8 +4,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Config, mergeLayers } from '../../src/core/config/schema.js';
-import type { AgentRepo } from '../../src/server/discover.js';
-import type { LettaClientOptions } from '../../src/server/letta-api.js';
+import type { AgentRepo } from '../../src/server/repo/discover.js';
+import type { LettaClientOptions } from '../../src/server/letta/letta-api.js';
 import { startLettaDouble, type LettaDouble } from '../fixtures/letta-double.js';
 import { createServerRepo, g, newAgentId, ORG_ID } from '../fixtures/server-repo.js';
 

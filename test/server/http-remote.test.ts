@@ -2,8 +2,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { setupServer } from '../../src/server/init-server.js';
-import { type PullContext, pullAgent } from '../../src/server/pull.js';
+import { setupServer } from '../../src/server/setup/init-server.js';
+import { type PullContext, pullAgent } from '../../src/server/repo/pull.js';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 

@@ -8,13 +8,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { ServerContext } from '../../src/server/context.js';
-import type { AgentRepo } from '../../src/server/discover.js';
-import { initAgent } from '../../src/server/init-server.js';
-import { CONFLICT_PREFIX, type PullInjections, pullAgent } from '../../src/server/pull.js';
-import { readRef } from '../../src/server/refs.js';
-import { readSyncState } from '../../src/server/sync-state.js';
-import { Watcher } from '../../src/server/watch.js';
+import type { ServerContext } from '../../src/server/setup/context.js';
+import type { AgentRepo } from '../../src/server/repo/discover.js';
+import { initAgent } from '../../src/server/setup/init-server.js';
+import { CONFLICT_PREFIX, type PullInjections, pullAgent } from '../../src/server/repo/pull.js';
+import { readRef } from '../../src/server/repo/refs.js';
+import { readSyncState } from '../../src/server/letta/sync-state.js';
+import { Watcher } from '../../src/server/watch/watcher.js';
 import { beginServerEdit, g, ORG_ID, repoGitDir, serverEdit, type ServerEdit } from '../fixtures/server-repo.js';
 import { clientPush, type Harness, makeHarness } from './harness.js';
 

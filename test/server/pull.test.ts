@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { setupServer } from '../../src/server/init-server.js';
-import { pullAgent } from '../../src/server/pull.js';
-import { readSyncState } from '../../src/server/sync-state.js';
+import { setupServer } from '../../src/server/setup/init-server.js';
+import { pullAgent } from '../../src/server/repo/pull.js';
+import { readSyncState } from '../../src/server/letta/sync-state.js';
 import { beginServerEdit, serverEdit } from '../fixtures/server-repo.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 

@@ -2,11 +2,11 @@ import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ServerContext } from '../../src/server/context.js';
-import { setupServer } from '../../src/server/init-server.js';
-import { pullAgent } from '../../src/server/pull.js';
-import { Watcher } from '../../src/server/watch.js';
-import { agentFromPayload, normalizeGitUrl, signPoke, verifyRequest } from '../../src/server/webhook.js';
+import type { ServerContext } from '../../src/server/setup/context.js';
+import { setupServer } from '../../src/server/setup/init-server.js';
+import { pullAgent } from '../../src/server/repo/pull.js';
+import { Watcher } from '../../src/server/watch/watcher.js';
+import { agentFromPayload, normalizeGitUrl, signPoke, verifyRequest } from '../../src/server/watch/webhook.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 
 const SECRET = 'whsec-0123456789';

@@ -6,7 +6,7 @@ import { planPoke, pokeRequest } from '../../src/client/poke.js';
 import { formatClientStatus, type ClientStatus } from '../../src/client/status.js';
 import { envLayer } from '../../src/core/config/load.js';
 import { mergeLayers, validateLayer } from '../../src/core/config/schema.js';
-import { verifyRequest } from '../../src/server/webhook.js';
+import { verifyRequest } from '../../src/server/watch/webhook.js';
 
 const ID = 'agent-123e4567-e89b-42d3-a456-426614174000';
 const ID2 = 'agent-223e4567-e89b-42d3-a456-426614174001';

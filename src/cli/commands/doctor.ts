@@ -1,7 +1,7 @@
 import { UserError } from '../../core/errors.js';
-import { loadServerContext } from '../../server/context.js';
-import { discoverAgents, selectAgents } from '../../server/discover.js';
-import { type Check, checkGit, checkLetta, checkRemotes, checkRepos, formatCheck } from '../../server/doctor.js';
+import { loadServerContext } from '../../server/setup/context.js';
+import { discoverAgents, selectAgents } from '../../server/repo/discover.js';
+import { type Check, checkGit, checkLetta, checkRemotes, checkRepos, formatCheck } from '../../server/setup/doctor.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks doctor [--memfs-root <dir>] [--agent <id>...] [--remotes <n>] [--json]

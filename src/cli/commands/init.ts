@@ -1,6 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { parseCommandArgs } from '../args.js';
-import { runServerRole } from '../server-role.js';
+import { runServerRole } from '../server/role.js';
 
 const HELP = `usage: letta-memfs-hooks init [options]            (client: in an agent memory checkout)
        letta-memfs-hooks init --server [options]   (server: every agent repo under a Letta memfs root)

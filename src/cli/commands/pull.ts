@@ -1,8 +1,8 @@
+import { mapLimit } from '../../core/map-limit.js';
 import { formatError } from '../../core/errors.js';
-import { loadServerContext } from '../../server/context.js';
-import { mapLimit } from '../../server/init-server.js';
-import { type PullOutcome, pullAgent } from '../../server/pull.js';
-import { agentsFromFlags } from '../../server/select.js';
+import { loadServerContext } from '../../server/setup/context.js';
+import { type PullOutcome, pullAgent } from '../../server/repo/pull.js';
+import { agentsFromFlags } from '../../server/setup/select.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks pull (--agent <id>... | --all) [--memfs-root <dir>] [options]

@@ -1,6 +1,6 @@
 import { resolveRepo } from '../../core/git.js';
 import { parseCommandArgs } from '../args.js';
-import { runServerRole } from '../server-role.js';
+import { runServerRole } from '../server/role.js';
 
 const HELP = `usage: letta-memfs-hooks status [--repo DIR] [--json]
        letta-memfs-hooks status --server [options]   (server role: every agent repo under a memfs root)

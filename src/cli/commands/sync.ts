@@ -1,11 +1,11 @@
+import { mapLimit } from '../../core/map-limit.js';
 import { UserError } from '../../core/errors.js';
-import { type ServerContext, contextFromRepo, loadServerContext } from '../../server/context.js';
-import type { AgentRepo } from '../../server/discover.js';
-import { discoverAgents } from '../../server/discover.js';
-import { mapLimit } from '../../server/init-server.js';
-import { agentsFromFlags } from '../../server/select.js';
-import { needsSync, type SyncOutcome, syncAgent } from '../../server/sync.js';
-import { readSyncState, writeSyncState } from '../../server/sync-state.js';
+import { type ServerContext, contextFromRepo, loadServerContext } from '../../server/setup/context.js';
+import type { AgentRepo } from '../../server/repo/discover.js';
+import { discoverAgents } from '../../server/repo/discover.js';
+import { agentsFromFlags } from '../../server/setup/select.js';
+import { needsSync, type SyncOutcome, syncAgent } from '../../server/letta/sync.js';
+import { readSyncState, writeSyncState } from '../../server/letta/sync-state.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks sync (--agent <id>... | --all | --pending) [--memfs-root <dir>] [options]

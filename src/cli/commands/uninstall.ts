@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { resolveRepo } from '../../core/git.js';
 import { stateDirOf } from '../../core/settings.js';
 import { parseCommandArgs } from '../args.js';
-import { runServerRole } from '../server-role.js';
+import { runServerRole } from '../server/role.js';
 
 const HELP = `usage: letta-memfs-hooks uninstall [--repo DIR]
        letta-memfs-hooks uninstall --server [options]   (server role: every agent repo under a memfs root)

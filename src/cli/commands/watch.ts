@@ -1,7 +1,7 @@
 import { UserError } from '../../core/errors.js';
 import { addSecret, logLine, warn } from '../../core/log.js';
-import { loadServerContext } from '../../server/context.js';
-import { Watcher } from '../../server/watch.js';
+import { loadServerContext } from '../../server/setup/context.js';
+import { Watcher } from '../../server/watch/watcher.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]

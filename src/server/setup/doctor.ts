@@ -1,12 +1,13 @@
+import { mapLimit } from '../../core/map-limit.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { git } from '../core/git.js';
-import { readSettings, stateDirOf } from '../core/settings.js';
+import { git } from '../../core/git.js';
+import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from './context.js';
-import type { AgentRepo } from './discover.js';
-import { probe } from './letta-api.js';
-import { INCLUDED_CONFIG, mapLimit } from './init-server.js';
-import { lsRemoteMain } from './remote-head.js';
+import type { AgentRepo } from '../repo/discover.js';
+import { probe } from '../letta/letta-api.js';
+import { INCLUDED_CONFIG } from './init-server.js';
+import { lsRemoteMain } from '../repo/remote-head.js';
 import { agentStatus } from './status.js';
 
 export interface Check {

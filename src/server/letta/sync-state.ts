@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { readJson, stateDirOf, writeJsonAtomic } from '../core/settings.js';
+import { readJson, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
 
 /**
  * Durable per-agent sync record in `repo.git/letta-memfs/sync.json`. The Letta server's temp-copy commits copy

@@ -1,16 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { parseCommandArgs } from '../cli/args.js';
-import { readSettings, stateDirOf } from '../core/settings.js';
-import { isOurShim } from '../install/shim.js';
-import { loadServerContext, type ServerContext } from './context.js';
-import { type AgentRepo, discoverAgents, selectAgents } from './discover.js';
-import { mapLimit, SERVER_HOOKS } from './init-server.js';
-import { CONFLICT_PREFIX, readPullState } from './pull.js';
-import { MAIN, readRef } from './refs.js';
-import { lsRemoteMain } from './remote-head.js';
-import { TRACKING_REF } from './remote-auth.js';
-import { readSyncState } from './sync-state.js';
+import { readSettings, stateDirOf } from '../../core/settings.js';
+import { isOurShim } from '../../install/shim.js';
+import { type ServerContext } from './context.js';
+import { type AgentRepo } from '../repo/discover.js';
+import { SERVER_HOOKS } from './init-server.js';
+import { CONFLICT_PREFIX, readPullState } from '../repo/pull.js';
+import { MAIN, readRef } from '../repo/refs.js';
+import { lsRemoteMain } from '../repo/remote-head.js';
+import { TRACKING_REF } from '../repo/remote-auth.js';
+import { readSyncState } from '../letta/sync-state.js';
 
 export interface AgentStatus {
   agentId: string;
@@ -118,43 +117,4 @@ export function statusExitCode(all: readonly AgentStatus[]): number {
   if (all.some((s) => s.conflicts.length > 0)) return 3;
   if (all.some((s) => s.lastError || s.hooks.missing.length || s.hooks.notExecutable.length)) return 1;
   return 0;
-}
-
-const HELP = `usage: letta-memfs-hooks status --server [--memfs-root <dir>] [--agent <id>...] [--remote] [--json]
-
-Server role: per agent, the repo.git main, the external main, the last synced commit, a pending sync, conflict
-refs and the last error. Exit status: 3 a conflict ref exists, 1 an error or missing hooks, 0 otherwise.
-
-  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
-  --config <file>     config file
-  --agent <id>        only this agent (repeatable)
-  --remote            ask the external host for its main (network) instead of the last fetched value
-  --json              JSON array`;
-
-/** `status --server` (src/cli/commands/status.ts hands over everything but --server). */
-export async function serverStatus(opts: { argv: string[] }): Promise<number> {
-  const parsed = parseCommandArgs(
-    opts.argv,
-    {
-      'memfs-root': { type: 'string' },
-      config: { type: 'string' },
-      agent: { type: 'string', multiple: true },
-      remote: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-    HELP,
-  );
-  if (!parsed) return 0;
-  const v = parsed.values;
-  const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
-  const repos = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : (await discoverAgents(ctx.memfsRoot)).repos;
-  const all = await mapLimit(repos, 16, (r) => agentStatus(r, ctx, Boolean(v.remote)));
-  if (v.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
-  else {
-    process.stdout.write(all.map(formatAgentStatus).join('\n') + (all.length ? '\n' : ''));
-    const pending = all.filter((s) => s.pending).length;
-    const conflicts = all.reduce((n, s) => n + s.conflicts.length, 0);
-    process.stdout.write(`${all.length} agent(s) under ${ctx.memfsRoot}: ${pending} pending sync(s), ${conflicts} conflict ref(s)\n`);
-  }
-  return statusExitCode(all);
 }

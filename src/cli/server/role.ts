@@ -3,9 +3,9 @@
  * argument but --server. Imported only then, so client commands (and hooks) pay nothing for the server code.
  */
 const ENTRIES = {
-  init: async () => (await import('../server/init-server.js')).initServer,
-  status: async () => (await import('../server/status.js')).serverStatus,
-  uninstall: async () => (await import('../server/uninstall-server.js')).uninstallServer,
+  init: async () => (await import('./init.js')).initServer,
+  status: async () => (await import('./status.js')).serverStatus,
+  uninstall: async () => (await import('./uninstall.js')).uninstallServer,
 };
 
 export async function runServerRole(command: keyof typeof ENTRIES, argv: string[]): Promise<number> {

@@ -1,22 +1,20 @@
+import { mapLimit } from '../../core/map-limit.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCommandArgs } from '../cli/args.js';
-import type { Config } from '../core/config/schema.js';
-import { mergeLayers, validateLayer } from '../core/config/schema.js';
-import { UserError } from '../core/errors.js';
-import { exists, writeFileAtomic } from '../core/fs.js';
-import { readJson, readSettings, type Settings, stateDirOf, writeJsonAtomic, writeSettings } from '../core/settings.js';
-import { hasPlaceholder, renderRemote } from '../core/template.js';
-import { type DesiredConfig, quoteConfigString } from '../install/git-config.js';
-import { install } from '../install/installer.js';
-import { readManifest } from '../install/manifest.js';
-import { renderShim } from '../install/shim.js';
-import { loadServerContext } from './context.js';
-import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from './discover.js';
-import { MAIN, readRef } from './refs.js';
-import { REMOTE_NAME, TRACKING_REF } from './remote-auth.js';
-import { readSyncState, writeSyncState } from './sync-state.js';
+import type { Config } from '../../core/config/schema.js';
+import { UserError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/fs.js';
+import { readSettings, type Settings, stateDirOf, writeSettings } from '../../core/settings.js';
+import { hasPlaceholder, renderRemote } from '../../core/template.js';
+import { type DesiredConfig, quoteConfigString } from '../../install/git-config.js';
+import { install } from '../../install/installer.js';
+import { readManifest } from '../../install/manifest.js';
+import { renderShim } from '../../install/shim.js';
+import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from '../repo/discover.js';
+import { MAIN, readRef } from '../repo/refs.js';
+import { REMOTE_NAME, TRACKING_REF } from '../repo/remote-auth.js';
+import { readSyncState, writeSyncState } from '../letta/sync-state.js';
 
 /**
  * Hooks for the server role. A fetch into repo.git fires only reference-transaction (facts file, section 3);
@@ -135,7 +133,7 @@ function canonical(v: unknown): string {
   );
 }
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /**
  * Whether a repo already has exactly what `install` would write (manifest, hook shims, the include line, settings),
@@ -162,20 +160,6 @@ async function upToDate(repo: AgentRepo, settings: Settings, node: string): Prom
   return true;
 }
 
-/** Runs `fn` over `items`, `limit` at a time, keeping order in the result. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /** `init --server` without the CLI: every agent repo under the memfs root (or the given ones). */
 export async function setupServer(opts: InitServerOptions): Promise<InitServerResult> {
   const started = Date.now();
@@ -192,85 +176,3 @@ export async function setupServer(opts: InitServerOptions): Promise<InitServerRe
 
 /** Where `init --server` records its settings for `watch`, `pull` and `sync` (found by the memfs-root config search). */
 export const serverConfigFile = (memfsRoot: string) => path.join(path.resolve(memfsRoot), '.letta-memfs-hooksrc.json');
-
-const HELP = `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
-
-Server role: sets up every agent repo under <memfs-root>/repository/<org>/<agent>/repo.git (or --agent ones):
-the external remote (letta-memfs), gc.auto=0, and reference-transaction, post-merge and post-checkout hooks as
-files in repo.git/hooks. Records the settings in <memfs-root>/.letta-memfs-hooksrc.json for watch, pull and sync.
-Idempotent: re-run it any time; watch also sets up agents created later.
-
-  --memfs-root <dir>     the Letta memfs root (~/.letta/memfs on the server; env LETTA_MEMFS_ROOT)
-  --remote <url>         external git URL with {agentId}, e.g. 'https://git.example.com/agents/{agentId}.git'
-  --letta-url <url>      Letta server base URL for sync calls (default http://localhost:8283)
-  --letta-user <id>      Letta actor sent as the user_id header (user-<uuid>)
-  --password-env <VAR>   env var holding the Letta server password (default LETTA_SERVER_PASSWORD)
-  --git-user <name>      user name for HTTPS auth to the external host (default git)
-  --token-env <VAR>      env var holding the external host's token (default LETTA_MEMFS_GIT_TOKEN)
-  --token-file <file>    chmod 600 file holding the token, used when the env var is unset
-  --agent <id>           only this agent (repeatable); default every agent
-  --config <file>        config file instead of <memfs-root>/.letta-memfs-hooksrc.json
-  --json                 print the result as JSON`;
-
-/** `init --server` from the command line (src/cli/commands/init.ts hands over everything but --server). */
-export async function initServer(opts: { argv: string[] }): Promise<number> {
-  const parsed = parseCommandArgs(
-    opts.argv,
-    {
-      'memfs-root': { type: 'string' },
-      remote: { type: 'string' },
-      'letta-url': { type: 'string' },
-      'letta-user': { type: 'string' },
-      'password-env': { type: 'string' },
-      'git-user': { type: 'string' },
-      'token-env': { type: 'string' },
-      'token-file': { type: 'string' },
-      agent: { type: 'string', multiple: true },
-      all: { type: 'boolean' },
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-    HELP,
-  );
-  if (!parsed) return 0;
-  const v = parsed.values;
-  if (parsed.positionals.length > 0) {
-    throw new UserError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`, 'run letta-memfs-hooks init --server --help', 2);
-  }
-  const given = validateLayer(
-    Object.fromEntries(
-      Object.entries({
-        remote: v.remote,
-        lettaUrl: v['letta-url'],
-        lettaUserId: v['letta-user'],
-        lettaPasswordEnv: v['password-env'],
-        gitUsername: v['git-user'],
-        gitTokenEnv: v['token-env'],
-        gitTokenFile: v['token-file'],
-      }).filter(([, x]) => x !== undefined),
-    ),
-    'command-line flags',
-  );
-  const memfsRoot = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT;
-  if (!memfsRoot) throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
-  await discoverAgents(memfsRoot); // a wrong root fails here, before anything is written
-  // Flags given now are remembered (no secrets: only env var and file names), so `watch` needs no flags.
-  const file = v.config ?? serverConfigFile(memfsRoot);
-  const saved = (await readJson<Record<string, unknown>>(file)) ?? {};
-  const merged = { ...saved, ...given, memfsRoot: path.resolve(memfsRoot) };
-  const ctx = await loadServerContext({ memfsRoot, configFile: (await exists(file)) ? file : undefined });
-  const config: Config = mergeLayers([ctx.config, given, { memfsRoot: path.resolve(memfsRoot) }]);
-  checkServerConfig(config);
-  const result = await setupServer({ config, agents: v.agent?.length ? v.agent : 'all' });
-  await writeJsonAtomic(file, merged);
-  if (v.json) {
-    process.stdout.write(JSON.stringify({ ...result, configFile: file }, null, 2) + '\n');
-  } else {
-    for (const s of result.skipped) process.stdout.write(`skipped ${s.path}: ${s.reason}\n`);
-    process.stdout.write(
-      `set up ${result.agents.length} agent repo(s) under ${result.memfsRoot} in ${result.elapsedMs} ms; settings in ${file}\n` +
-        `next: keep 'letta-memfs-hooks watch --memfs-root ${result.memfsRoot}' running (deploy/ has a systemd unit and a compose service)\n`,
-    );
-  }
-  return 0;
-}

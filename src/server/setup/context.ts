@@ -1,10 +1,10 @@
 import path from 'node:path';
-import type { Config } from '../core/config/schema.js';
-import { loadConfig } from '../core/config/load.js';
-import { UserError } from '../core/errors.js';
-import { readSettings, stateDirOf } from '../core/settings.js';
-import type { AgentRepo } from './discover.js';
-import { type LettaClientOptions, lettaOptionsFromConfig } from './letta-api.js';
+import type { Config } from '../../core/config/schema.js';
+import { loadConfig } from '../../core/config/load.js';
+import { UserError } from '../../core/errors.js';
+import { readSettings, stateDirOf } from '../../core/settings.js';
+import type { AgentRepo } from '../repo/discover.js';
+import { type LettaClientOptions, lettaOptionsFromConfig } from '../letta/letta-api.js';
 
 /** What every server command needs: the resolved config, where the repos are, and how to reach Letta. */
 export interface ServerContext {

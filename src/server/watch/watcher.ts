@@ -1,13 +1,14 @@
+import { mapLimit } from '../../core/map-limit.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatError } from '../core/errors.js';
-import { readSettings, stateDirOf } from '../core/settings.js';
-import type { ServerContext } from './context.js';
-import { type AgentRepo, discoverAgents } from './discover.js';
-import { initAgent, mapLimit } from './init-server.js';
-import { type PullOutcome, pullAgent } from './pull.js';
-import { MAIN, readRef } from './refs.js';
-import { needsSync, syncAgent } from './sync.js';
+import { formatError } from '../../core/errors.js';
+import { readSettings, stateDirOf } from '../../core/settings.js';
+import type { ServerContext } from '../setup/context.js';
+import { type AgentRepo, discoverAgents } from '../repo/discover.js';
+import { initAgent } from '../setup/init-server.js';
+import { type PullOutcome, pullAgent } from '../repo/pull.js';
+import { MAIN, readRef } from '../repo/refs.js';
+import { needsSync, syncAgent } from '../letta/sync.js';
 import { agentFromPayload, DeliveryLog, isPushEvent, MAX_BODY_BYTES, verifyRequest } from './webhook.js';
 
 export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent';
@@ -156,10 +157,7 @@ export class Watcher {
   private async poll(): Promise<void> {
     const now = Date.now();
     // A bounded number of file reads at a time: 1,000 agents at once would only inflate memory (RSS goal 150 MB).
-    await mapLimit(
-      [...this.agents.values()],
-      32,
-      async (e) => {
+    await mapLimit([...this.agents.values()], 32, async (e) => {
         if (this.queued.has(e.repo.agentId) || this.running.has(e.repo.agentId)) return;
         const head = await readRef(e.repo.gitDir, MAIN).catch(() => undefined);
         // An unreadable ref (the server rewrites it in place: storage/local.py upload_bytes) is looked at next tick.

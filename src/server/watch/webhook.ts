@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { isAgentId } from '../core/agent-id.js';
-import { AGENT_PLACEHOLDER } from '../core/template.js';
+import { isAgentId } from '../../core/agent-id.js';
+import { AGENT_PLACEHOLDER } from '../../core/template.js';
 
 /** Largest accepted request body. A memory-repo push payload is a few KiB; GitHub caps its own at 25 MB. */
 export const MAX_BODY_BYTES = 256 * 1024;

@@ -1,8 +1,8 @@
-import { git } from '../core/git.js';
-import type { AgentRepo } from './discover.js';
+import { git } from '../../core/git.js';
+import type { AgentRepo } from '../repo/discover.js';
 import { LettaApiError, type LettaClientOptions, syncFromGit } from './letta-api.js';
-import { type Lock, tryLock, waitLock } from './lock.js';
-import { MAIN, readRef } from './refs.js';
+import { type Lock, tryLock, waitLock } from '../../core/lock.js';
+import { MAIN, readRef } from '../repo/refs.js';
 import { isServerCommit, planSync, readSyncState, type SyncDiff, syncLockFile, type SyncState, writeSyncState } from './sync-state.js';
 
 export interface SyncOutcome {

@@ -1,7 +1,7 @@
 import { request } from 'undici';
-import type { Config } from '../core/config/schema.js';
-import { UserError } from '../core/errors.js';
-import { addSecret } from '../core/log.js';
+import type { Config } from '../../core/config/schema.js';
+import { UserError } from '../../core/errors.js';
+import { addSecret } from '../../core/log.js';
 
 /** How to reach the Letta REST API. The password is read from the env var the config names, never from argv. */
 export interface LettaClientOptions {

@@ -1,9 +1,9 @@
-import { parseCommandArgs } from '../cli/args.js';
-import { formatError } from '../core/errors.js';
-import { resolveRepo } from '../core/git.js';
-import { uninstall } from '../install/installer.js';
-import { loadServerContext } from './context.js';
-import { agentsFromFlags } from './select.js';
+import { parseCommandArgs } from '../args.js';
+import { formatError } from '../../core/errors.js';
+import { resolveRepo } from '../../core/git.js';
+import { uninstall } from '../../install/installer.js';
+import { loadServerContext } from '../../server/setup/context.js';
+import { agentsFromFlags } from '../../server/setup/select.js';
 
 const HELP = `usage: letta-memfs-hooks uninstall --server (--agent <id>... | --all) [--memfs-root <dir>] [--config <file>]
 

@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatError } from '../core/errors.js';
-import { logLine } from '../core/log.js';
-import type { HookContext } from '../hooks/context.js';
-import { contextFromRepo } from './context.js';
+import { formatError } from '../../core/errors.js';
+import { logLine } from '../../core/log.js';
+import type { HookContext } from '../../hooks/context.js';
+import { contextFromRepo } from '../setup/context.js';
 import { syncAgent } from './sync.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
 
 /**
  * Server-role reference-transaction, post-merge and post-checkout: main moved in repo.git (the shim has already

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isAgentId, validateAgentId } from '../core/agent-id.js';
-import { UserError } from '../core/errors.js';
+import { isAgentId, validateAgentId } from '../../core/agent-id.js';
+import { UserError } from '../../core/errors.js';
 
 /** One agent's memory repo as the Letta server stores it. */
 export interface AgentRepo {

@@ -1,17 +1,17 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Config } from '../core/config/schema.js';
-import { UserError } from '../core/errors.js';
-import { git, GitError } from '../core/git.js';
-import { readJson, readSettings, stateDirOf, writeJsonAtomic } from '../core/settings.js';
+import type { Config } from '../../core/config/schema.js';
+import { UserError } from '../../core/errors.js';
+import { git, GitError } from '../../core/git.js';
+import { readJson, readSettings, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
 import type { AgentRepo } from './discover.js';
-import type { LettaClientOptions } from './letta-api.js';
-import { waitLock } from './lock.js';
+import type { LettaClientOptions } from '../letta/letta-api.js';
+import { waitLock } from '../../core/lock.js';
 import { MAIN, readRef } from './refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from './remote-auth.js';
 import { probeRemoteMain } from './remote-head.js';
-import { type SyncOutcome, syncAgent } from './sync.js';
+import { type SyncOutcome, syncAgent } from '../letta/sync.js';
 
 export const CONFLICT_PREFIX = 'refs/letta-memfs/conflicts/';
 const ZERO = '0'.repeat(40);

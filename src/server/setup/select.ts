@@ -1,6 +1,6 @@
-import { UserError } from '../core/errors.js';
+import { UserError } from '../../core/errors.js';
 import type { ServerContext } from './context.js';
-import { type AgentRepo, selectAgents } from './discover.js';
+import { type AgentRepo, selectAgents } from '../repo/discover.js';
 
 /** `--agent <id>` (repeatable) or `--all`: exactly one of them. */
 export async function agentsFromFlags(ctx: ServerContext, agent: string[] | undefined, all: boolean | undefined, command: string): Promise<AgentRepo[]> {

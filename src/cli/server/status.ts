@@ -1,0 +1,44 @@
+import { mapLimit } from '../../core/map-limit.js';
+import { loadServerContext } from '../../server/setup/context.js';
+import { discoverAgents, selectAgents } from '../../server/repo/discover.js';
+import { agentStatus, formatAgentStatus, statusExitCode } from '../../server/setup/status.js';
+import { parseCommandArgs } from '../args.js';
+
+const HELP = `usage: letta-memfs-hooks status --server [--memfs-root <dir>] [--agent <id>...] [--remote] [--json]
+
+Server role: per agent, the repo.git main, the external main, the last synced commit, a pending sync, conflict
+refs and the last error. Exit status: 3 a conflict ref exists, 1 an error or missing hooks, 0 otherwise.
+
+  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
+  --config <file>     config file
+  --agent <id>        only this agent (repeatable)
+  --remote            ask the external host for its main (network) instead of the last fetched value
+  --json              JSON array`;
+
+/** `status --server` (src/cli/commands/status.ts hands over everything but --server). */
+export async function serverStatus(opts: { argv: string[] }): Promise<number> {
+  const parsed = parseCommandArgs(
+    opts.argv,
+    {
+      'memfs-root': { type: 'string' },
+      config: { type: 'string' },
+      agent: { type: 'string', multiple: true },
+      remote: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
+  const v = parsed.values;
+  const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
+  const repos = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : (await discoverAgents(ctx.memfsRoot)).repos;
+  const all = await mapLimit(repos, 16, (r) => agentStatus(r, ctx, Boolean(v.remote)));
+  if (v.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
+  else {
+    process.stdout.write(all.map(formatAgentStatus).join('\n') + (all.length ? '\n' : ''));
+    const pending = all.filter((s) => s.pending).length;
+    const conflicts = all.reduce((n, s) => n + s.conflicts.length, 0);
+    process.stdout.write(`${all.length} agent(s) under ${ctx.memfsRoot}: ${pending} pending sync(s), ${conflicts} conflict ref(s)\n`);
+  }
+  return statusExitCode(all);
+}
