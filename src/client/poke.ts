@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signPoke } from '../server/watch/webhook.js';
-import { mainUpdates } from './validate-push.js';
+import { mainUpdates } from '../validate/push.js';
 
 export interface PokePlan {
   agentId: string;

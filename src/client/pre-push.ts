@@ -21,7 +21,7 @@ import {
   mainUpdates,
   validateTree,
   ZERO_OID,
-} from './validate-push.js';
+} from '../validate/push.js';
 
 export interface PrePushInput {
   /** git's arguments: remote name (or the URL when pushing to a URL) and the push URL. */

@@ -11,7 +11,7 @@ import {
   mainUpdates,
   validateTree,
   type TreeEntry,
-} from '../../src/client/validate-push.js';
+} from '../../src/validate/push.js';
 
 const Z = '0'.repeat(40);
 const A = 'a'.repeat(40);
