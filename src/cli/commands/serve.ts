@@ -1,0 +1,103 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { UserError } from '../../core/errors.js';
+import { addSecret, logLine, warn } from '../../core/log.js';
+import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
+import { MemfsService } from '../../server/memfs-service/server.js';
+import { parseCommandArgs } from '../args.js';
+
+const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> [options]
+
+The memfs git service for an unpatched Letta server: smart HTTP (clone, fetch, push) for every agent's
+<memfs-root>/repository/<org>/<agent>/repo.git, reached through Letta's own /v1/git/ proxy. Point Letta at it with
+  LETTA_MEMFS_SERVICE_URL=http://<host>:<port>/<secret>
+Pushes to main are validated like the client's pre-push (binary or non-UTF-8 files, frontmatter, read_only);
+non-fast-forward pushes and deletions are refused. Repos are never created here (Letta does).
+
+  --memfs-root <dir>     the Letta memfs root (default: LETTA_MEMFS_ROOT)
+  --host <addr>          listen address (default 127.0.0.1)
+  --port <n>             listen port (default 8285; 0 picks a free one, printed on start)
+  --secret-file <file>   file holding the secret (mode 0600); otherwise ${SECRET_ENV}
+  --max-body-mb <n>      largest request body, before and after gunzip (default 64)
+  --max-backends <n>     git processes at once (default 4); up to --queue more wait, the rest get 503
+  --queue <n>            requests waiting for a git process (default 16)
+  --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it`;
+
+function int(v: string | undefined, name: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UserError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, `e.g. --${name} ${def}`, 2);
+  return n;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      'memfs-root': { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'secret-file': { type: 'string' },
+      'max-body-mb': { type: 'string' },
+      'max-backends': { type: 'string' },
+      queue: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
+  const v = parsed.values;
+  if (parsed.positionals.length > 0) throw new UserError(`serve takes no positional argument (got ${parsed.positionals.length}, not shown: it may be a secret)`, 'the secret never goes on the command line: use --secret-file or ' + SECRET_ENV, 2);
+  const rootArg = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT;
+  if (!rootArg) throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
+  const memfsRoot = path.resolve(rootArg);
+  const isDir = await stat(memfsRoot).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new UserError(`memfs root ${memfsRoot} is not a directory`, 'pass the directory Letta stores memfs repos in (~/.letta/memfs of the server user)');
+  const host = v.host ?? '127.0.0.1';
+  const port = int(v.port, 'port', 8285, 0, 65535);
+  const maxBodyBytes = int(v['max-body-mb'], 'max-body-mb', 64, 1, 4096) * 1024 * 1024;
+  const maxBackends = int(v['max-backends'], 'max-backends', 4, 1, 256);
+  const maxQueued = int(v.queue, 'queue', 16, 0, 10_000);
+  const totalTimeoutMs = int(v.timeout, 'timeout', 600, 1, 86_400) * 1000;
+  const secret = await loadServiceSecret(process.env, v['secret-file']);
+  addSecret(secret);
+  if (!isLoopback(host)) warn(`listening on ${host}: plain HTTP, the secret in the URL is readable on the network (fix: keep the service on a private network or loopback)`);
+
+  const service = new MemfsService({
+    memfsRoot,
+    secret,
+    host,
+    port,
+    maxBodyBytes,
+    maxBackends,
+    maxQueued,
+    idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
+    totalTimeoutMs,
+    log: (line) => logLine(`serve: ${line}`),
+  });
+  let addr;
+  try {
+    addr = await service.start();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, code === 'EADDRINUSE' ? 'pass another --port, or stop what uses it' : 'check --host and --port');
+  }
+  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=http://${shown}:${addr.port}/<secret>)`);
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      logLine(`serve: ${sig}: finishing running requests, then exiting`);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await service.stop();
+  return 0;
+}

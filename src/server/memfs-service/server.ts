@@ -1,0 +1,217 @@
+/**
+ * The memfs git service: smart HTTP for `<memfs-root>/repository/<org>/<agent>/repo.git`, behind Letta's
+ * `/v1/git/` proxy (letta/server/rest_api/routers/v1/git_http.py @ 0.16.7). Streams both ways (the proxy sends
+ * every POST chunked, without Content-Length: facts §6), caps request bodies, bounds concurrent git processes, and
+ * answers every input with a status: no request can stop the process.
+ */
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { spawnBackend } from './backend.js';
+import { BodyTooLarge, byteCap, Slots } from './limits.js';
+import { advertisementPrefix, route, type GitService } from './route.js';
+
+export interface ServiceOptions {
+  /** Absolute memfs root (Letta's `~/.letta/memfs`). */
+  memfsRoot: string;
+  secret: string;
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  maxBackends: number;
+  maxQueued: number;
+  /** A request with no byte moving either way for this long is cut and its git killed. */
+  idleTimeoutMs: number;
+  totalTimeoutMs: number;
+  /** Our hooks directory for receive-pack (core.hooksPath through the environment), and the hooks' environment. */
+  hooksDir?: string;
+  hookEnv?: Record<string, string>;
+  log: (line: string) => void;
+  /** Called after a receive-pack that exited 0 (the refs may or may not have moved). */
+  onReceivePack?: (push: { org: string; agent: string; gitDir: string }) => void;
+}
+
+function send(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', ...extra });
+  res.end(`${text}\n`);
+}
+
+async function isRepo(gitDir: string): Promise<boolean> {
+  try {
+    return (await stat(gitDir)).isDirectory() && (await stat(path.join(gitDir, 'HEAD'))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export class MemfsService {
+  private server?: Server;
+  private readonly slots: Slots;
+
+  constructor(private readonly opts: ServiceOptions) {
+    this.slots = new Slots(opts.maxBackends, opts.maxQueued);
+  }
+
+  /** Listens; rejects (EADDRINUSE, EACCES, ...) when it cannot, so the command can exit at once. */
+  async start(): Promise<AddressInfo> {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch(() => send(res, 500, 'internal error'));
+    });
+    server.requestTimeout = this.opts.totalTimeoutMs;
+    server.headersTimeout = Math.min(10_000, this.opts.totalTimeoutMs);
+    // Malformed HTTP never reaches the handler: answer 400 and drop the socket.
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    return server.address() as AddressInfo;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const r = route(req.method ?? '', req.url ?? '', req.headers, this.opts.secret);
+    if (!r.ok) {
+      // Never the URL (it holds the secret) nor any header (the proxy forwards the client's Authorization).
+      this.opts.log(`refused ${req.method ?? '?'} ${r.status}: ${r.reason}`);
+      req.resume();
+      send(res, r.status, r.status === 404 ? 'not found' : r.reason);
+      return;
+    }
+    const what = `${req.method} ${r.agent} ${r.service}${r.kind === 'advertise' ? ' (refs)' : ''}`;
+    // Both ids matched strict patterns in route(): no path is built from anything else.
+    const gitDir = path.join(this.opts.memfsRoot, 'repository', r.org, r.agent, 'repo.git');
+    // Letta creates repos; we never do. An agent the org does not have is the same 404 as any unknown path.
+    if (!(await isRepo(gitDir))) {
+      this.opts.log(`refused ${what} 404: no such repo`);
+      req.resume();
+      send(res, 404, 'not found');
+      return;
+    }
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    const release = await this.slots.acquire(gone.signal);
+    if (!release) {
+      if (!gone.signal.aborted) {
+        this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, queue full`);
+        req.resume();
+        send(res, 503, 'busy, try again', { 'Retry-After': '1' });
+      }
+      return;
+    }
+    this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent });
+  }
+
+  private run(
+    req: IncomingMessage,
+    res: ServerResponse,
+    service: GitService,
+    advertise: boolean,
+    protocol: string | undefined,
+    gitDir: string,
+    gone: AbortSignal,
+    release: () => void,
+    info: { what: string; started: number; org: string; agent: string },
+  ): void {
+    const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: this.opts.hookEnv });
+    let failure: { status: number; text: string } | undefined;
+    let stderr = '';
+    const kill = (why: { status: number; text: string }) => {
+      failure ??= why;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+      }
+    };
+    let idle: NodeJS.Timeout | undefined;
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => kill({ status: 504, text: 'timed out (idle)' }), this.opts.idleTimeoutMs);
+    };
+    touch();
+    const total = setTimeout(() => kill({ status: 504, text: 'timed out' }), this.opts.totalTimeoutMs);
+    if (gone.aborted) kill({ status: 499, text: 'client went away' });
+    gone.addEventListener('abort', () => {
+      if (!res.writableFinished) kill({ status: 499, text: 'client went away' });
+    });
+
+    child.stdin.on('error', () => undefined); // git may stop reading early (a refused push); EPIPE is expected
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 2_000) stderr += d.toString('utf8');
+    });
+    if (advertise) {
+      child.stdin.end();
+      req.resume();
+    } else {
+      const gzip = /^(x-)?gzip$/.test(String(req.headers['content-encoding'] ?? ''));
+      const cap = this.opts.maxBodyBytes;
+      req.on('data', touch);
+      const onBodyError = (err: Error | null | undefined) => {
+        if (!err) return;
+        if (err instanceof BodyTooLarge) kill({ status: 413, text: `request body over ${cap} bytes` });
+        else kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
+      };
+      if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), child.stdin, onBodyError);
+      else pipeline(req, byteCap(cap), child.stdin, onBodyError);
+    }
+
+    child.stdout.once('data', (first: Buffer) => {
+      if (failure || res.destroyed) return;
+      res.writeHead(200, { 'Content-Type': `application/x-${service}-${advertise ? 'advertisement' : 'result'}`, 'Cache-Control': 'no-cache' });
+      if (advertise) res.write(advertisementPrefix(service, protocol));
+      res.write(first);
+      child.stdout.on('data', touch);
+      child.stdout.pipe(res);
+    });
+    child.on('error', (err) => kill({ status: 500, text: `cannot run git: ${err.message}` }));
+    child.on('close', (code, signal) => {
+      clearTimeout(idle);
+      clearTimeout(total);
+      release();
+      let status = res.headersSent ? 200 : 500;
+      if (failure) {
+        status = failure.status;
+        if (status !== 499) send(res, status, failure.text);
+      } else if (!res.headersSent) {
+        if (code === 0) {
+          res.writeHead(200, { 'Content-Type': `application/x-${service}-${advertise ? 'advertisement' : 'result'}`, 'Cache-Control': 'no-cache' });
+          res.end(advertise ? advertisementPrefix(service, protocol) : undefined);
+          status = 200;
+        } else send(res, 500, 'git failed');
+      } else if (code !== 0) {
+        // Output already started: all we can do is cut the stream, which the git client reports.
+        res.destroy();
+      }
+      const errLine = stderr.trim().split('\n').pop() ?? '';
+      const exit = code ?? signal;
+      this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
+      if (service === 'git-receive-pack' && !advertise && code === 0 && !failure) {
+        this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir });
+      }
+    });
+  }
+}

@@ -1,0 +1,123 @@
+// A memfs root laid out like Letta's (repository/<org>/<agent>/repo.git, the .git of a non-bare repo made with
+// `git init -b main`: letta/services/memory_repo/git_operations.py @ 0.16.7) and the real `serve` command on it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { CLI } from '../helpers/cli.js';
+import { sh, tempDir } from '../helpers/repo.js';
+
+export const ORG = 'org-00000000-0000-4000-8000-000000000000';
+export const OTHER_ORG = 'org-11111111-1111-4111-8111-111111111111';
+
+export const newAgentId = (): string => `agent-${randomUUID()}`;
+
+export function memfsFile(description: string, body: string, extra = ''): string {
+  return `---\ndescription: ${description}\n${extra}---\n${body}`;
+}
+
+/** Creates repo.git for an agent the way Letta does, with system/human.md committed on main. */
+export function createAgentRepo(root: string, agent: string, org = ORG, files: Record<string, string> = { 'system/human.md': memfsFile('About the human', 'Ada') }): string {
+  const work = fs.mkdtempSync(path.join(root, '.mk-'));
+  sh(work, ['init', '-q', '-b', 'main']);
+  for (const [p, c] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(work, p)), { recursive: true });
+    fs.writeFileSync(path.join(work, p), c);
+  }
+  sh(work, ['add', '-A']);
+  sh(work, ['commit', '-q', '-m', 'Initial commit']);
+  const gitDir = path.join(root, 'repository', org, agent, 'repo.git');
+  fs.mkdirSync(path.dirname(gitDir), { recursive: true });
+  fs.renameSync(path.join(work, '.git'), gitDir);
+  fs.rmSync(work, { recursive: true, force: true });
+  return gitDir;
+}
+
+export interface Service {
+  root: string;
+  secret: string;
+  port: number;
+  proc: ChildProcess;
+  log: () => string;
+  base: (agent: string) => string;
+  stop: () => Promise<void>;
+  cleanup: () => void;
+}
+
+/** Starts `letta-memfs-hooks serve` on a free port with the secret in the environment; resolves once it listens. */
+export async function startService(opts: { args?: string[]; root?: string } = {}): Promise<Service> {
+  const t = tempDir('lmh-memfs-');
+  const root = opts.root ?? path.join(t.dir, 'memfs');
+  fs.mkdirSync(root, { recursive: true });
+  const secret = randomBytes(24).toString('hex');
+  const proc = spawn(process.execPath, [CLI, 'serve', '--memfs-root', root, '--port', '0', ...(opts.args ?? [])], {
+    env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: secret, LETTA_MEMFS_INTERNAL: undefined },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  proc.stderr!.on('data', (d) => (log += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${log}`)), 10_000);
+    proc.on('exit', (c) => reject(new Error(`serve exited ${c}: ${log}`)));
+    const check = () => {
+      const m = /on http:\/\/[^:]+:(\d+)\//.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stderr!.on('data', check);
+  });
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const done = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await done;
+  };
+  return {
+    root,
+    secret,
+    port,
+    proc,
+    log: () => log,
+    base: (agent) => `http://127.0.0.1:${port}/${secret}/git/${agent}/state.git`,
+    stop,
+    cleanup: () => t.cleanup(),
+  };
+}
+
+export interface GitRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs a real git client (async, so the service in this process's child can answer), sending the org header. */
+export function gitClient(cwd: string, args: string[], org: string | null = ORG): Promise<GitRun> {
+  const pre = org ? ['-c', `http.extraHeader=X-Organization-Id: ${org}`] : [];
+  const child = spawn('git', [...pre, ...args], {
+    cwd,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? 1, out, err })));
+}
+
+/** Reads /proc/<pid>/status VmRSS in KiB (Linux). */
+export function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** Waits until the service's log matches (its line for a request comes when git has exited). */
+export async function waitForLog(svc: Service, pattern: RegExp, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pattern.test(svc.log())) {
+    if (Date.now() > end) throw new Error(`log never matched ${pattern}:\n${svc.log().slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
