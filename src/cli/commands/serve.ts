@@ -4,6 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { addSecret, logLine, warn } from '../../core/log.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
+import { createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> [options]
@@ -67,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   addSecret(secret);
   if (!isLoopback(host)) warn(`listening on ${host}: plain HTTP, the secret in the URL is readable on the network (fix: keep the service on a private network or loopback)`);
 
+  const hooks = await createServiceHooks();
   const service = new MemfsService({
     memfsRoot,
     secret,
@@ -77,12 +79,15 @@ export async function run(argv: string[]): Promise<number> {
     maxQueued,
     idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
     totalTimeoutMs,
+    hooksDir: hooks.dir,
+    hookEnv: hooks.env,
     log: (line) => logLine(`serve: ${line}`),
   });
   let addr;
   try {
     addr = await service.start();
   } catch (err) {
+    await hooks.remove();
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, code === 'EADDRINUSE' ? 'pass another --port, or stop what uses it' : 'check --host and --port');
   }
@@ -99,5 +104,6 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await service.stop();
+  await hooks.remove();
   return 0;
 }

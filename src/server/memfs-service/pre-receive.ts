@@ -1,0 +1,66 @@
+/**
+ * The service's pre-receive: the checks of the client's pre-push (src/validate/push.ts: binary or non-UTF-8 files,
+ * frontmatter, read_only, submodules) on every push that updates `main`, so that no client, ours or not, can push
+ * a tree that breaks Letta's post-push sync (one binary file fails every later sync: facts §6). git prints what we
+ * write to stderr as `remote:` lines and reports `[remote rejected] main -> main (pre-receive hook declined)`.
+ */
+import { git, readBlobs, type GitOptions } from '../../core/git.js';
+import { blobsToRead, formatProblem, parseLsTree, validateTree, ZERO_OID, type Problem, type TreeEntry } from '../../validate/push.js';
+
+export interface RefUpdate {
+  oldOid: string;
+  newOid: string;
+  ref: string;
+}
+
+/** git's pre-receive stdin: `<old-oid> <new-oid> <ref-name>` per line (githooks(5)). */
+export function parseReceiveInput(stdin: string): RefUpdate[] {
+  const out: RefUpdate[] = [];
+  for (const line of stdin.split('\n')) {
+    const m = /^([0-9a-f]{40,64}) ([0-9a-f]{40,64}) (\S+)$/.exec(line.trim());
+    if (m) out.push({ oldOid: m[1], newOid: m[2], ref: m[3] });
+  }
+  return out;
+}
+
+/**
+ * Inside receive-pack the pushed objects sit in a quarantine directory that git names in GIT_OBJECT_DIRECTORY and
+ * friends; our git calls must keep them (core/git.ts drops them for calls into other repos).
+ */
+export function quarantineOptions(env: NodeJS.ProcessEnv, cwd: string): GitOptions {
+  const keep = ['GIT_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_QUARANTINE_PATH'] as const;
+  return { cwd, env: Object.fromEntries(keep.map((k) => [k, env[k]])) };
+}
+
+async function lsTree(oid: string, opts: GitOptions): Promise<TreeEntry[]> {
+  return parseLsTree((await git(['ls-tree', '-r', '-z', '--full-tree', oid], opts)).stdout);
+}
+
+/** Problems in the pushed updates of main (Letta reads only HEAD = main; other branches are left alone). */
+export async function checkReceive(updates: readonly RefUpdate[], opts: GitOptions): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const u of updates) {
+    if (u.ref !== 'refs/heads/main' || ZERO_OID.test(u.newOid)) continue;
+    const tree = await lsTree(u.newOid, opts);
+    const base = ZERO_OID.test(u.oldOid) ? undefined : await lsTree(u.oldOid, opts);
+    const blobs = await readBlobs(blobsToRead(tree, base), opts);
+    problems.push(...validateTree(tree, base, blobs));
+  }
+  return problems;
+}
+
+/** Runs as the hook: returns the exit code; one stderr line per problem, the client shows them as `remote:`. */
+export async function preReceive(stdin: string, env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
+  let problems: Problem[];
+  try {
+    problems = await checkReceive(parseReceiveInput(stdin), quarantineOptions(env, cwd));
+  } catch (err) {
+    // Cannot check: refuse rather than let an unchecked tree reach Letta's sync.
+    process.stderr.write(`letta-memfs-hooks: push refused: the server could not check it (${(err as Error).message.split('\n')[0]}); try again\n`);
+    return 1;
+  }
+  if (problems.length === 0) return 0;
+  if (problems.length > 1) process.stderr.write(`letta-memfs-hooks: push refused: ${problems.length} problems\n`);
+  for (const p of problems) process.stderr.write(`letta-memfs-hooks: push refused: ${formatProblem(p)}\n`);
+  return 1;
+}
