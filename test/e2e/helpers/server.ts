@@ -18,6 +18,8 @@ export interface ServerOptions {
   name: string;
   /** Secure mode (LETTA_SERVER_SECURE=true): every route but health then needs `Authorization: Bearer <password>`. */
   password?: string;
+  /** LETTA_MEMFS_SERVICE_URL; default `local` (no git service: the proxy fails). Stock mode points it at `serve`. */
+  memfsServiceUrl?: string;
 }
 
 export async function freePort(): Promise<number> {
@@ -94,7 +96,7 @@ export class LettaServer {
       LANG: 'C.UTF-8',
       HOME: this.home,
       LETTA_PG_URI: `${base}/${this.db}`,
-      LETTA_MEMFS_SERVICE_URL: 'local',
+      LETTA_MEMFS_SERVICE_URL: this.opts.memfsServiceUrl ?? 'local',
       // No Redis: server commits then take no lock (facts §1), which these single-writer tests do not need.
     };
     if (this.opts.patchedDir) env.PYTHONPATH = this.opts.patchedDir;
