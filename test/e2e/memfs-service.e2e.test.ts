@@ -29,7 +29,7 @@ beforeAll(async () => {
   servicePort = await freePort();
   server = await LettaServer.start({ venv: inject('lettaVenv'), name: 'stock', memfsServiceUrl: `http://127.0.0.1:${servicePort}/${SECRET}` });
   mkdirSync(server.memfsRoot, { recursive: true });
-  service = spawn(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '--memfs-root', server.memfsRoot, '--port', String(servicePort)], {
+  service = spawn(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '--memfs-root', server.memfsRoot, '--port', String(servicePort), '--letta-url', server.url], {
     env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: SECRET },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -148,6 +148,29 @@ describe(`letta ${version} unpatched + serve: round trip in through /v1/git/`, (
     expect(ok.code, ok.err).toBe(0);
     const blocks = await blocksUntil(agentId, (bs) => bs.some((b) => b.value === 'Still Ada.'));
     expect(blocks.find((b) => b.label === 'system/human')?.value).toBe('Still Ada.');
+  });
+});
+
+async function logUntil(pattern: RegExp): Promise<void> {
+  for (let i = 0; i < 150 && !pattern.test(serviceLog); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(serviceLog).toMatch(pattern);
+}
+
+describe(`letta ${version} unpatched + serve: after a push`, () => {
+  it('recompiles the prompt only when system/ changed, after the stock sync landed the values', async () => {
+    const { agentId, dir } = await cloneAgent('stock-recompile');
+    write(dir, 'reference/places.md', blockFile({ description: 'Places' }, 'Porto'));
+    git(['add', '-A'], dir);
+    git(['commit', '-q', '-m', 'reference only'], dir);
+    expect(lc(['push', 'origin', 'main'], dir).code).toBe(0);
+    await logUntil(new RegExp(`${agentId}: after push: no-system-change`));
+    expect(serviceLog).not.toMatch(new RegExp(`${agentId}: after push: recompiled`));
+
+    write(dir, 'system/human.md', blockFile({ description: 'What I know about the human' }, 'Ada lives in Porto now.'));
+    git(['commit', '-q', '-am', 'system change'], dir);
+    expect(lc(['push', 'origin', 'main'], dir).code).toBe(0);
+    await logUntil(new RegExp(`${agentId}: after push: recompiled`));
+    expect(await api.systemPrompt(agentId)).toContain('Ada lives in Porto now.');
   });
 });
 

@@ -5,6 +5,7 @@ import { addSecret, logLine, warn } from '../../core/log.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
 import { createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
+import { recompileIfSystemChanged } from '../../server/memfs-service/recompile.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> [options]
@@ -22,7 +23,9 @@ non-fast-forward pushes and deletions are refused. Repos are never created here 
   --max-body-mb <n>      largest request body, before and after gunzip (default 64)
   --max-backends <n>     git processes at once (default 4); up to --queue more wait, the rest get 503
   --queue <n>            requests waiting for a git process (default 16)
-  --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it`;
+  --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it
+  --letta-url <url>      after a push that changed system/, wait for Letta's own block sync, then call
+                         POST /v1/agents/<id>/recompile there (password from LETTA_SERVER_PASSWORD); off without it`;
 
 function int(v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def;
@@ -47,6 +50,7 @@ export async function run(argv: string[]): Promise<number> {
       'max-backends': { type: 'string' },
       queue: { type: 'string' },
       timeout: { type: 'string' },
+      'letta-url': { type: 'string' },
     },
     HELP,
   );
@@ -68,6 +72,13 @@ export async function run(argv: string[]): Promise<number> {
   addSecret(secret);
   if (!isLoopback(host)) warn(`listening on ${host}: plain HTTP, the secret in the URL is readable on the network (fix: keep the service on a private network or loopback)`);
 
+  const lettaUrl = v['letta-url']?.replace(/\/+$/, '');
+  if (lettaUrl !== undefined && !/^https?:\/\/[^/@\s]+$/.test(lettaUrl)) {
+    throw new UserError('--letta-url must be http(s)://host[:port], without credentials or a path', 'e.g. --letta-url http://127.0.0.1:8283', 2);
+  }
+  const password = process.env.LETTA_SERVER_PASSWORD || undefined;
+  addSecret(password);
+  const log = (line: string) => logLine(`serve: ${line}`);
   const hooks = await createServiceHooks();
   const service = new MemfsService({
     memfsRoot,
@@ -81,7 +92,15 @@ export async function run(argv: string[]): Promise<number> {
     totalTimeoutMs,
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
-    log: (line) => logLine(`serve: ${line}`),
+    log,
+    onReceivePack: lettaUrl
+      ? (push) => {
+          recompileIfSystemChanged(push, { lettaUrl, password, waitMs: 10_000, log }).then(
+            (outcome) => log(`${push.agent}: after push: ${outcome}`),
+            (err: Error) => log(`${push.agent}: after push: ${err.message}`),
+          );
+        }
+      : undefined,
   });
   let addr;
   try {

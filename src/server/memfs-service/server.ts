@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { spawnBackend } from './backend.js';
+import { mainOf } from './recompile.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 
@@ -30,9 +31,15 @@ export interface ServiceOptions {
   hooksDir?: string;
   hookEnv?: Record<string, string>;
   log: (line: string) => void;
-  /** Called after a receive-pack that exited 0 (the refs may or may not have moved). */
-  onReceivePack?: (push: { org: string; agent: string; gitDir: string }) => void;
+  /**
+   * Called after a receive-pack that exited 0 (the refs may or may not have moved), with main as it was before and
+   * the actor from the `user_id` header the proxy forwards, when it is a well-formed id.
+   */
+  onReceivePack?: (push: { org: string; agent: string; gitDir: string; before?: string; userId?: string }) => void;
 }
+
+// Letta user ids (letta/schemas/user.py @ 0.16.7), the actor header the proxy forwards from the client.
+const USER_ID = /^user-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function send(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -123,7 +130,10 @@ export class MemfsService {
       }
       return;
     }
-    this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent });
+    const push = r.service === 'git-receive-pack' && r.kind === 'rpc' && this.opts.onReceivePack !== undefined;
+    const before = push ? await mainOf(gitDir) : undefined;
+    const userId = typeof req.headers.user_id === 'string' && USER_ID.test(req.headers.user_id) ? req.headers.user_id : undefined;
+    this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId });
   }
 
   private run(
@@ -135,7 +145,7 @@ export class MemfsService {
     gitDir: string,
     gone: AbortSignal,
     release: () => void,
-    info: { what: string; started: number; org: string; agent: string },
+    info: { what: string; started: number; org: string; agent: string; before?: string; userId?: string },
   ): void {
     const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: this.opts.hookEnv });
     let failure: { status: number; text: string } | undefined;
@@ -210,7 +220,7 @@ export class MemfsService {
       const exit = code ?? signal;
       this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
       if (service === 'git-receive-pack' && !advertise && code === 0 && !failure) {
-        this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir });
+        this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId });
       }
     });
   }

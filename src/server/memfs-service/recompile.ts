@@ -1,0 +1,78 @@
+/**
+ * After a push through the service moved `main`: Letta's proxy runs its own block sync once our response closes
+ * (`_sync_after_push`, letta/server/rest_api/routers/v1/git_http.py @ 0.16.7) but never rebuilds the prompt. When
+ * the push changed `system/` (the only blocks in the prompt), we wait for that sync to land the pushed values, then
+ * call the stock `POST /v1/agents/{id}/recompile`. Never otherwise: a recompile invalidates the LLM prompt cache.
+ */
+import { request } from 'undici';
+import { git } from '../../core/git.js';
+import { parseFrontmatter } from '../../validate/push.js';
+
+export interface RecompileOptions {
+  lettaUrl: string;
+  password?: string;
+  /** How long to wait for Letta's own sync before recompiling anyway. */
+  waitMs: number;
+  log: (line: string) => void;
+}
+
+export interface Push {
+  agent: string;
+  gitDir: string;
+  before?: string;
+  /** The actor, from the `user_id` header the proxy forwards (already checked to match `user-<uuid>`). */
+  userId?: string;
+}
+
+/** The block value Letta derives from a file (letta/services/memory_repo/block_markdown.py @ 0.16.7). */
+export function blockValueOf(text: string): string {
+  const t = text.replace(/\r\n?/g, '\n');
+  if (!parseFrontmatter(t).ok) return t;
+  return t.slice(t.indexOf('\n---\n', 4) + 5);
+}
+
+export async function mainOf(gitDir: string): Promise<string | undefined> {
+  const r = await git(['rev-parse', '--verify', '-q', 'refs/heads/main'], { gitDir, allowFailure: true });
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+async function call(o: RecompileOptions, userId: string | undefined, method: 'GET' | 'POST', urlPath: string): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (userId) headers.user_id = userId;
+  if (o.password) headers.authorization = `Bearer ${o.password}`;
+  const res = await request(`${o.lettaUrl}${urlPath}`, { method, headers, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+export async function recompileIfSystemChanged(push: Push, o: RecompileOptions): Promise<'unchanged' | 'no-system-change' | 'recompiled' | 'failed'> {
+  const after = await mainOf(push.gitDir);
+  if (!push.before || !after || after === push.before) return 'unchanged';
+  const diff = await git(['diff', '--name-only', '-z', push.before, after, '--', 'system/'], { gitDir: push.gitDir });
+  const changed = diff.stdout.split('\0').filter((p) => p.endsWith('.md'));
+  if (changed.length === 0) return 'no-system-change';
+  const want = new Map<string, string>();
+  for (const p of changed) {
+    const r = await git(['cat-file', 'blob', `${after}:${p}`], { gitDir: push.gitDir, allowFailure: true });
+    if (r.exitCode === 0) want.set(p.slice(0, -3), blockValueOf(r.stdout));
+  }
+  const id = encodeURIComponent(push.agent);
+  const end = Date.now() + o.waitMs;
+  for (;;) {
+    const r = await call(o, push.userId, 'GET', `/v1/agents/${id}/core-memory/blocks?limit=1000`).catch(() => undefined);
+    if (r?.status === 200) {
+      const blocks = JSON.parse(r.body) as { label: string; value: string }[];
+      // git's stdout was trimmed of its final newline: compare the same way.
+      const synced = [...want].every(([label, value]) => blocks.some((b) => b.label === label && b.value.replace(/\n$/, '') === value.replace(/\n$/, '')));
+      if (synced) break;
+    }
+    if (Date.now() > end) {
+      o.log(`${push.agent}: Letta's sync did not show the pushed system/ values within ${o.waitMs} ms; recompiling anyway`);
+      break;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const rc = await call(o, push.userId, 'POST', `/v1/agents/${id}/recompile`).catch((err: Error) => ({ status: 0, body: err.message }));
+  if (rc.status >= 200 && rc.status < 300) return 'recompiled';
+  o.log(`${push.agent}: recompile failed (HTTP ${rc.status || 'no answer'})`);
+  return 'failed';
+}
