@@ -4,13 +4,13 @@
  * trees (ls-tree, cat-file --batch-check, then a bounded cat-file --batch per pushed ref) and reports.
  */
 import path from 'node:path';
-import { git, type RepoPaths } from '../core/git.js';
+import { git, GitError, type RepoPaths } from '../core/git.js';
 import { lsTree as lsTreeAt, repoBlobReader } from '../core/git-objects.js';
 import { logLine } from '../core/log.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
 import { planPoke, startPokeWaiter } from './poke.js';
 import { redactUrl } from '../core/redact.js';
-import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, ZERO_OID } from '../validate/push.js';
+import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadableTree, ZERO_OID } from '../validate/push.js';
 import { formatProblem, type Problem } from '../validate/problem.js';
 import { MAX_FILE_BYTES, type TreeEntry, validateUpdate } from '../validate/tree.js';
 
@@ -57,7 +57,14 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
   const urlProblem = checkPushUrl(url);
   if (urlProblem) problems.push(urlProblem);
   for (const u of mainUpdates(parsePrePushInput(input.stdin))) {
-    const tree = await lsTree(input.repo, u.localOid);
+    let tree: TreeEntry[];
+    try {
+      tree = await lsTree(input.repo, u.localOid);
+    } catch (err) {
+      if (!(err instanceof GitError)) throw err;
+      problems.push(unreadableTree(u.localRef, err.result.stderr));
+      continue;
+    }
     const base = await baseTree(input.repo, remote, u);
     problems.push(...(await validateUpdate({ tree, base }, repoBlobReader(MAX_FILE_BYTES, repoOpts(input.repo)))));
   }

@@ -49,3 +49,9 @@ export function checkPushUrl(url: string): Problem | undefined {
     fix: 're-run npx letta-memfs-hooks init in this checkout so the redirect covers this URL',
   };
 }
+
+/** A pushed commit whose tree git itself cannot list (a crafted tree, e.g. an entry with an empty name). */
+export function unreadableTree(ref: string, gitMessage: string): Problem {
+  const why = gitMessage.trim().split('\n').pop()?.replace(/^fatal: /, '') ?? 'unknown error';
+  return { path: ref, message: `has a malformed tree that git cannot list (${why})`, fix: 'rebuild the commit from a clean checkout (git reset --soft origin/main, git add, git commit), then push' };
+}
