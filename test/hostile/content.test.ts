@@ -69,6 +69,8 @@ function pushRefused(extra: Item[], seed: Item[] = seedItems): string[] {
     return ours.filter((l) => !/push refused: \d+ problems$/.test(l)).map((l) => l.slice(PREFIX.length));
   } finally {
     gitOk(sb, checkout, ['update-ref', 'refs/heads/main', base]);
+    // A push that got through (the code before this fix) must not turn every later case into a non-fast-forward.
+    host.git(repoName, ['update-ref', 'refs/heads/main', base]);
   }
 }
 
@@ -226,9 +228,11 @@ describe('several problems at once', () => {
     const before = hostRefs();
     const r = lettaGit(sb, checkout, ['push', 'origin', 'main']);
     gitOk(sb, checkout, ['update-ref', 'refs/heads/main', base]);
+    const after = hostRefs();
+    host.git(repoName, ['update-ref', 'refs/heads/main', base]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/push refused: dup\.md: appears twice in the same tree.*\(fix: .+\)$/m);
-    expect(hostRefs()).toBe(before);
+    expect(after).toBe(before);
   });
 });
 

@@ -52,8 +52,8 @@ describe('accepted spellings: the key is dropped, in place and after the checkou
     'https://[0:0:0:0:0:0:0:1]:8443/agents/{agentId}.git',
     'https://[::FFFF:127.0.0.1]/agents/{agentId}.git',
     'https://[0000::1]:8443/agents/{agentId}.git',
-    'https://[::FFFF:7F00:1]/agents/{agentId}.git',
     // Spellings git and WHATWG normalise alike (regressions: these held before too).
+    'https://[::FFFF:7F00:1]/agents/{agentId}.git',
     'https://Git.Example.COM/agents/{agentId}.git',
     'https://git.example.com./agents/{agentId}.git',
     'https://git.example.com:443/agents/{agentId}.git',
