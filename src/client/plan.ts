@@ -5,6 +5,7 @@ import { UserError } from '../core/errors.js';
 import { redactUrl } from '../core/redact.js';
 import { remoteKind, renderRemote } from '../core/template.js';
 import type { DesiredConfig } from '../install/git-config.js';
+import { checkHttpRemote, headerScope } from './remote-scope.js';
 
 export interface AgentSources {
   /** `--agent` */
@@ -86,15 +87,11 @@ export function planClient(agentId: string, config: Config, lettaUrls: string[])
   const externalUrl = renderRemote(config.remote, agentId);
   const kind = remoteKind(externalUrl);
   if (!kind) throw new UserError(`remote ${redactUrl(externalUrl)} is not a git URL`, 'use an https:// or ssh URL');
+  if (kind === 'https') checkHttpRemote(externalUrl);
   if (isLettaGitUrl(externalUrl)) {
     throw new UserError(`remote ${redactUrl(externalUrl)} is a Letta /v1/git/ URL`, 'point --remote at your own git host');
   }
   return { agentId, externalUrl, kind, lettaUrls };
-}
-
-/** `scheme://host[:port]` of an http(s) URL: the scope of the header reset, so it covers the whole external host. */
-export function urlOrigin(url: string): string {
-  return new URL(url).origin;
 }
 
 /**
@@ -112,15 +109,15 @@ export function authIncludeKeys(commonDir: string | undefined): string[] {
 /**
  * The checkout's git config. `url.<external>.insteadOf` rewrites fetch, pull and push and survives Letta Code's
  * origin repair, unlike `remote.origin.pushurl`, which it unsets on every sync (facts file, section 2).
- * For HTTPS, an empty `http.<external host>.extraHeader` drops Letta Code's API key header for that host, and the
- * auth include (credentials.ts) sets ours at the more specific repo URL. git applies a URL-scoped key only when it is
+ * For HTTPS, an empty `http.<external host as written>.extraHeader` (remote-scope.ts) drops Letta Code's API key
+ * header for that host, and the auth include (credentials.ts) sets ours at the more specific repo URL. git applies a URL-scoped key only when it is
  * at least as specific as the ones seen before (urlmatch.c), so the two work in either order in the file, and without
  * the include (deleted, moved) the key still never reaches the host: git gets a 401 instead.
  */
 export function clientGitConfig(plan: ClientPlan, auth?: { commonDir: string; file: string }): DesiredConfig {
   const cfg: DesiredConfig = { [`url.${plan.externalUrl}.insteadOf`]: plan.lettaUrls };
   if (plan.kind === 'https') {
-    cfg[`http.${urlOrigin(plan.externalUrl)}.extraHeader`] = [''];
+    cfg[`http.${headerScope(plan.externalUrl)}.extraHeader`] = [''];
     if (auth) for (const key of authIncludeKeys(auth.commonDir)) cfg[key] = [auth.file];
   }
   return cfg;

@@ -1,27 +1,18 @@
 /**
  * The client's pre-push hook: refuses a push that would break the Letta server's sync or bypass the external host.
- * Decisions are in validate-push.ts; this module reads the pushed trees (two ls-tree calls and one cat-file --batch
- * per pushed ref) and reports.
+ * Decisions are in src/validate/ (validateUpdate, shared with a server's pre-receive); this module reads the pushed
+ * trees (ls-tree, cat-file --batch-check, then a bounded cat-file --batch per pushed ref) and reports.
  */
 import path from 'node:path';
-import { git, readBlobs, type RepoPaths } from '../core/git.js';
+import { git, GitError, type RepoPaths } from '../core/git.js';
+import { lsTree as lsTreeAt, repoBlobReader } from '../core/git-objects.js';
 import { logLine } from '../core/log.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
 import { planPoke, startPokeWaiter } from './poke.js';
 import { redactUrl } from '../core/redact.js';
-import {
-  blobsToRead,
-  checkPushUrl,
-  formatProblem,
-  parseLsTree,
-  parsePrePushInput,
-  type Problem,
-  type PushUpdate,
-  type TreeEntry,
-  mainUpdates,
-  validateTree,
-  ZERO_OID,
-} from '../validate/push.js';
+import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadableTree, ZERO_OID } from '../validate/push.js';
+import { formatProblem, type Problem } from '../validate/problem.js';
+import { MAX_FILE_BYTES, type TreeEntry, validateUpdate } from '../validate/tree.js';
 
 export interface PrePushInput {
   /** git's arguments: remote name (or the URL when pushing to a URL) and the push URL. */
@@ -37,9 +28,8 @@ function repoOpts(repo: RepoPaths) {
   return repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir };
 }
 
-async function lsTree(repo: RepoPaths, rev: string): Promise<TreeEntry[]> {
-  const r = await git(['ls-tree', '-r', '-z', '--full-tree', rev], repoOpts(repo));
-  return parseLsTree(r.stdout);
+function lsTree(repo: RepoPaths, rev: string): Promise<TreeEntry[]> {
+  return lsTreeAt(rev, repoOpts(repo));
 }
 
 async function hasCommit(repo: RepoPaths, oid: string): Promise<boolean> {
@@ -67,10 +57,16 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
   const urlProblem = checkPushUrl(url);
   if (urlProblem) problems.push(urlProblem);
   for (const u of mainUpdates(parsePrePushInput(input.stdin))) {
-    const tree = await lsTree(input.repo, u.localOid);
+    let tree: TreeEntry[];
+    try {
+      tree = await lsTree(input.repo, u.localOid);
+    } catch (err) {
+      if (!(err instanceof GitError)) throw err;
+      problems.push(unreadableTree(u.localRef, err.result.stderr));
+      continue;
+    }
     const base = await baseTree(input.repo, remote, u);
-    const blobs = await readBlobs(blobsToRead(tree, base), repoOpts(input.repo));
-    problems.push(...validateTree(tree, base, blobs));
+    problems.push(...(await validateUpdate({ tree, base }, repoBlobReader(MAX_FILE_BYTES, repoOpts(input.repo)))));
   }
   return problems;
 }

@@ -8,6 +8,7 @@ import { hooksDirOf } from '../install/installer.js';
 import { readManifest } from '../install/manifest.js';
 import { isOurShim } from '../install/shim.js';
 import { readToken } from '../core/token.js';
+import { escapePath } from '../validate/names.js';
 import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
 
 export interface ClientStatus {
@@ -90,20 +91,20 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
   return out;
 }
 
-/** Pure: the text form. */
+/** Pure: the text form; every path escaped (a directory name may hold terminal escape sequences). */
 export function formatClientStatus(s: ClientStatus): string {
-  if (!s.installed) return `${s.repo}: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)`;
+  if (!s.installed) return `${escapePath(s.repo)}: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)`;
   const rows: [string, string][] = [
-    ['checkout', s.repo],
+    ['checkout', escapePath(s.repo)],
     ['role', s.role ?? '?'],
     ['agent', s.agentId ?? '?'],
     ['remote', s.remote ?? '?'],
     ['origin', s.redirected ? `redirected (fetch and push go to the remote)` : `NOT redirected: fetch ${s.effectiveFetchUrl ?? 'none'}, push ${s.effectivePushUrl ?? 'none'} (fix: re-run init)`],
-    ['hooks', `${s.hooks.map((h) => `${h.name} ${h.state}${h.chained ? ' (+ chained original)' : ''}`).join(', ')} in ${s.hooksDir}`],
+    ['hooks', `${s.hooks.map((h) => `${h.name} ${h.state}${h.chained ? ' (+ chained original)' : ''}`).join(', ')} in ${escapePath(s.hooksDir ?? '')}`],
   ];
   if (s.auth) {
     const t = { current: 'holds the current token', stale: 'holds an OLD token (fix: re-run init)', unknown: 'token not available here to compare', none: 'no token' }[s.auth.token];
-    rows.push(['auth', s.auth.present ? `${s.auth.file} (mode ${s.auth.mode}) ${t}` : `missing ${s.auth.file} (fix: re-run init)`]);
+    rows.push(['auth', s.auth.present ? `${escapePath(s.auth.file)} (mode ${s.auth.mode}) ${t}` : `missing ${escapePath(s.auth.file)} (fix: re-run init)`]);
   }
   rows.push(['last push', s.lastPush ? `${s.lastPush.at} to ${s.lastPush.url}${s.lastPush.refused ? ' (refused by pre-push)' : ''}` : 'none seen']);
   rows.push([

@@ -105,38 +105,3 @@ export async function resolveRepo(opts: GitOptions): Promise<RepoPaths> {
   // With --git-dir (the server's repo.git) git would report the caller's cwd as the work tree: there is none.
   return { gitDir, commonDir };
 }
-
-/**
- * Reads many objects with one `git cat-file --batch` process (never one git call per file), bytes intact.
- * Objects git does not have are left out of the result.
- */
-export async function readBlobs(oids: Iterable<string>, opts: GitOptions = {}): Promise<Map<string, Buffer>> {
-  const list = [...new Set(oids)];
-  const out = new Map<string, Buffer>();
-  if (list.length === 0) return out;
-  const full = opts.gitDir ? [`--git-dir=${opts.gitDir}`, 'cat-file', '--batch'] : ['cat-file', '--batch'];
-  const res = await execa('git', full, {
-    cwd: opts.cwd,
-    input: list.join('\n') + '\n',
-    env: cleanGitEnv(opts.env),
-    reject: false,
-    encoding: 'buffer',
-    stripFinalNewline: false,
-  });
-  if (res.exitCode !== 0) {
-    throw new GitError(['cat-file', '--batch'], { stdout: '', stderr: Buffer.from(res.stderr).toString('utf8'), exitCode: res.exitCode ?? 1 });
-  }
-  const buf = Buffer.from(res.stdout);
-  let pos = 0;
-  while (pos < buf.length) {
-    const nl = buf.indexOf(0x0a, pos);
-    if (nl < 0) break;
-    const header = buf.subarray(pos, nl).toString('latin1').split(' ');
-    pos = nl + 1;
-    if (header[1] === 'missing' || header.length < 3) continue;
-    const size = Number(header[2]);
-    out.set(header[0], buf.subarray(pos, pos + size));
-    pos += size + 1;
-  }
-  return out;
-}

@@ -64,7 +64,7 @@ describe('client pre-push', () => {
     const c = await ready();
     writeFile(c.checkout, 'assets/logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]));
     commitAll(c.sb, c.checkout, 'binary');
-    expectRefused(c, 'assets/logo.png', /binary file .*git rm --cached assets\/logo\.png/);
+    expectRefused(c, 'assets/logo.png', /binary file .*git rm --cached -- assets\/logo\.png/);
   });
 
   it('refuses a non-UTF-8 text file', async () => {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  blobsToRead,
-  checkEncoding,
-  checkFrontmatter,
-  checkPushUrl,
-  isCheckedMemoryFile,
-  parseFrontmatter,
-  parseLsTree,
-  parsePrePushInput,
-  mainUpdates,
-  validateTree,
-  type TreeEntry,
-} from '../../src/validate/push.js';
+import { checkFrontmatter, isCheckedMemoryFile, parseFrontmatter } from '../../src/validate/frontmatter.js';
+import { checkPushUrl, mainUpdates, parsePrePushInput } from '../../src/validate/push.js';
+import { checkEncoding, parseLsTree, type BlobReader, type TreeEntry, validateUpdate } from '../../src/validate/tree.js';
 
 const Z = '0'.repeat(40);
 const A = 'a'.repeat(40);
@@ -88,29 +78,40 @@ describe('whole pushed tree', () => {
   const entry = (path: string, oid: string, type = 'blob'): TreeEntry => ({ mode: type === 'commit' ? '160000' : '100644', type, oid, path });
 
   it('parses ls-tree -z output, paths with spaces and tabs intact', () => {
-    expect(parseLsTree(`100644 blob ${A}\tsystem/a b.md\u0000160000 commit ${B}\tsub\u0000`)).toEqual([entry('system/a b.md', A), entry('sub', B, 'commit')]);
+    expect(parseLsTree(Buffer.from(`100644 blob ${A}\tsystem/a b.md\u0000160000 commit ${B}\tsub\u0000`))).toEqual([entry('system/a b.md', A), entry('sub', B, 'commit')]);
   });
 
-  it('reads every blob once, plus the remote version of changed memory files only', () => {
-    const tree = [entry('system/a.md', '1'), entry('notes.txt', '2'), entry('system/b.md', '3'), entry('dup.txt', '2')];
+  it('asks sizes first, then reads each needed blob once: never an oversized one, the base only of changed memory files', async () => {
+    const tree = [entry('system/a.md', '1'), entry('notes.txt', '2'), entry('system/b.md', '3'), entry('dup.txt', '2'), entry('big.txt', '5')];
     const base = [entry('system/a.md', '9'), entry('notes.txt', '8'), entry('system/b.md', '3')];
-    expect([...blobsToRead(tree, base)].sort()).toEqual(['1', '2', '3', '9']);
+    const asked: string[][] = [];
+    const reader: BlobReader = {
+      sizes: async (oids) => new Map(oids.map((o) => [o, o === '5' ? 101 : 4])),
+      read: async (oids) => (asked.push([...oids]), new Map(oids.map((o) => [o, Buffer.from(ok())]))),
+    };
+    const problems = await validateUpdate({ tree, base }, reader, 100);
+    expect(asked.map((a) => [...a].sort())).toEqual([['1', '2', '3', '9']]);
+    expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['big.txt: is 101 bytes, over the 100 bytes limit for a file in a memory repo']);
   });
 
-  it('checks encoding everywhere but frontmatter only where the file changed', () => {
+  it('checks encoding everywhere but frontmatter only where the file changed', async () => {
     const blobs = new Map<string, Uint8Array>([
       ['1', Buffer.from('no frontmatter, unchanged')],
       ['2', Buffer.from('no frontmatter, new')],
       ['3', Buffer.from([0, 1, 2])],
       ['4', Buffer.from(ok())],
     ]);
+    const reader: BlobReader = {
+      sizes: async (oids) => new Map(oids.filter((o) => blobs.has(o)).map((o) => [o, blobs.get(o)!.length])),
+      read: async (oids) => new Map(oids.map((o) => [o, blobs.get(o)!])),
+    };
     const tree = [entry('system/old.md', '1'), entry('system/new.md', '2'), entry('img.bin', '3'), entry('reference/r.md', '4'), entry('vendor', 'c', 'commit')];
     const base = [entry('system/old.md', '1')];
-    const problems = validateTree(tree, base, blobs).map((p) => `${p.path}: ${p.message}`);
+    const problems = (await validateUpdate({ tree, base }, reader)).map((p) => `${p.path}: ${p.message}`);
     expect(problems).toEqual([
+      'vendor: is a submodule; the Letta server cannot read it',
       'system/new.md: has no frontmatter (the file must start with a --- line)',
       'img.bin: is a binary file (contains NUL bytes); the Letta server cannot sync binary files',
-      'vendor: is a submodule; the Letta server cannot read it',
     ]);
   });
 });

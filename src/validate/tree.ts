@@ -1,0 +1,146 @@
+/**
+ * Pure validation of a pushed tree: what in it would break the Letta server's sync or a checkout, and why.
+ * Role-independent: the client's pre-push and a server's pre-receive both call validateUpdate with a reader of
+ * their own repo's objects; nothing here runs git or touches the file system.
+ */
+import { checkFrontmatter, isCheckedMemoryFile } from './frontmatter.js';
+import { checkEntry, decodeName, escapePath } from './names.js';
+import type { Problem } from './problem.js';
+
+/** One entry of `git ls-tree -r`: mode, type, object id, path (decoded by decodeName). */
+export interface TreeEntry {
+  mode: string;
+  type: string;
+  oid: string;
+  path: string;
+}
+
+/** Parses `git ls-tree -r -z` output, given as bytes so that a non-UTF-8 name is kept (and refused) as such. */
+export function parseLsTree(z: Uint8Array): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  const buf = Buffer.from(z.buffer, z.byteOffset, z.byteLength);
+  let pos = 0;
+  while (pos < buf.length) {
+    let end = buf.indexOf(0, pos);
+    if (end < 0) end = buf.length;
+    const tab = buf.indexOf(0x09, pos);
+    if (tab > pos && tab < end) {
+      const [mode, type, oid] = buf.subarray(pos, tab).toString('latin1').split(' ');
+      out.push({ mode, type, oid, path: decodeName(buf.subarray(tab + 1, end)) });
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+/**
+ * Largest file accepted. The server reads every file of the tree into memory for each sync, one `git show` each
+ * (letta/services/memory_repo/git_operations.py @ 0.16.7), and a block is text for an LLM's context: a file this
+ * big is a mistake, and reading it would only slow every sync.
+ */
+export const MAX_FILE_BYTES = 5 * 1024 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The server reads every file in the tree with `subprocess.run(..., text=True)` (git_operations.py @ 0.16.7): a
+ * single non-UTF-8 file fails the whole sync, and a NUL byte cannot go into the Postgres text column. The fatal
+ * decoder also refuses overlong forms and encoded surrogates, which Python's UTF-8 codec refuses too.
+ */
+export function checkEncoding(path: string, content: Uint8Array): Problem | undefined {
+  const shown = escapePath(path);
+  if (content.includes(0)) {
+    return { path, message: 'is a binary file (contains NUL bytes); the Letta server cannot sync binary files', fix: `remove it and commit (git rm --cached -- ${shown} && git commit), or keep it outside the memory repo` };
+  }
+  try {
+    utf8.decode(content);
+  } catch {
+    return { path, message: 'is not valid UTF-8; the Letta server reads every file as UTF-8 text and its sync would fail', fix: `re-encode it as UTF-8 (e.g. iconv -t UTF-8) or remove it` };
+  }
+  return undefined;
+}
+
+/** Reads objects of the repo being validated. `read` is only ever given blobs whose size `sizes` reported. */
+export interface BlobReader {
+  /** Size in bytes of each blob present (`git cat-file --batch-check`), without reading any content. */
+  sizes(oids: readonly string[]): Promise<Map<string, number>>;
+  read(oids: readonly string[]): Promise<Map<string, Uint8Array>>;
+}
+
+/** A ref update: the tree it would set, and the tree it replaces (undefined when unknown, e.g. a new branch). */
+export interface TreeUpdate {
+  tree: readonly TreeEntry[];
+  base: readonly TreeEntry[] | undefined;
+}
+
+const human = (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`);
+
+/**
+ * Content checks once names, modes and sizes passed. Encoding is checked on every file (one bad file fails the
+ * server's whole read); frontmatter only on memory files that differ from the base, as Letta Code checks only staged
+ * files. A file whose content is missing from `blobs` is skipped (checked by its size or absent from the repo).
+ */
+export function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>): Problem[] {
+  const problems: Problem[] = [];
+  const baseByPath = new Map((base ?? []).map((e) => [e.path, e]));
+  for (const e of files) {
+    const content = blobs.get(e.oid);
+    if (!content) continue;
+    const enc = checkEncoding(e.path, content);
+    if (enc) {
+      problems.push(enc);
+      continue;
+    }
+    if (!isCheckedMemoryFile(e.path)) continue;
+    const b = baseByPath.get(e.path);
+    if (b && b.oid === e.oid) continue;
+    let baseText: string | null | undefined;
+    if (base === undefined) baseText = undefined;
+    else if (!b || b.type !== 'blob') baseText = null;
+    else {
+      const bc = blobs.get(b.oid);
+      baseText = bc ? Buffer.from(bc).toString('utf8') : undefined;
+    }
+    // Buffer decoding keeps a BOM (TextDecoder would strip it), as the server's Python does.
+    problems.push(...checkFrontmatter(e.path, Buffer.from(content).toString('utf8'), baseText));
+  }
+  return problems;
+}
+
+/**
+ * Every problem with an update, one per file: names and modes first (no content is read for a refused entry), then
+ * sizes (an oversized blob is never read), then content. What the client's pre-push and a server's pre-receive run.
+ */
+export async function validateUpdate(update: TreeUpdate, reader: BlobReader, maxFileBytes = MAX_FILE_BYTES): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const files: TreeEntry[] = [];
+  const seen = new Set<string>();
+  for (const e of update.tree) {
+    if (seen.has(e.path)) {
+      problems.push({ path: e.path, message: 'appears twice in the same tree (a crafted tree)', fix: 'rebuild the commit with git add and git commit, then push' });
+      continue;
+    }
+    seen.add(e.path);
+    const p = checkEntry(e.path, e.mode);
+    if (p) problems.push(p);
+    else if (e.type === 'blob') files.push(e);
+  }
+  const baseByPath = new Map((update.base ?? []).map((e) => [e.path, e]));
+  // The base's version of each changed memory file, for the read_only rules.
+  const baseOids = files
+    .map((e) => ({ e, b: baseByPath.get(e.path) }))
+    .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && isCheckedMemoryFile(e.path))
+    .map(({ b }) => b!);
+  const sizes = await reader.sizes([...new Set([...files, ...baseOids].map((e) => e.oid))]);
+  const readable = new Set<string>();
+  for (const e of files) {
+    const size = sizes.get(e.oid);
+    if (size !== undefined && size > maxFileBytes) {
+      problems.push({ path: e.path, message: `is ${human(size)}, over the ${human(maxFileBytes)} limit for a file in a memory repo`, fix: `keep large files outside the memory repo (git rm --cached -- ${escapePath(e.path)}, commit, push)` });
+    } else if (size !== undefined) readable.add(e.oid);
+  }
+  for (const b of baseOids) if ((sizes.get(b.oid) ?? Infinity) <= maxFileBytes) readable.add(b.oid);
+  const blobs = await reader.read([...readable]);
+  const ok = files.filter((e) => readable.has(e.oid));
+  return [...problems, ...checkContent(ok, update.base, blobs)];
+}
