@@ -1,11 +1,14 @@
 /**
- * The service's pre-receive: the checks of the client's pre-push (src/validate/push.ts: binary or non-UTF-8 files,
- * frontmatter, read_only, submodules) on every push that updates `main`, so that no client, ours or not, can push
+ * The service's pre-receive: the checks of the client's pre-push (src/validate/: binary or non-UTF-8 files,
+ * frontmatter, read_only, crafted names, sizes, submodules) on every push that updates `main`, so that no client, ours or not, can push
  * a tree that breaks Letta's post-push sync (one binary file fails every later sync: facts §6). git prints what we
  * write to stderr as `remote:` lines and reports `[remote rejected] main -> main (pre-receive hook declined)`.
  */
-import { git, readBlobs, type GitOptions } from '../../core/git.js';
-import { blobsToRead, formatProblem, parseLsTree, validateTree, ZERO_OID, type Problem, type TreeEntry } from '../../validate/push.js';
+import type { GitOptions } from '../../core/git.js';
+import { lsTree, repoBlobReader } from '../../core/git-objects.js';
+import { formatProblem, type Problem } from '../../validate/problem.js';
+import { ZERO_OID } from '../../validate/push.js';
+import { MAX_FILE_BYTES, validateUpdate } from '../../validate/tree.js';
 
 export interface RefUpdate {
   oldOid: string;
@@ -32,10 +35,6 @@ export function quarantineOptions(env: NodeJS.ProcessEnv, cwd: string): GitOptio
   return { cwd, env: Object.fromEntries(keep.map((k) => [k, env[k]])) };
 }
 
-async function lsTree(oid: string, opts: GitOptions): Promise<TreeEntry[]> {
-  return parseLsTree((await git(['ls-tree', '-r', '-z', '--full-tree', oid], opts)).stdout);
-}
-
 /** Problems in the pushed updates of main (Letta reads only HEAD = main; other branches are left alone). */
 export async function checkReceive(updates: readonly RefUpdate[], opts: GitOptions): Promise<Problem[]> {
   const problems: Problem[] = [];
@@ -43,8 +42,7 @@ export async function checkReceive(updates: readonly RefUpdate[], opts: GitOptio
     if (u.ref !== 'refs/heads/main' || ZERO_OID.test(u.newOid)) continue;
     const tree = await lsTree(u.newOid, opts);
     const base = ZERO_OID.test(u.oldOid) ? undefined : await lsTree(u.oldOid, opts);
-    const blobs = await readBlobs(blobsToRead(tree, base), opts);
-    problems.push(...validateTree(tree, base, blobs));
+    problems.push(...(await validateUpdate({ tree, base }, repoBlobReader(MAX_FILE_BYTES, opts))));
   }
   return problems;
 }

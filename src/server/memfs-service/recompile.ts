@@ -6,7 +6,7 @@
  */
 import { request } from 'undici';
 import { git } from '../../core/git.js';
-import { parseFrontmatter } from '../../validate/push.js';
+import { parseFrontmatter } from '../../validate/frontmatter.js';
 
 export interface RecompileOptions {
   lettaUrl: string;
