@@ -4,6 +4,7 @@ import path from 'node:path';
 import { formatError, UserError } from '../core/errors.js';
 import { type RepoPaths, resolveRepo } from '../core/git.js';
 import { logLine } from '../core/log.js';
+import { selfCommand } from '../core/self-command.js';
 import { readSettings, stateDirOf } from '../core/settings.js';
 import type { HookHandler } from './context.js';
 
@@ -46,7 +47,7 @@ async function main(): Promise<number> {
     const stateDir = stateDirOf(repo.commonDir);
     const settings = await readSettings(stateDir);
     if (!settings) {
-      logLine(`${hook}: this repo has no settings (fix: re-run npx letta-memfs-hooks init)`);
+      logLine(`${hook}: this repo has no settings (fix: re-run ${selfCommand()} init)`);
       return 0;
     }
     const stdin = await readStdin();
