@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { formatError } from '../core/errors.js';
 import { packageVersion } from '../core/package.js';
+import { selfCommand } from '../core/self-command.js';
 
 /** A command module: parses its own argv, returns the process exit code. */
 export interface Command {
@@ -36,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    process.stderr.write(`letta-memfs-hooks: unknown command "${name}" (fix: run letta-memfs-hooks --help)\n`);
+    process.stderr.write(`letta-memfs-hooks: unknown command "${name}" (fix: run ${selfCommand()} --help)\n`);
     return 2;
   }
   try {

@@ -9,6 +9,7 @@ import { readManifest } from '../install/manifest.js';
 import { isOurShim } from '../install/shim.js';
 import { readToken } from '../core/token.js';
 import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
+import { selfCommand } from '../core/self-command.js';
 
 export interface ClientStatus {
   repo: string;
@@ -92,7 +93,7 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
 
 /** Pure: the text form. */
 export function formatClientStatus(s: ClientStatus): string {
-  if (!s.installed) return `${s.repo}: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)`;
+  if (!s.installed) return `${s.repo}: letta-memfs-hooks is not set up here (run ${selfCommand()} init)`;
   const rows: [string, string][] = [
     ['checkout', s.repo],
     ['role', s.role ?? '?'],

@@ -51,7 +51,7 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
   }
   const previous = await readManifest(stateDir);
   if (previous && previous.role !== opts.role) {
-    throw new UserError(`this repo is set up for the ${previous.role} role`, `run letta-memfs-hooks uninstall first`);
+    throw new UserError(`this repo is set up for the ${previous.role} role`, `run ${selfCommand()} uninstall first`);
   }
   const createdHooksDir = previous?.createdHooksDir ?? !(await exists(hooksDir));
   const configFile = path.join(opts.repo.commonDir, 'config');
