@@ -55,14 +55,20 @@ function keyOf(version: string, files: Map<string, Buffer>): string {
 }
 
 /** Whether a runtime dir holds every file its record lists (a half-deleted one is replaced). */
-async function complete(dir: string): Promise<boolean> {
+export async function runtimeIntact(dir: string): Promise<boolean> {
   const rec = await fs.readFile(path.join(dir, RECORD), 'utf8').then((t) => JSON.parse(t) as { files: string[] }, () => undefined);
   if (!rec) return false;
   const present = await Promise.all(rec.files.map((f) => exists(path.join(dir, f))));
   return present.every(Boolean);
 }
 
+// Per process: `init --server` over 1,000 agents checks the runtime once, not once per agent.
 const ensured = new Map<string, Promise<string>>();
+
+/** Forgets which runtimes this process found intact, so the next use checks (and repairs) them again. */
+export function forgetRuntimes(): void {
+  ensured.clear();
+}
 
 /**
  * Installs the running package's runtime under `base` unless an intact copy is there; returns its dir. Copies into a
@@ -82,7 +88,7 @@ export function ensureRuntime(base: string): Promise<string> {
 async function doEnsure(base: string): Promise<string> {
   const files = await sourceFiles(PACKAGE_ROOT);
   const dir = path.join(base, keyOf(packageVersion(), files));
-  if (path.resolve(PACKAGE_ROOT) === dir || (await complete(dir))) return dir;
+  if (path.resolve(PACKAGE_ROOT) === dir || (await runtimeIntact(dir))) return dir;
   await fs.mkdir(base, { recursive: true });
   const tmp = await fs.mkdtemp(path.join(base, '.tmp-'));
   try {
@@ -99,7 +105,7 @@ async function doEnsure(base: string): Promise<string> {
     await fs.rm(dir, { recursive: true, force: true });
     await fs.rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
       // Another init put an intact copy there first.
-      if (!(await complete(dir))) throw err;
+      if (!(await runtimeIntact(dir))) throw err;
     });
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -119,7 +125,7 @@ export async function useRuntime(base: string, commonDir: string): Promise<strin
   const file = userFile(dir, commonDir);
   if (!(await exists(file))) await writeFileAtomic(file, path.resolve(commonDir) + '\n');
   // An uninstall elsewhere may have removed the runtime between the two steps: install it again, users kept.
-  if (!(await exists(path.join(dir, RECORD)))) {
+  if (!(await exists(path.join(dir, RECORD))) || !(await exists(hookEntryOf(dir)))) {
     ensured.delete(base);
     await ensureRuntime(base);
   }
