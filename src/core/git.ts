@@ -55,7 +55,12 @@ interface RawResult {
 function spawnGit(args: readonly string[], opts: GitOptions): Promise<RawResult> {
   const full = opts.gitDir ? [`--git-dir=${opts.gitDir}`, ...args] : [...args];
   return new Promise((resolve) => {
-    const child = spawn('git', full, { cwd: opts.cwd, env: { ...process.env, ...cleanGitEnv(opts.env) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // No stdin pipe unless there is input: each pipe is a socket node sets up, on the hook path too.
+    const child = spawn('git', full, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...cleanGitEnv(opts.env) },
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -63,11 +68,11 @@ function spawnGit(args: readonly string[], opts: GitOptions): Promise<RawResult>
       timedOut = true;
       child.kill('SIGKILL');
     }, opts.timeoutMs);
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
     // git may exit before reading all of its input (a bad argument): that is its exit code's business, not an error.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(opts.input);
     const done = (exitCode: number | undefined, spawnError?: Error) => {
       if (timer) clearTimeout(timer);
       resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode, spawnError, timedOut });
