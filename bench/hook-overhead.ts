@@ -164,8 +164,13 @@ try {
   for (const c of CASES) {
     console.log(`${label[c].padEnd(18)} ${f(cpuWithout[c])} ms ${f(cpuWith[c])} ms   ${(cpuWith[c] / cpuWithout[c]).toFixed(2)}  ${f(cpuWith[c] - cpuWithout[c])} ms`);
   }
+  // A machine-independent yardstick: the hooks' added CPU in units of one bare `node -e 0` start, timed the same way.
+  const n0 = childCpuMs();
+  for (let i = 0; i < RUNS; i++) spawnSync(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+  const nodeStart = (childCpuMs() - n0) / RUNS;
+  console.log(`bare node start: ${nodeStart.toFixed(1)} ms CPU; pre-push adds ${((cpuWith.push - cpuWithout.push) / nodeStart).toFixed(2)} node starts`);
   const targets = { ratio: 1.5, pushAddedMs: 60 };
-  console.log(JSON.stringify({ bench: 'hook-overhead', runs: RUNS, without, with: withHooks, ratio, addedMs: added, cpuMs: { without: cpuWithout, with: cpuWith }, targets }));
+  console.log(JSON.stringify({ bench: 'hook-overhead', runs: RUNS, without, with: withHooks, ratio, addedMs: added, cpuMs: { without: cpuWithout, with: cpuWith, nodeStart }, targets }));
   process.exitCode = ratio.checkout <= targets.ratio && ratio.pull <= targets.ratio && added.push <= targets.pushAddedMs ? 0 : 1;
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
