@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Real-server end-to-end suite (test/e2e): one letta version per run, chosen by LETTA_VERSION
@@ -5,8 +8,10 @@ import { defineConfig } from 'vitest/config';
 // Letta servers and the machine has 2 cores.
 export default defineConfig({
   test: {
+    // Hook runtimes that init installs (src/install/runtime.ts) go here, not to ~/.local/share (test/runtime-setup.ts).
+    env: { XDG_DATA_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-test-data-')) },
     include: ['test/e2e/**/*.e2e.test.ts'],
-    globalSetup: ['test/e2e/global-setup.ts'],
+    globalSetup: ['test/runtime-setup.ts', 'test/e2e/global-setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 240_000,
     fileParallelism: false,

@@ -1,8 +1,10 @@
 #!/bin/sh
-# letta-memfs-hooks managed hook (@ROLE@ @HOOK@). `npx letta-memfs-hooks uninstall` restores what was here before.
-# Node and the package are absolute paths recorded at install, so the hook works from GUIs and cron with a bare PATH.
+# letta-memfs-hooks managed hook (@ROLE@ @HOOK@). `$LMH_SELF uninstall` restores what was here before.
+# It runs the hook runtime init installed for every repo of this machine (not the package that ran init, which may
+# be an npx cache or a clone that goes away), with the node init ran on, else the first node on PATH.
 LMH_NODE=@NODE@
 LMH_ENTRY=@ENTRY@
+LMH_SELF=@SELF@
 LMH_STATE=@STATE@
 LMH_HOOK=@HOOK@
 LMH_ROLE=@ROLE@
@@ -48,9 +50,11 @@ case "$LMH_ROLE:$LMH_HOOK" in
     [ "$3" = 1 ] || exit 0 ;;
 esac
 
-if [ ! -x "$LMH_NODE" ] || [ ! -f "$LMH_ENTRY" ]; then
-  echo "letta-memfs-hooks: $LMH_HOOK skipped: node ($LMH_NODE) or the package ($LMH_ENTRY) is gone (fix: re-run npx letta-memfs-hooks init)" >&2
+[ -x "$LMH_NODE" ] || LMH_NODE=$(command -v node) || LMH_NODE=
+if [ -z "$LMH_NODE" ] || [ ! -f "$LMH_ENTRY" ]; then
+  echo "letta-memfs-hooks: $LMH_HOOK skipped: node or the hook runtime ($LMH_ENTRY) is gone (fix: re-run $LMH_SELF init)" >&2
   exit 0
 fi
+export LMH_SELF
 if [ -n "$LMH_STDIN" ]; then printf '%s' "$LMH_IN" | "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@"
 else "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@" </dev/null; fi

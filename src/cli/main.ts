@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { formatError } from '../core/errors.js';
+import { packageVersion } from '../core/package.js';
+import { selfCommand } from '../core/self-command.js';
 
 /** A command module: parses its own argv, returns the process exit code. */
 export interface Command {
@@ -21,18 +23,22 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(13)} ${c.summary}`);
-  return ['usage: letta-memfs-hooks <command> [options]', '', ...rows, '', "run 'letta-memfs-hooks <command> --help' for a command's options"].join('\n');
+  return ['usage: letta-memfs-hooks <command> [options]', '       letta-memfs-hooks --version', '', ...rows, '', "run 'letta-memfs-hooks <command> --help' for a command's options"].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
-    process.stderr.write(`letta-memfs-hooks: unknown command "${name}" (fix: run letta-memfs-hooks --help)\n`);
+    process.stderr.write(`letta-memfs-hooks: unknown command "${name}" (fix: run ${selfCommand()} --help)\n`);
     return 2;
   }
   try {

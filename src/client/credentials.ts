@@ -21,6 +21,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/fs.js';
+import { selfCommand } from '../core/self-command.js';
 import { quoteConfigString } from '../install/git-config.js';
 
 /** `Authorization: Basic base64(user:token)`: what git hosts (Gitea, GitHub, GitLab) accept for HTTPS with a token. */
@@ -36,7 +37,7 @@ export function renderAuthFile(externalUrl: string, header: string, source: stri
   if (/[\n\r]/.test(header) || /[\n\r]/.test(externalUrl)) throw new Error('newline in auth header or URL');
   return [
     `# letta-memfs-hooks: HTTPS auth for the agent's external git host, from ${source}.`,
-    '# Kept out of .git/config on purpose (mode 0600); re-run `npx letta-memfs-hooks init` after rotating the token.',
+    `# Kept out of .git/config on purpose (mode 0600); re-run \`${selfCommand()} init\` after rotating the token.`,
     `[http ${quoteConfigString(externalUrl)}]`,
     '\textraHeader =',
     `\textraHeader = ${header}`,

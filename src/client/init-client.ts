@@ -21,6 +21,7 @@ import { readToken } from '../core/token.js';
 import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credentials.js';
 import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planClient, resolveAgent } from './plan.js';
 import { ask, canPrompt } from './prompt.js';
+import { selfCommand } from '../core/self-command.js';
 
 /** Hooks a client gets. Never pre-commit/post-commit: Letta Code rewrites those on every sync. */
 /** Letta Code's default memfs base (letta-code src/auth/oauth.ts LETTA_CLOUD_API_URL @ v0.30.28). */
@@ -91,7 +92,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const stateDir = stateDirOf(repo.commonDir);
   const previous = await readManifest(stateDir);
   if (previous && previous.role !== 'client') {
-    throw new UserError(`this repo is set up for the ${previous.role} role`, 'run letta-memfs-hooks uninstall first');
+    throw new UserError(`this repo is set up for the ${previous.role} role`, `run ${selfCommand()} uninstall first`);
   }
   const { config } = await loadConfig({ dir: repo.workTree, configFile: opts.configFile, env, flags: opts.flags });
   const interactive = canPrompt(opts.yes);

@@ -8,8 +8,7 @@
  * push failed. No extra hook runs on the hot path (checkouts, pulls), and git never waits for the network.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { entryPath } from '../core/package.js';
 import { signPoke } from '../server/watch/webhook.js';
 import { mainUpdates } from '../validate/push.js';
 
@@ -45,13 +44,11 @@ export function pokeRequest(pokeUrl: string, agentId: string, secret: string, no
   return { url: `${pokeUrl.replace(/\/+$/, '')}/poke/${encodeURIComponent(agentId)}`, headers: signPoke(secret, agentId, now) };
 }
 
-const WAITER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'poke-after-push.js');
-
 /**
  * Starts the waiter, detached, and returns at once. The plan goes in argv (no secret in it); the secret stays in the
  * environment under the name `secretEnv`, which the waiter inherits.
  */
 export function startPokeWaiter(plan: PokePlan, secretEnv: string): void {
-  const child = spawn(process.execPath, [WAITER, JSON.stringify({ ...plan, secretEnv })], { detached: true, stdio: 'ignore' });
+  const child = spawn(process.execPath, [entryPath('poke-after-push'), JSON.stringify({ ...plan, secretEnv })], { detached: true, stdio: 'ignore' });
   child.unref();
 }

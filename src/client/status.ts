@@ -10,6 +10,7 @@ import { isOurShim } from '../install/shim.js';
 import { readToken } from '../core/token.js';
 import { escapePath } from '../validate/names.js';
 import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
+import { selfCommand } from '../core/self-command.js';
 
 export interface ClientStatus {
   repo: string;
@@ -93,7 +94,7 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
 
 /** Pure: the text form; every path escaped (a directory name may hold terminal escape sequences). */
 export function formatClientStatus(s: ClientStatus): string {
-  if (!s.installed) return `${escapePath(s.repo)}: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)`;
+  if (!s.installed) return `${escapePath(s.repo)}: letta-memfs-hooks is not set up here (run ${selfCommand()} init)`;
   const rows: [string, string][] = [
     ['checkout', escapePath(s.repo)],
     ['role', s.role ?? '?'],

@@ -3,19 +3,16 @@
  * content streamed with a cap so that a huge object is never buffered. Implements validate/tree.ts's BlobReader.
  */
 import { spawn } from 'node:child_process';
-import { execa } from 'execa';
 import type { BlobReader, TreeEntry } from '../validate/tree.js';
 import { parseLsTree } from '../validate/tree.js';
-import { cleanGitEnv, git, GitError, type GitOptions } from './git.js';
+import { cleanGitEnv, git, gitBytes, GitError, type GitOptions } from './git.js';
 
 const withDir = (opts: GitOptions, args: string[]) => (opts.gitDir ? [`--git-dir=${opts.gitDir}`, ...args] : args);
 
 /** `git ls-tree -r -z --full-tree <rev>`, read as bytes (a name need not be UTF-8). */
 export async function lsTree(rev: string, opts: GitOptions = {}): Promise<TreeEntry[]> {
   const args = ['ls-tree', '-r', '-z', '--full-tree', rev];
-  const res = await execa('git', withDir(opts, args), { cwd: opts.cwd, env: cleanGitEnv(opts.env), reject: false, encoding: 'buffer', stripFinalNewline: false });
-  if (res.exitCode !== 0) throw new GitError(args, { stdout: '', stderr: Buffer.from(res.stderr).toString('utf8'), exitCode: res.exitCode ?? 1 });
-  return parseLsTree(Buffer.from(res.stdout));
+  return parseLsTree(await gitBytes(args, opts));
 }
 
 /** Blob sizes from one `git cat-file --batch-check` (no content read); objects git lacks are left out. */

@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { UserError } from './errors.js';
 
 export interface GitOptions {
@@ -39,26 +39,73 @@ export function cleanGitEnv(extra: Record<string, string | undefined> = {}): Rec
   return { ...env, LETTA_MEMFS_INTERNAL: '1', ...extra };
 }
 
-/** Runs git; the only place in the package that spawns it. */
-export async function git(args: readonly string[], opts: GitOptions = {}): Promise<GitResult> {
+interface RawResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** undefined: git could not be started (spawnError says why). */
+  exitCode?: number;
+  spawnError?: Error;
+  timedOut: boolean;
+}
+
+/**
+ * Spawns git with node:child_process, not execa: hooks start this module on every push, and importing execa alone
+ * costs ~90 ms there (issue 9). Environment: ours on top of the caller's, where undefined removes a variable.
+ */
+function spawnGit(args: readonly string[], opts: GitOptions): Promise<RawResult> {
   const full = opts.gitDir ? [`--git-dir=${opts.gitDir}`, ...args] : [...args];
-  const res = await execa('git', full, {
-    cwd: opts.cwd,
-    input: opts.input,
-    env: cleanGitEnv(opts.env),
-    reject: false,
-    stripFinalNewline: true,
-    timeout: opts.timeoutMs,
+  return new Promise((resolve) => {
+    // No stdin pipe unless there is input: each pipe is a socket node sets up, on the hook path too.
+    const child = spawn('git', full, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...cleanGitEnv(opts.env) },
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    // git may exit before reading all of its input (a bad argument): that is its exit code's business, not an error.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(opts.input);
+    const done = (exitCode: number | undefined, spawnError?: Error) => {
+      if (timer) clearTimeout(timer);
+      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode, spawnError, timedOut });
+    };
+    child.on('error', (e) => done(undefined, e));
+    child.on('close', (code, signal) => done(code ?? (signal ? 128 : 1)));
   });
+}
+
+const text = (b: Buffer) => b.toString('utf8').replace(/\r?\n$/, '');
+
+function notStarted(res: RawResult): never {
+  throw new UserError(`could not run git: ${res.spawnError?.message}`, 'install git 2.38 or newer and put it on PATH');
+}
+
+/** Runs git and keeps stdout as bytes (names need not be UTF-8: `ls-tree -z`). */
+export async function gitBytes(args: readonly string[], opts: GitOptions = {}): Promise<Buffer> {
+  const res = await spawnGit(args, opts);
+  if (res.exitCode === undefined) notStarted(res);
+  if (res.exitCode !== 0 || res.timedOut) throw new GitError(args, { stdout: '', stderr: text(res.stderr), exitCode: res.timedOut ? 124 : res.exitCode });
+  return res.stdout;
+}
+
+/** Runs git and returns text; with gitBytes, and git-objects.ts's streamed blob reader, the only places that spawn it. */
+export async function git(args: readonly string[], opts: GitOptions = {}): Promise<GitResult> {
+  const res = await spawnGit(args, opts);
   if (res.timedOut) {
-    const out: GitResult = { stdout: res.stdout, stderr: `${res.stderr}\ntimed out after ${opts.timeoutMs} ms`, exitCode: 124 };
+    const out: GitResult = { stdout: text(res.stdout), stderr: `${text(res.stderr)}\ntimed out after ${opts.timeoutMs} ms`, exitCode: 124 };
     if (opts.allowFailure) return out;
     throw new GitError(args, out);
   }
-  if (res.failed && res.exitCode === undefined) {
-    throw new UserError(`could not run git: ${res.shortMessage}`, 'install git 2.38 or newer and put it on PATH');
-  }
-  const out: GitResult = { stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode ?? 1 };
+  if (res.exitCode === undefined) notStarted(res);
+  const out: GitResult = { stdout: text(res.stdout), stderr: text(res.stderr), exitCode: res.exitCode };
   if (out.exitCode !== 0 && !opts.allowFailure) {
     throw new GitError(args, out);
   }

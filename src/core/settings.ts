@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { UserError } from './errors.js';
 import { writeFileAtomic } from './fs.js';
+import { selfCommand } from './self-command.js';
 
 export type Role = 'client' | 'server';
 
@@ -39,7 +40,7 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new UserError(`${file} is corrupt`, 're-run letta-memfs-hooks init');
+    throw new UserError(`${file} is corrupt`, `re-run ${selfCommand()} init`);
   }
 }
 

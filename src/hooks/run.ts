@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Entry point of every installed hook: `node dist/hooks/run.js <hook> <git's args...>`, stdin as git gave it.
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { formatError, UserError } from '../core/errors.js';
 import { type RepoPaths, resolveRepo } from '../core/git.js';
 import { logLine } from '../core/log.js';
+import { selfCommand } from '../core/self-command.js';
 import { readSettings, stateDirOf } from '../core/settings.js';
 import type { HookHandler } from './context.js';
 
@@ -30,11 +32,33 @@ async function readStdin(): Promise<string> {
  * elsewhere runs them in the caller's cwd with GIT_DIR, possibly relative, pointing at the repo (facts file, section 3).
  */
 async function hookRepo(): Promise<RepoPaths> {
+  const plain = plainCheckout();
+  if (plain) return plain;
   const gitDir = process.env.GIT_DIR ? path.resolve(process.env.GIT_DIR) : undefined;
   const fromCwd = await resolveRepo({ cwd: process.cwd() }).catch(() => undefined);
   if (fromCwd && (!gitDir || fromCwd.gitDir === gitDir)) return fromCwd;
   if (!gitDir) throw new UserError(`cannot find the repository from ${process.cwd()}`);
   return resolveRepo({ gitDir });
+}
+
+/**
+ * The common case without a git process (each costs the hook several ms): git runs a hook at the root of the work
+ * tree, and in a main work tree (not a linked one, which gets GIT_DIR) it sets no GIT_DIR. Then a `.git` directory
+ * there with no `commondir` file is the repo. Anything else (core.worktree, GIT_WORK_TREE, a `.git` file) asks git.
+ */
+function plainCheckout(): RepoPaths | undefined {
+  if (process.env.GIT_DIR || process.env.GIT_WORK_TREE || process.env.GIT_COMMON_DIR) return undefined;
+  const workTree = process.cwd();
+  const gitDir = path.join(workTree, '.git');
+  if (!statSync(gitDir, { throwIfNoEntry: false })?.isDirectory() || existsSync(path.join(gitDir, 'commondir'))) return undefined;
+  let config: string;
+  try {
+    config = readFileSync(path.join(gitDir, 'config'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (/^\s*worktree\s*=/im.test(config)) return undefined;
+  return { gitDir, commonDir: gitDir, workTree };
 }
 
 async function main(): Promise<number> {
@@ -46,7 +70,7 @@ async function main(): Promise<number> {
     const stateDir = stateDirOf(repo.commonDir);
     const settings = await readSettings(stateDir);
     if (!settings) {
-      logLine(`${hook}: this repo has no settings (fix: re-run npx letta-memfs-hooks init)`);
+      logLine(`${hook}: this repo has no settings (fix: re-run ${selfCommand()} init)`);
       return 0;
     }
     const stdin = await readStdin();

@@ -1,21 +1,20 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UserError } from '../core/errors.js';
 import { exists } from '../core/fs.js';
 import { getConfig, type RepoPaths } from '../core/git.js';
 import { warn } from '../core/log.js';
+import { selfCommand } from '../core/self-command.js';
 import { type Role, stateDirOf } from '../core/settings.js';
 import { applyConfig, type DesiredConfig, restoreConfig } from './git-config.js';
 import { type Manifest, manifestPath, readManifest, writeManifest } from './manifest.js';
+import { releaseRuntime, runtimeBase, useRuntime } from './runtime.js';
 import { isOurShim, renderShim } from './shim.js';
 
 // Letta Code rewrites these on every sync (letta-code src/agent/memoryGit.ts @ v0.32.18); a hook of ours there would
 // vanish, and chaining theirs would run their frontmatter checks twice.
 const CLIENT_OWNED = new Set(['pre-commit', 'post-commit']);
-
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface InstallOptions {
   repo: RepoPaths;
@@ -25,6 +24,8 @@ export interface InstallOptions {
   config: DesiredConfig;
   /** Absolute node binary for the shims; defaults to the one running now. */
   node?: string;
+  /** Where the hook runtime goes (install/runtime.ts); defaults to the role's per-user place. */
+  runtimeBase?: string;
 }
 
 /**
@@ -50,11 +51,12 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
   }
   const previous = await readManifest(stateDir);
   if (previous && previous.role !== opts.role) {
-    throw new UserError(`this repo is set up for the ${previous.role} role`, `run letta-memfs-hooks uninstall first`);
+    throw new UserError(`this repo is set up for the ${previous.role} role`, `run ${selfCommand()} uninstall first`);
   }
   const createdHooksDir = previous?.createdHooksDir ?? !(await exists(hooksDir));
   const configFile = path.join(opts.repo.commonDir, 'config');
 
+  const runtime = await useRuntime(opts.runtimeBase ?? runtimeBase(opts.role, undefined), opts.repo.commonDir);
   const record = await applyConfig(configFile, stateDir, opts.config, previous ?? { configChanges: [] });
   const manifest: Manifest = {
     version: 1,
@@ -64,6 +66,7 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
     createdHooksDir,
     configFile,
     ...record,
+    runtime,
   };
   // The manifest goes first: if writing a hook fails, uninstall still knows what to put back.
   await writeManifest(stateDir, manifest);
@@ -83,9 +86,11 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
       await fs.rename(file, chained);
     }
     const tmp = `${file}.letta-memfs.tmp`;
-    await fs.writeFile(tmp, await renderShim({ hook, role: opts.role, node, packageRoot: PACKAGE_ROOT, stateDir }), { mode: 0o755 });
+    await fs.writeFile(tmp, await renderShim({ hook, role: opts.role, node, runtimeDir: runtime, stateDir, self: selfCommand() }), { mode: 0o755 });
     await fs.rename(tmp, file);
   }
+  // Re-init by another version: the runtime the hooks ran before may now have no user left.
+  if (previous?.runtime && previous.runtime !== runtime) await releaseRuntime(previous.runtime, opts.repo.commonDir);
   return manifest;
 }
 
@@ -128,6 +133,7 @@ export async function uninstall(repo: RepoPaths): Promise<UninstallReport> {
     manifest.configAfterInstall,
   );
   if (manifest.createdHooksDir) await fs.rmdir(manifest.hooksDir).catch(() => undefined);
+  if (manifest.runtime) await releaseRuntime(manifest.runtime, repo.commonDir);
   if (report.foreignHooks.length > 0) {
     // Keep what they would need to restore by hand.
     await fs.rm(manifestPath(stateDir), { force: true });

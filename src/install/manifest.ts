@@ -21,6 +21,8 @@ export interface Manifest {
   configChanges: ConfigChange[];
   /** sha256 of the config file right after our last write; if it still matches, uninstall restores `config.orig`. */
   configAfterInstall?: string;
+  /** The installed hook runtime the hooks run (install/runtime.ts); absent for installs made before there was one. */
+  runtime?: string;
 }
 
 export const manifestPath = (stateDir: string) => path.join(stateDir, 'install.json');

@@ -6,6 +6,7 @@
 import { isLettaGitUrl } from '../core/agent-id.js';
 import { redactUrl } from '../core/redact.js';
 import type { Problem } from './problem.js';
+import { selfCommand } from '../core/self-command.js';
 
 export const ZERO_OID = /^0+$/;
 
@@ -46,7 +47,7 @@ export function checkPushUrl(url: string): Problem | undefined {
   return {
     path: redactUrl(url),
     message: 'this push would go to the Letta /v1/git/ proxy, not to your git host',
-    fix: 're-run npx letta-memfs-hooks init in this checkout so the redirect covers this URL',
+    fix: `re-run ${selfCommand()} init in this checkout so the redirect covers this URL`,
   };
 }
 

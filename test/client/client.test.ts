@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { basicAuth } from '../fixtures/git-host.js';
 import {
   AGENT,
+  CLI,
   cli,
   clientSuite,
   cliOnTty,
@@ -270,7 +271,7 @@ describe('client init redirects a Letta checkout to the external host', () => {
     const { sb, checkout, remote, url } = await setup();
     const none = cli(sb, ['status'], { cwd: checkout });
     expect(none.status).toBe(1);
-    expect(none.stdout.trim()).toBe(`${checkout}: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)`);
+    expect(none.stdout.trim()).toBe(`${checkout}: letta-memfs-hooks is not set up here (run ${process.execPath} ${CLI} init)`);
     initOk(sb, checkout, remote);
     expect(cli(sb, ['status'], { cwd: checkout }).status).toBe(0);
     gitOk(sb, checkout, ['config', '--unset-all', `url.${url}.insteadOf`]);

@@ -109,15 +109,19 @@ describe('hook installer', () => {
     await expect(install({ repo, role: 'client', hooks: ['pre-commit'], config: {} })).rejects.toThrow(/Letta Code owns it/);
   });
 
-  it('puts linked worktrees under the common hooks dir, and a hook with node gone warns in one line without failing git', async () => {
+  it('puts linked worktrees under the common hooks dir; with node gone a hook uses node on PATH, with its runtime gone it warns in one line without failing git', async () => {
     const ws = workspace();
     const repoDir = initRepo(path.join(ws, 'repo'));
     sh(repoDir, ['worktree', 'add', '-q', path.join(ws, 'wt'), '-b', 'wt']);
     const repo = await resolveRepo({ cwd: path.join(ws, 'wt') });
     const manifest = await install({ repo, role: 'server', hooks: ['post-checkout'], config: {}, node: path.join(ws, 'no-node') });
     expect(manifest.hooksDir).toBe(path.join(repoDir, '.git', 'hooks'));
-    const res = execFileSync('sh', ['-c', 'git checkout -q -b other 2>&1; echo "exit=$?"'], { cwd: path.join(ws, 'wt'), encoding: 'utf8' });
-    expect(res).toMatch(/^letta-memfs-hooks: post-checkout skipped: node .* is gone \(fix: re-run npx letta-memfs-hooks init\)\nexit=0\n$/);
+    const checkout = (branch: string) =>
+      execFileSync('sh', ['-c', `git checkout -q -b ${branch} 2>&1; echo "exit=$?"`], { cwd: path.join(ws, 'wt'), encoding: 'utf8' });
+    // The hook ran in node (found on PATH): it read the repo and found no settings, which only init writes.
+    expect(checkout('other')).toMatch(/^letta-memfs-hooks: post-checkout: this repo has no settings \(fix: re-run .+ init\)\nexit=0\n$/);
+    fs.rmSync(manifest.runtime!, { recursive: true });
+    expect(checkout('third')).toMatch(/^letta-memfs-hooks: post-checkout skipped: node or the hook runtime \(.*hook\.mjs\) is gone \(fix: re-run .+ init\)\nexit=0\n$/);
   });
 
   it('is idempotent: a second install changes no hook and no config byte', async () => {

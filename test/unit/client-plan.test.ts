@@ -7,6 +7,7 @@ import { formatClientStatus, type ClientStatus } from '../../src/client/status.j
 import { envLayer } from '../../src/core/config/load.js';
 import { mergeLayers, validateLayer } from '../../src/core/config/schema.js';
 import { verifyRequest } from '../../src/server/watch/webhook.js';
+import { selfCommand } from '../../src/core/self-command.js';
 
 const ID = 'agent-123e4567-e89b-42d3-a456-426614174000';
 const ID2 = 'agent-223e4567-e89b-42d3-a456-426614174001';
@@ -75,7 +76,7 @@ describe('status text', () => {
     expect(text).toMatch(/origin\s+NOT redirected: .*\(fix: re-run init\)/);
     expect(text).toMatch(/pre-push replaced \(\+ chained original\)/);
     expect(text).toMatch(/OLD token \(fix: re-run init\)/);
-    expect(formatClientStatus({ repo: '/r', installed: false, hooks: [] })).toBe('/r: letta-memfs-hooks is not set up here (run npx letta-memfs-hooks init)');
+    expect(formatClientStatus({ repo: '/r', installed: false, hooks: [] })).toBe(`/r: letta-memfs-hooks is not set up here (run ${selfCommand()} init)`);
   });
 });
 

@@ -8,7 +8,8 @@ const HELP = `usage: letta-memfs-hooks doctor [--memfs-root <dir>] [--agent <id>
 
 Server role checks, each with its fix: git version (2.38+), Letta reachable, auth accepted, the sync-from-git
 endpoint present (HTTP 404 means the server patch is missing), the external remote reachable with the configured
-token, and hooks installed and executable in every agent repo. Exit status 1 when any check fails.
+token, and hooks installed and executable in every agent repo. Repairs hooks whose hook runtime is gone (installs
+this package's runtime and rewrites them). Exit status 1 when any check fails.
 
   --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
   --config <file>     config file
@@ -37,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
     const chosen = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : discovery.repos;
     checks.push(...(await checkRemotes(ctx, chosen, v.agent?.length ? chosen.length : Number(v.remotes ?? 3))));
     checks.push(...(await checkRepos(ctx, discovery.repos)));
+    checks.push(await (await import('../../server/setup/repair-runtime.js')).repairRuntimes(ctx, discovery.repos));
   }
   if (v.json) process.stdout.write(JSON.stringify(checks, null, 2) + '\n');
   else process.stdout.write(checks.map(formatCheck).join('\n') + '\n');

@@ -1,6 +1,7 @@
 import { parseCommandArgs } from '../args.js';
 import { UserError } from '../../core/errors.js';
 import { applyServerTree, checkServerTree, type PatchStatus } from '../../patch-server/apply.js';
+import { selfCommand } from '../../core/self-command.js';
 
 const HELP = `usage: letta-memfs-hooks patch-server --check <dir>
        letta-memfs-hooks patch-server --apply <dir>
@@ -22,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!parsed) return 0;
   const { check, apply } = parsed.values;
   if ((check === undefined) === (apply === undefined) || parsed.positionals.length > 0) {
-    throw new UserError('patch-server needs exactly one of --check <dir> or --apply <dir>', 'run letta-memfs-hooks patch-server --help', 2);
+    throw new UserError('patch-server needs exactly one of --check <dir> or --apply <dir>', `run ${selfCommand()} patch-server --help`, 2);
   }
 
   if (check !== undefined) {
@@ -35,7 +36,7 @@ export async function run(argv: string[]): Promise<number> {
       conflicts > 0
         ? `${conflicts} patch(es) do not apply: --apply would change nothing\n`
         : pending > 0
-          ? `${pending} patch(es) to apply: run letta-memfs-hooks patch-server --apply ${report.tree.root}\n`
+          ? `${pending} patch(es) to apply: run ${selfCommand()} patch-server --apply ${report.tree.root}\n`
           : 'all patches applied\n',
     );
     return conflicts > 0 ? 1 : 0;

@@ -8,6 +8,7 @@ import { discoverAgents } from '../../server/repo/discover.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { checkServerConfig, serverConfigFile, setupServer } from '../../server/setup/init-server.js';
 import { parseCommandArgs } from '../args.js';
+import { selfCommand } from '../../core/self-command.js';
 
 const HELP = `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
 
@@ -51,7 +52,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   if (!parsed) return 0;
   const v = parsed.values;
   if (parsed.positionals.length > 0) {
-    throw new UserError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`, 'run letta-memfs-hooks init --server --help', 2);
+    throw new UserError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`, `run ${selfCommand()} init --server --help`, 2);
   }
   const given = validateLayer(
     Object.fromEntries(
@@ -85,7 +86,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
     for (const s of result.skipped) process.stdout.write(`skipped ${s.path}: ${s.reason}\n`);
     process.stdout.write(
       `set up ${result.agents.length} agent repo(s) under ${result.memfsRoot} in ${result.elapsedMs} ms; settings in ${file}\n` +
-        `next: keep 'letta-memfs-hooks watch --memfs-root ${result.memfsRoot}' running (deploy/ has a systemd unit and a compose service)\n`,
+        `next: keep '${selfCommand()} watch --memfs-root ${result.memfsRoot}' running (deploy/ has a systemd unit and a compose service)\n`,
     );
   }
   return 0;

@@ -2,6 +2,7 @@ import { request } from 'undici';
 import type { Config } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { addSecret } from '../../core/log.js';
+import { selfCommand } from '../../core/self-command.js';
 
 /** How to reach the Letta REST API. The password is read from the env var the config names, never from argv. */
 export interface LettaClientOptions {
@@ -140,7 +141,7 @@ export function classifySyncResponse(agentId: string, status: number, body: stri
     // FastAPI answers an unknown route with exactly {"detail":"Not Found"}; the patched endpoint's agent lookup
     // answers a different detail naming the agent (patches/03-sync-from-git-endpoint.patch).
     if (detail === 'Not Found' || detail === '') {
-      return new LettaApiError('sync endpoint missing: apply the server patch (letta-memfs-hooks patch-server)', 'run letta-memfs-hooks patch-server --apply on the Letta server tree and restart it', false, 404);
+      return new LettaApiError(`sync endpoint missing: apply the server patch (${selfCommand()} patch-server)`, `run ${selfCommand()} patch-server --apply on the Letta server tree and restart it`, false, 404);
     }
     return new LettaApiError(`Letta does not know agent ${agentId}: ${detail}`, 'check the agent id and lettaUserId (the agent must belong to that user)', false, 404);
   }
@@ -148,7 +149,7 @@ export function classifySyncResponse(agentId: string, status: number, body: stri
     return new LettaApiError(`memfs not enabled for this server/agent: ${detail}`, 'set LETTA_MEMFS_SERVICE_URL=local on the server and give the agent the git-memory-enabled tag', false, 409);
   }
   if (status === 429 || status >= 500) {
-    return new LettaApiError(`Letta answered HTTP ${status}: ${detail}`, 'the sync stays pending and is retried (letta-memfs-hooks sync --pending)', true, status);
+    return new LettaApiError(`Letta answered HTTP ${status}: ${detail}`, `the sync stays pending and is retried (${selfCommand()} sync --pending)`, true, status);
   }
   return new LettaApiError(`Letta answered HTTP ${status}: ${detail}`, undefined, false, status);
 }

@@ -1,13 +1,10 @@
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatError } from '../../core/errors.js';
 import { logLine } from '../../core/log.js';
+import { entryPath } from '../../core/package.js';
 import type { HookContext } from '../../hooks/context.js';
 import { contextFromRepo } from '../setup/context.js';
 import { syncAgent } from './sync.js';
-
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'cli', 'main.js');
 
 /**
  * Server-role reference-transaction, post-merge and post-checkout: main moved in repo.git (the shim has already
@@ -24,7 +21,7 @@ export async function onMainMoved(ctx: HookContext): Promise<number> {
       if (o.action === 'failed') logLine(`${ctx.hook}: sync of ${repo.agentId} failed, stays pending: ${o.error}`);
       return 0;
     }
-    const child = spawn(process.execPath, [CLI, 'sync', '--git-dir', gitDir, '--quiet'], {
+    const child = spawn(process.execPath, [entryPath('cli'), 'sync', '--git-dir', gitDir, '--quiet'], {
       detached: true,
       stdio: 'ignore',
       env: { ...process.env, GIT_DIR: undefined, GIT_INDEX_FILE: undefined, GIT_WORK_TREE: undefined },

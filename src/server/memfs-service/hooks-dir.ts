@@ -7,9 +7,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'pre-receive-main.js');
+import { entryPath } from '../../core/package.js';
 
 // Paths come through the environment, so the script is constant text: nothing is quoted into shell.
 const PRE_RECEIVE = `#!/bin/sh
@@ -30,7 +28,7 @@ export async function createServiceHooks(): Promise<ServiceHooks> {
   await writeFile(path.join(dir, 'pre-receive'), PRE_RECEIVE, { mode: 0o700 });
   return {
     dir,
-    env: { LMH_SERVICE_NODE: process.execPath, LMH_SERVICE_PRE_RECEIVE: ENTRY },
+    env: { LMH_SERVICE_NODE: process.execPath, LMH_SERVICE_PRE_RECEIVE: entryPath('pre-receive') },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -12,6 +12,7 @@ import { MAIN, readRef } from './refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from './remote-auth.js';
 import { probeRemoteMain } from './remote-head.js';
 import { type SyncOutcome, syncAgent } from '../letta/sync.js';
+import { selfCommand } from '../../core/self-command.js';
 
 export const CONFLICT_PREFIX = 'refs/letta-memfs/conflicts/';
 const ZERO = '0'.repeat(40);
@@ -120,9 +121,9 @@ async function fetchExternal(repo: AgentRepo, env: Record<string, string>): Prom
     return 'empty';
   }
   if (/No such remote|does not appear to be a git repository/i.test(r.stderr) && !(await hasRemote(repo))) {
-    throw new UserError(`${repo.agentId}: repo.git has no ${REMOTE_NAME} remote`, 'run letta-memfs-hooks init --server first');
+    throw new UserError(`${repo.agentId}: repo.git has no ${REMOTE_NAME} remote`, `run ${selfCommand()} init --server first`);
   }
-  throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${lastLine(r.stderr)}`, 'check the remote URL, the network and the token (letta-memfs-hooks doctor)');
+  throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${lastLine(r.stderr)}`, `check the remote URL, the network and the token (${selfCommand()} doctor)`);
 }
 
 async function hasRemote(repo: AgentRepo): Promise<boolean> {
@@ -141,7 +142,7 @@ async function pushMain(repo: AgentRepo, env: Record<string, string>): Promise<P
   const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
   if (/\[rejected\]|non-fast-forward|fetch first|stale info|\[remote rejected\].*(cannot lock|failed to update)/i.test(r.stderr)) return 'rejected';
-  throw new UserError(`${repo.agentId}: push to the external remote failed: ${lastLine(r.stderr)}`, 'check write access for the token (letta-memfs-hooks doctor)');
+  throw new UserError(`${repo.agentId}: push to the external remote failed: ${lastLine(r.stderr)}`, `check write access for the token (${selfCommand()} doctor)`);
 }
 
 /** CAS: moves main from `old` to `next` only if it still points at `old` (a server copy may have moved it). */
@@ -314,5 +315,5 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       }
     }
   }
-  throw new UserError(`${repo.agentId}: main or the external remote kept moving for ${MAX_ROUNDS} rounds`, 'run letta-memfs-hooks pull again; nothing was lost');
+  throw new UserError(`${repo.agentId}: main or the external remote kept moving for ${MAX_ROUNDS} rounds`, `run ${selfCommand()} pull again; nothing was lost`);
 }

@@ -5,6 +5,7 @@ import { UserError } from '../../core/errors.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { type LettaClientOptions, lettaOptionsFromConfig } from '../letta/letta-api.js';
+import { selfCommand } from '../../core/self-command.js';
 
 /** What every server command needs: the resolved config, where the repos are, and how to reach Letta. */
 export interface ServerContext {
@@ -43,7 +44,7 @@ export async function contextFromRepo(gitDir: string, env: NodeJS.ProcessEnv = p
   const abs = path.resolve(gitDir);
   const settings = await readSettings(stateDirOf(abs));
   if (!settings || settings.role !== 'server') {
-    throw new UserError(`${abs} is not set up for the server role`, 'run letta-memfs-hooks init --server');
+    throw new UserError(`${abs} is not set up for the server role`, `run ${selfCommand()} init --server`);
   }
   const orgDir = path.dirname(path.dirname(abs));
   const memfsRoot = settings.config.memfsRoot ?? path.dirname(path.dirname(orgDir));

@@ -9,6 +9,7 @@ import { probe } from '../letta/letta-api.js';
 import { INCLUDED_CONFIG } from './init-server.js';
 import { lsRemoteMain } from '../repo/remote-head.js';
 import { agentStatus } from './status.js';
+import { selfCommand } from '../../core/self-command.js';
 
 export interface Check {
   name: string;
@@ -67,7 +68,7 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
     name: 'sync endpoint',
     ok: present,
     detail: missing ? 'missing (HTTP 404 Not Found)' : `HTTP ${ep.status ?? ep.error}: ${ep.detail}`,
-    fix: present ? undefined : 'sync endpoint missing: apply the server patch (letta-memfs-hooks patch-server --apply <site-packages>) and restart Letta',
+    fix: present ? undefined : `sync endpoint missing: apply the server patch (${selfCommand()} patch-server --apply <site-packages>) and restart Letta`,
   });
   return out;
 }
@@ -76,7 +77,7 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
 export async function checkRemotes(ctx: ServerContext, repos: readonly AgentRepo[], sample: number): Promise<Check[]> {
   return mapLimit(repos.slice(0, sample), 4, async (repo) => {
     const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
-    if (!settings?.remote) return { name: `remote ${repo.agentId}`, ok: false, detail: 'not set up', fix: 'run letta-memfs-hooks init --server' };
+    if (!settings?.remote) return { name: `remote ${repo.agentId}`, ok: false, detail: 'not set up', fix: `run ${selfCommand()} init --server` };
     const r = await lsRemoteMain(repo.gitDir, settings.remote, ctx.config);
     return {
       name: `remote ${repo.agentId}`,
@@ -106,13 +107,13 @@ export async function checkRepos(ctx: ServerContext, repos: readonly AgentRepo[]
       name: 'hooks installed',
       ok: bad.length === 0 && repos.length > 0,
       detail: repos.length === 0 ? 'no agent repos found' : bad.length ? `${bad.length} of ${repos.length} agents lack hooks or the remote: ${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', ...' : ''}` : `all ${repos.length} agents`,
-      fix: bad.length || repos.length === 0 ? 'run letta-memfs-hooks init --server (watch also sets up new agents)' : undefined,
+      fix: bad.length || repos.length === 0 ? `run ${selfCommand()} init --server (watch also sets up new agents)` : undefined,
     },
     {
       name: 'gc.auto=0',
       ok: gc.length === 0,
       detail: gc.length ? `${gc.length} agents without it: an auto gc in Letta's temp copy can hide new commits` : 'set everywhere',
-      fix: gc.length ? 'run letta-memfs-hooks init --server' : undefined,
+      fix: gc.length ? `run ${selfCommand()} init --server` : undefined,
     },
   ];
 }

@@ -1,7 +1,6 @@
 import { mapLimit } from '../../core/map-limit.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
@@ -10,7 +9,9 @@ import { hasPlaceholder, renderRemote } from '../../core/template.js';
 import { type DesiredConfig, quoteConfigString } from '../../install/git-config.js';
 import { install } from '../../install/installer.js';
 import { readManifest } from '../../install/manifest.js';
+import { runtimeBase, useRuntime } from '../../install/runtime.js';
 import { renderShim } from '../../install/shim.js';
+import { selfCommand } from '../../core/self-command.js';
 import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from '../repo/discover.js';
 import { MAIN, readRef } from '../repo/refs.js';
 import { REMOTE_NAME, TRACKING_REF } from '../repo/remote-auth.js';
@@ -104,13 +105,18 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
     await writeFileAtomic(included, text);
   }
   const settings: Settings = { version: 1, role: 'server', agentId: repo.agentId, remote, config };
-  if (!(await upToDate(repo, settings, node ?? process.execPath))) {
+  // The hook runtime lives on the memfs volume with the repos (or under LETTA_MEMFS_RUNTIME_DIR); registering this
+  // repo as its user every time keeps a runtime deleted by hand from being reused without it.
+  const base = runtimeBase('server', config.memfsRoot);
+  const runtime = await useRuntime(base, repo.gitDir);
+  if (!(await upToDate(repo, settings, node ?? process.execPath, runtime))) {
     await install({
       repo: { gitDir: repo.gitDir, commonDir: repo.gitDir },
       role: 'server',
       hooks: SERVER_HOOKS,
       config: serverRepoConfig(),
       node,
+      runtimeBase: base,
     });
     await writeSettings(stateDirOf(repo.gitDir), settings);
   }
@@ -133,20 +139,18 @@ function canonical(v: unknown): string {
   );
 }
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
 /**
  * Whether a repo already has exactly what `install` would write (manifest, hook shims, the include line, settings),
  * read from files only: a re-run of `init --server` over 1,000 agents then starts no git process at all.
  */
-async function upToDate(repo: AgentRepo, settings: Settings, node: string): Promise<boolean> {
+async function upToDate(repo: AgentRepo, settings: Settings, node: string, runtimeDir: string): Promise<boolean> {
   const stateDir = stateDirOf(repo.gitDir);
   const [manifest, current, config] = await Promise.all([
     readManifest(stateDir).catch(() => undefined),
     readSettings(stateDir).catch(() => undefined),
     fs.readFile(path.join(repo.gitDir, 'config'), 'utf8').catch(() => ''),
   ]);
-  if (!manifest || manifest.role !== 'server' || manifest.hooksDir !== path.join(repo.gitDir, 'hooks')) return false;
+  if (!manifest || manifest.role !== 'server' || manifest.hooksDir !== path.join(repo.gitDir, 'hooks') || manifest.runtime !== runtimeDir) return false;
   if (!SERVER_HOOKS.every((h) => manifest.hooks.includes(h))) return false;
   if (canonical(current) !== canonical(settings)) return false;
   // A hooksPath (installer decides where hooks go then) or a missing include: leave it to the installer.
@@ -155,7 +159,7 @@ async function upToDate(repo: AgentRepo, settings: Settings, node: string): Prom
     const file = path.join(repo.gitDir, 'hooks', hook);
     const [text, st] = await Promise.all([fs.readFile(file, 'utf8').catch(() => ''), fs.stat(file).catch(() => undefined)]);
     if (!st || (st.mode & 0o111) === 0) return false;
-    if (text !== (await renderShim({ hook, role: 'server', node, packageRoot: PACKAGE_ROOT, stateDir }))) return false;
+    if (text !== (await renderShim({ hook, role: 'server', node, runtimeDir, stateDir, self: selfCommand() }))) return false;
   }
   return true;
 }

@@ -10,6 +10,7 @@ import { MAIN, readRef } from '../repo/refs.js';
 import { lsRemoteMain } from '../repo/remote-head.js';
 import { TRACKING_REF } from '../repo/remote-auth.js';
 import { readSyncState } from '../letta/sync-state.js';
+import { selfCommand } from '../../core/self-command.js';
 
 export interface AgentStatus {
   agentId: string;
@@ -98,12 +99,12 @@ const short = (s?: string) => (s ? s.slice(0, 12) : '-');
 export function formatAgentStatus(s: AgentStatus): string {
   const lines = [
     `${s.agentId}`,
-    `  remote        ${s.remote ?? '(not set up: run letta-memfs-hooks init --server)'}`,
+    `  remote        ${s.remote ?? `(not set up: run ${selfCommand()} init --server)`}`,
     `  repo.git main ${short(s.head)}   external main ${short(s.externalHead)} (${s.externalHeadSource})`,
     `  last synced   ${short(s.lastSynced)}${s.lastSyncedAt ? ` at ${s.lastSyncedAt}` : ''}${s.pending ? `   PENDING ${short(s.pending.target)}${s.pending.attempts ? ` (${s.pending.attempts} tries)` : ''}` : ''}`,
   ];
   if (s.hooks.missing.length || s.hooks.notExecutable.length) {
-    lines.push(`  hooks         missing: ${[...s.hooks.missing, ...s.hooks.notExecutable.map((h) => `${h} (not executable)`)].join(', ')} (fix: re-run letta-memfs-hooks init --server)`);
+    lines.push(`  hooks         missing: ${[...s.hooks.missing, ...s.hooks.notExecutable.map((h) => `${h} (not executable)`)].join(', ')} (fix: re-run ${selfCommand()} init --server)`);
   }
   for (const c of s.conflicts) {
     lines.push(`  CONFLICT      ${c.ref}${c.paths.length ? ` (${c.paths.join(', ')})` : ''}: main took the external version; the server's is in that ref (fix: merge what you need by hand, then git --git-dir=${s.gitDir} update-ref -d ${c.ref})`);

@@ -1,0 +1,36 @@
+// Builds the self-contained runtime: dist/runtime/{cli,hook,poke-after-push,pre-receive}.mjs plus shared chunks, with every
+// dependency bundled in. The package's bin runs it, and `init` copies the directory to a stable per-version place
+// that installed hooks point at, so hooks keep working when the installing package (an npx cache, a clone, a global
+// prefix) goes away. Code splitting keeps each command's and each hook's modules in their own chunks, loaded on
+// demand: a pre-push parses only what it runs (the hook path must stay light, issue 9).
+//
+//   node scripts/build-runtime.mjs      (part of `npm run build`, so of prepack and npm test)
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, 'dist', 'runtime');
+
+fs.rmSync(OUT, { recursive: true, force: true });
+await build({
+  absWorkingDir: ROOT,
+  entryPoints: { cli: 'src/cli/main.ts', hook: 'src/hooks/run.ts', 'poke-after-push': 'src/client/poke-after-push.ts', 'pre-receive': 'src/server/memfs-service/pre-receive-main.ts' },
+  outdir: OUT,
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunk-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // Minified: a hook parses every chunk it loads on each run, and fewer bytes parse faster.
+  // CommonJS dependencies (cosmiconfig and its loaders) call require() for node builtins, which ESM lacks.
+  banner: { js: "import { createRequire as __lmhRequire } from 'node:module'; const require = __lmhRequire(import.meta.url);" },
+  // cosmiconfig loads TypeScript only for a .ts config file; bundling the compiler would add 9 MB for that.
+  external: ['typescript'],
+  legalComments: 'none',
+  minify: true,
+  logLevel: 'warning',
+});

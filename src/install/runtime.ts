@@ -1,0 +1,166 @@
+/**
+ * The installed hook runtime: a copy of the bundled package (dist/runtime/*.mjs, hooks/shim.sh, a package.json) in a
+ * stable place that every installed hook points at, so hooks keep working when what ran `init` goes away (an npx
+ * cache cleaned, a clone moved, a global prefix removed). One copy per build, shared by every repo on the machine:
+ *   client  ${XDG_DATA_HOME:-~/.local/share}/letta-memfs-hooks/runtime/<version>-<hash>/
+ *   server  <memfs root>/.letta-memfs-hooks/runtime/<version>-<hash>/  (the volume the hooks' repos live on)
+ * or under $LETTA_MEMFS_RUNTIME_DIR for either. The key holds a content hash as well as the version, so two
+ * different builds of one version (a clone, a patched copy) never overwrite files a running hook may be reading.
+ * Each repo that uses a runtime has a file in its `users/`; uninstall removes a runtime nobody uses any more.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UserError } from '../core/errors.js';
+import { exists, writeFileAtomic } from '../core/fs.js';
+import { PACKAGE_ROOT, packageVersion } from '../core/package.js';
+import type { Role } from '../core/settings.js';
+import { readManifest } from './manifest.js';
+
+export const RUNTIME_DIR_ENV = 'LETTA_MEMFS_RUNTIME_DIR';
+const BUNDLE = path.join('dist', 'runtime');
+const RECORD = 'runtime.json';
+
+/** Where runtimes of a role live (the parent of the `<version>-<hash>` dirs). */
+export function runtimeBase(role: Role, memfsRoot: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (env[RUNTIME_DIR_ENV]) return path.resolve(env[RUNTIME_DIR_ENV]);
+  if (role === 'server' && memfsRoot) return path.join(path.resolve(memfsRoot), '.letta-memfs-hooks', 'runtime');
+  const data = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.resolve(data, 'letta-memfs-hooks', 'runtime');
+}
+
+/** The hook runner inside an installed runtime. */
+export const hookEntryOf = (runtimeDir: string) => path.join(runtimeDir, BUNDLE, 'hook.mjs');
+
+/** The files a runtime is made of, relative to the package root, with their content. */
+async function sourceFiles(root: string): Promise<Map<string, Buffer>> {
+  const names = await fs.readdir(path.join(root, BUNDLE)).catch(() => undefined);
+  if (!names?.includes('hook.mjs')) {
+    throw new UserError(`the hook runtime is not built (${path.join(root, BUNDLE)} is missing)`, 'run npm run build in the package');
+  }
+  const rel = [...names.filter((n) => n.endsWith('.mjs')).map((n) => path.join(BUNDLE, n)), path.join('hooks', 'shim.sh')].sort();
+  const out = new Map<string, Buffer>();
+  for (const r of rel) out.set(r, await fs.readFile(path.join(root, r)));
+  const { version } = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  // Only what the runtime reads: its version (for --version and the key) and the module type of .mjs siblings.
+  out.set('package.json', Buffer.from(JSON.stringify({ name: 'letta-memfs-hooks', version, type: 'module', private: true }, null, 2) + '\n'));
+  return out;
+}
+
+function keyOf(version: string, files: Map<string, Buffer>): string {
+  const h = createHash('sha256');
+  for (const [name, body] of files) h.update(`${name}\0${body.length}\0`).update(body);
+  return `${version}-${h.digest('hex').slice(0, 12)}`;
+}
+
+/** Whether a runtime dir holds every file its record lists (a half-deleted one is replaced). */
+export async function runtimeIntact(dir: string): Promise<boolean> {
+  const rec = await fs.readFile(path.join(dir, RECORD), 'utf8').then((t) => JSON.parse(t) as { files: string[] }, () => undefined);
+  if (!rec) return false;
+  const present = await Promise.all(rec.files.map((f) => exists(path.join(dir, f))));
+  return present.every(Boolean);
+}
+
+// Per process: `init --server` over 1,000 agents checks the runtime once, not once per agent.
+const ensured = new Map<string, Promise<string>>();
+
+/** Forgets which runtimes this process found intact, so the next use checks (and repairs) them again. */
+export function forgetRuntimes(): void {
+  ensured.clear();
+}
+
+/**
+ * Installs the running package's runtime under `base` unless an intact copy is there; returns its dir. Copies into a
+ * temp dir and renames it into place, so a hook never sees half a runtime. Run from an installed runtime, it is
+ * already its own copy.
+ */
+export function ensureRuntime(base: string): Promise<string> {
+  let p = ensured.get(base);
+  if (!p) {
+    p = doEnsure(base);
+    ensured.set(base, p);
+    p.catch(() => ensured.delete(base));
+  }
+  return p;
+}
+
+async function doEnsure(base: string): Promise<string> {
+  const files = await sourceFiles(PACKAGE_ROOT);
+  const dir = path.join(base, keyOf(packageVersion(), files));
+  if (path.resolve(PACKAGE_ROOT) === dir || (await runtimeIntact(dir))) return dir;
+  await fs.mkdir(base, { recursive: true });
+  const tmp = await fs.mkdtemp(path.join(base, '.tmp-'));
+  try {
+    for (const [rel, body] of files) {
+      await fs.mkdir(path.dirname(path.join(tmp, rel)), { recursive: true });
+      await fs.writeFile(path.join(tmp, rel), body, { mode: rel.endsWith('cli.mjs') ? 0o755 : 0o644 });
+    }
+    await fs.writeFile(path.join(tmp, RECORD), JSON.stringify({ files: [...files.keys()] }, null, 2) + '\n');
+    const users = await fs.readdir(path.join(dir, 'users')).catch(() => []);
+    if (users.length) {
+      // An incomplete copy that repos still use: keep their registrations.
+      await fs.cp(path.join(dir, 'users'), path.join(tmp, 'users'), { recursive: true });
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
+      // Another init put an intact copy there first.
+      if (!(await runtimeIntact(dir))) throw err;
+    });
+  } finally {
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+const userFile = (runtimeDir: string, commonDir: string) =>
+  path.join(runtimeDir, 'users', createHash('sha256').update(path.resolve(commonDir)).digest('hex').slice(0, 16));
+
+/**
+ * The runtime under `base` for the repo at `commonDir`: installed if need be, and the repo recorded as one of its
+ * users (a file per repo: no lock, even for 1,000 agents). Returns the runtime dir.
+ */
+export async function useRuntime(base: string, commonDir: string): Promise<string> {
+  const dir = await ensureRuntime(base);
+  const file = userFile(dir, commonDir);
+  if (!(await exists(file))) await writeFileAtomic(file, path.resolve(commonDir) + '\n');
+  // An uninstall elsewhere may have removed the runtime between the two steps: install it again, users kept.
+  if (!(await exists(path.join(dir, RECORD))) || !(await exists(hookEntryOf(dir)))) {
+    ensured.delete(base);
+    await ensureRuntime(base);
+  }
+  return dir;
+}
+
+/** Whether a registered repo still has hooks of ours pointing at this runtime (a deleted repo does not). */
+async function stillUses(entry: string, runtimeDir: string): Promise<boolean> {
+  const commonDir = (await fs.readFile(entry, 'utf8').catch(() => '')).trim();
+  if (!commonDir) return false;
+  const manifest = await readManifest(path.join(commonDir, 'letta-memfs')).catch(() => undefined);
+  return manifest?.runtime === runtimeDir;
+}
+
+/**
+ * The repo stops using the runtime; a runtime that no repo uses any more is deleted. The delete first moves the dir
+ * aside and looks again, so an `init` registering at that moment keeps (or re-creates) its runtime.
+ * Returns whether the runtime was removed.
+ */
+export async function releaseRuntime(runtimeDir: string, commonDir: string): Promise<boolean> {
+  await fs.rm(userFile(runtimeDir, commonDir), { force: true });
+  const usersDir = path.join(runtimeDir, 'users');
+  const entries = await fs.readdir(usersDir).catch(() => [] as string[]);
+  for (const e of entries) {
+    if (await stillUses(path.join(usersDir, e), runtimeDir)) return false;
+    await fs.rm(path.join(usersDir, e), { force: true });
+  }
+  if (!(await exists(runtimeDir))) return false;
+  const trash = `${runtimeDir}.removing-${process.pid}`;
+  await fs.rename(runtimeDir, trash);
+  const late = await fs.readdir(path.join(trash, 'users')).catch(() => [] as string[]);
+  if (late.length > 0 && !(await exists(runtimeDir))) {
+    await fs.rename(trash, runtimeDir);
+    return false;
+  }
+  await fs.rm(trash, { recursive: true, force: true });
+  return true;
+}

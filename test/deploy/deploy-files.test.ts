@@ -1,0 +1,55 @@
+/**
+ * The deployment files, checked structurally (no container runtime runs here; .ci/run also lints the Dockerfile with
+ * hadolint when it can install it): nothing runs the package by registry name next to the secrets, the image is
+ * built from this repository in stages and runs as Letta's uid, and the systemd unit runs a pinned install.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const read = (rel: string) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
+/** Lines that do something: comments dropped (shell/Dockerfile/YAML/unit files all use #). */
+const code = (text: string) => text.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+
+describe('deploy/', () => {
+  it('never runs the package through npx (someone else could publish that name)', () => {
+    for (const f of fs.readdirSync(path.join(ROOT, 'deploy'))) expect(code(read(`deploy/${f}`)), f).not.toMatch(/\bnpx\b/);
+    expect(code(read('hooks/shim.sh'))).not.toMatch(/\bnpx\b/);
+  });
+
+  it('Dockerfile: multi-stage build from this repository, installing the packed tarball, as the memfs owner', () => {
+    const df = code(read('deploy/Dockerfile'));
+    const stages = df.match(/^FROM\s+\S+/gm) ?? [];
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const s of stages) expect(s).toMatch(/^FROM\s+\S+:\d/); // pinned base images
+    expect(df).toMatch(/RUN npm ci\b/);
+    expect(df).toMatch(/npm pack\b/);
+    expect(df).toMatch(/^COPY --from=build \S+\.tgz /m);
+    expect(df).toMatch(/npm install -g --offline [^\n]*\.tgz/);
+    // Letta's image runs as root and owns the volume: uid 0 by default, overridable.
+    expect(df).toMatch(/^ARG LETTA_UID=0$/m);
+    const lastStage = df.slice(df.lastIndexOf('\nFROM'));
+    expect(lastStage).toMatch(/^USER \$\{LETTA_UID\}:\$\{LETTA_GID\}$/m);
+    expect(lastStage).toMatch(/^ENTRYPOINT \["letta-memfs-hooks"\]$/m);
+    // Every COPY source exists and is let through by the build context's ignore file.
+    const allowed = code(read('deploy/Dockerfile.dockerignore')).split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    for (const m of df.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const src of m[1].split(/\s+/)) {
+        expect(fs.existsSync(path.join(ROOT, src)), src).toBe(true);
+        expect(allowed, src).toContain(src.replace(/\/$/, ''));
+      }
+    }
+  });
+
+  it('compose builds that image; the systemd unit runs an install in its own prefix', () => {
+    const compose = read('deploy/docker-compose.yml');
+    const service = compose.slice(compose.indexOf('  memfs-hooks:'), compose.indexOf('\nvolumes:'));
+    expect(service).toMatch(/build:\n\s+context: \.\.\n\s+dockerfile: deploy\/Dockerfile/);
+    expect(service).not.toMatch(/^\s+image: node:/m);
+    const unit = code(read('deploy/letta-memfs-hooks.service'));
+    expect(unit).toMatch(/^ExecStart=\/opt\/letta-memfs-hooks\/bin\/letta-memfs-hooks watch /m);
+    expect(unit).toMatch(/^ReadWritePaths=\/var\/lib\/letta\/memfs$/m);
+  });
+});
