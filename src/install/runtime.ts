@@ -132,8 +132,15 @@ export async function useRuntime(base: string, commonDir: string): Promise<strin
   return dir;
 }
 
+// An `init` registers its repo before it writes the manifest naming the runtime: a registration this young counts
+// as a user whatever the manifest says, so an uninstall elsewhere never deletes a runtime an init is installing.
+const REGISTRATION_GRACE_MS = 10 * 60_000;
+
 /** Whether a registered repo still has hooks of ours pointing at this runtime (a deleted repo does not). */
 async function stillUses(entry: string, runtimeDir: string): Promise<boolean> {
+  const stat = await fs.stat(entry).catch(() => undefined);
+  if (!stat) return false;
+  if (Date.now() - stat.mtimeMs < REGISTRATION_GRACE_MS) return true;
   const commonDir = (await fs.readFile(entry, 'utf8').catch(() => '')).trim();
   if (!commonDir) return false;
   const manifest = await readManifest(path.join(commonDir, 'letta-memfs')).catch(() => undefined);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveRepo } from '../../src/core/git.js';
 import { install, uninstall } from '../../src/install/installer.js';
-import { hookEntryOf } from '../../src/install/runtime.js';
+import { hookEntryOf, useRuntime } from '../../src/install/runtime.js';
 import { setupServer } from '../../src/server/setup/init-server.js';
 import { repairRuntimes } from '../../src/server/setup/repair-runtime.js';
 import { initRepo, sh, tempDir } from '../helpers/repo.js';
@@ -46,11 +46,28 @@ describe('hook runtime', () => {
     await uninstall(a.repo);
     expect(fs.existsSync(hookEntryOf(b.runtime))).toBe(true);
     expect(checkout(b.dir, 'x')).toMatch(/post-checkout: this repo has no settings/);
-    // A repo deleted without uninstall does not keep the runtime alive.
+    // A repo deleted without uninstall (long ago: a young registration may be an init in progress) does not keep the
+    // runtime alive.
     fs.rmSync(gone.dir, { recursive: true });
+    const usersDir = path.join(a.runtime, 'users');
+    const old = new Date(Date.now() - 3_600_000);
+    for (const f of fs.readdirSync(usersDir)) {
+      if (fs.readFileSync(path.join(usersDir, f), 'utf8').trim() === gone.repo.commonDir) fs.utimesSync(path.join(usersDir, f), old, old);
+    }
     await uninstall(b.repo);
     expect(fs.existsSync(a.runtime)).toBe(false);
     expect(fs.readdirSync(base)).toEqual([]);
+  });
+
+  it('an uninstall never deletes a runtime that an init elsewhere has just registered for', async () => {
+    const ws = workspace();
+    const base = path.join(ws, 'runtimes');
+    const a = await repoWithHook(path.join(ws, 'a'), base);
+    // Another repo's init has registered but not yet written its manifest.
+    const pending = await resolveRepo({ cwd: initRepo(path.join(ws, 'pending')) });
+    expect(await useRuntime(base, pending.commonDir)).toBe(a.runtime);
+    await uninstall(a.repo);
+    expect(fs.existsSync(hookEntryOf(a.runtime))).toBe(true);
   });
 
   it('a runtime deleted by hand is put back by re-running init', async () => {
