@@ -9,6 +9,7 @@ import { readManifest } from '../install/manifest.js';
 import { isOurShim } from '../install/shim.js';
 import { readToken } from '../core/token.js';
 import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
+import { formatLocalRows, localSyncStatus, type LocalSyncStatus } from './local-status.js';
 
 export interface ClientStatus {
   repo: string;
@@ -30,6 +31,8 @@ export interface ClientStatus {
   remoteMain?: { oid: string; date: string; ahead: number; behind: number };
   lastPull?: string;
   lastCheckout?: string;
+  /** Local-backend checkouts: background pushes, pull rounds and conflict refs. */
+  local?: LocalSyncStatus;
 }
 
 /** When the shim last touched a marker file (hooks/shim.sh, client post-merge/post-checkout), as ISO time. */
@@ -87,6 +90,7 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
   }
   out.lastPull = await touchedAt(path.join(stateDir, 'last-post-merge'));
   out.lastCheckout = await touchedAt(path.join(stateDir, 'last-post-checkout'));
+  if (settings.backend === 'local') out.local = await localSyncStatus(repo, stateDir);
   return out;
 }
 
@@ -112,5 +116,6 @@ export function formatClientStatus(s: ClientStatus): string {
   ]);
   rows.push(['last pull', s.lastPull ?? 'none seen']);
   rows.push(['last checkout', s.lastCheckout ?? 'none seen']);
+  if (s.local) rows.push(...formatLocalRows(s.local));
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
 }
