@@ -22,12 +22,19 @@ import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credenti
 import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planClient, resolveAgent } from './plan.js';
 import { ask, canPrompt } from './prompt.js';
 import { selfCommand } from '../core/self-command.js';
+import { isLocalAgentId } from '../core/agent-id.js';
+import { checkLocalOrigin, localAgentFromPath, localBackendDir, localRemoteConfig } from './local-backend.js';
 
 /** Hooks a client gets. Never pre-commit/post-commit: Letta Code rewrites those on every sync. */
 /** Letta Code's default memfs base (letta-code src/auth/oauth.ts LETTA_CLOUD_API_URL @ v0.30.28). */
 const LETTA_CLOUD_URL = 'https://api.letta.com';
 
 export const CLIENT_HOOKS = ['pre-push', 'post-merge', 'post-checkout'] as const;
+/**
+ * A local-backend checkout also gets reference-transaction: Letta Code commits there and never pushes, so each new
+ * commit of main starts a background push. Not post-commit: Letta Code rewrites it (facts file, section 2).
+ */
+export const LOCAL_CLIENT_HOOKS = [...CLIENT_HOOKS, 'reference-transaction'] as const;
 
 export interface ClientInitOptions {
   repoDir: string;
@@ -46,6 +53,9 @@ export interface ClientInitResult {
   authFile?: string;
   tokenSource?: string;
   hooksDir: string;
+  hooks: readonly string[];
+  /** A Letta Code local-backend checkout. */
+  local: boolean;
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -99,23 +109,37 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
 
   const opt = { cwd: repo.workTree };
   const originUrl = await getConfig('remote.origin.url', opt);
+  // A local-backend checkout names its agent in its path; Letta Code also sets letta.agentId there.
+  const storage = localBackendDir(env);
+  const pathAgent = localAgentFromPath(await fs.realpath(repo.workTree), [storage, await fs.realpath(storage).catch(() => storage)]);
   const gitConfigAgent = await getConfig('letta.agentId', opt);
-  let agent = resolveAgent({ flag: opts.agent, originUrl, gitConfig: gitConfigAgent }, config.agents);
+  if (pathAgent && gitConfigAgent && pathAgent !== gitConfigAgent) {
+    throw new UserError(`the checkout path says ${pathAgent} but git config letta.agentId says ${gitConfigAgent}`, 'fix letta.agentId with git config letta.agentId <id>');
+  }
+  const sources = { originUrl, gitConfig: gitConfigAgent ?? pathAgent };
+  let agent = resolveAgent({ flag: opts.agent, ...sources }, config.agents);
   if (!agent && interactive) {
     const answer = await ask('Agent id (agent-<uuid>): ');
-    agent = resolveAgent({ flag: answer ?? '', originUrl, gitConfig: gitConfigAgent }, config.agents);
+    agent = resolveAgent({ flag: answer ?? '', ...sources }, config.agents);
   }
   if (!agent) {
-    throw new UserError('cannot tell which agent this checkout belongs to', 'run init in ~/.letta/agents/<agentId>/memory, or pass --agent agent-<uuid>');
+    throw new UserError(
+      'cannot tell which agent this checkout belongs to',
+      'run init in ~/.letta/agents/<agentId>/memory (or ~/.letta/lc-local-backend/memfs/<agentId>/memory), or pass --agent <id>',
+    );
   }
+  const local = isLocalAgentId(agent.agentId);
+  const before = await readSettings(stateDir).catch(() => undefined);
   if (!config.remote && interactive) {
     const answer = await ask('External git URL (https://host/owner/{agentId}.git): ');
     if (answer) config.remote = mergeLayers([config, validateLayer({ remote: answer }, 'your answer')]).remote;
   }
   // Letta Code >= 0.24.1 re-creates a missing origin from LETTA_MEMFS_BASE_URL, else Letta Cloud
   // (maybeUpdateMemoryRemoteOrigin, letta-code src/agent/memory-git.ts @ v0.30.28): redirect that URL too.
-  const lettaUrls = lettaUrlsFor(agent.agentId, originUrl, [config.lettaUrl, env.LETTA_MEMFS_BASE_URL, LETTA_CLOUD_URL]);
+  // A local-backend agent has no Letta origin at all: nothing to redirect, origin itself is the external host.
+  const lettaUrls = local ? [] : lettaUrlsFor(agent.agentId, originUrl, [config.lettaUrl, env.LETTA_MEMFS_BASE_URL, LETTA_CLOUD_URL]);
   const plan = planClient(agent.agentId, config, lettaUrls);
+  if (local) checkLocalOrigin(originUrl, plan.externalUrl, before?.remote);
 
   let header: string | undefined;
   let tokenSource: string | undefined;
@@ -143,13 +167,16 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   if (opts.verify) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here; warnings too, so that a refused init prints its one error line only.
-  if (originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
+  if (!local && originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
     warn(`origin is ${redactUrl(originUrl)}, not a Letta URL of this agent: left as it is; only Letta URLs are redirected`);
   }
   const commonDir = await fs.realpath(repo.commonDir);
   const authFile = header ? path.join(stateDir, AUTH_FILE) : undefined;
   const desired = clientGitConfig(plan, authFile ? { commonDir, file: authFile } : undefined);
-  const before = await readSettings(stateDir).catch(() => undefined);
+  if (local) {
+    delete desired[`url.${plan.externalUrl}.insteadOf`];
+    Object.assign(desired, localRemoteConfig(plan.externalUrl));
+  }
   if (before && before.remote !== plan.externalUrl) {
     // A new remote on re-init: drop the old one's rewrite and header reset, or two rewrites would claim the Letta URL.
     const old: ClientPlan = { ...plan, externalUrl: before.remote, kind: remoteKind(before.remote) ?? 'https' };
@@ -158,24 +185,26 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     }
   }
   if (!header) for (const key of authIncludeKeys(commonDir)) desired[key] = null;
-  const manifest = await install({ repo, role: 'client', hooks: CLIENT_HOOKS, config: desired });
+  const hooks = local ? LOCAL_CLIENT_HOOKS : CLIENT_HOOKS;
+  const manifest = await install({ repo, role: 'client', hooks, config: desired });
   if (header && authFile) {
     await writeAuthFile(stateDir, renderAuthFile(plan.externalUrl, header, tokenSource ?? 'init'));
   } else {
     await fs.rm(path.join(stateDir, AUTH_FILE), { force: true });
   }
-  await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config });
-  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir };
+  await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config, ...(local ? { backend: 'local' as const } : {}) });
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local };
 }
 
 export function describeInit(r: ClientInitResult): string {
   const lines = [
     `set up ${r.plan.agentId} in ${r.repo.workTree}`,
     ...r.plan.lettaUrls.map((u) => `  redirect  ${redactUrl(u)} -> ${redactUrl(r.plan.externalUrl)}`),
+    ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run letta-memfs-hooks pull to merge other machines' commits)`] : []),
     r.authFile
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
       : `  auth      ${r.plan.kind === 'https' ? 'none' : `${r.plan.kind}: your ssh keys`}`,
-    `  hooks     ${CLIENT_HOOKS.join(', ')} in ${r.hooksDir}`,
+    `  hooks     ${r.hooks.join(', ')} in ${r.hooksDir}`,
   ];
   if (r.config.pokeUrl) {
     lines.push(`  poke      ${redactUrl(r.config.pokeUrl)}/poke/${r.plan.agentId} after each push to main (signed with $${r.config.webhookSecretEnv})`);

@@ -11,6 +11,7 @@ import { readToken } from '../core/token.js';
 import { escapePath } from '../validate/names.js';
 import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
 import { selfCommand } from '../core/self-command.js';
+import { formatLocalRows, localSyncStatus, type LocalSyncStatus } from './local-status.js';
 
 export interface ClientStatus {
   repo: string;
@@ -32,6 +33,8 @@ export interface ClientStatus {
   remoteMain?: { oid: string; date: string; ahead: number; behind: number };
   lastPull?: string;
   lastCheckout?: string;
+  /** Local-backend checkouts: background pushes, pull rounds and conflict refs. */
+  local?: LocalSyncStatus;
 }
 
 /** When the shim last touched a marker file (hooks/shim.sh, client post-merge/post-checkout), as ISO time. */
@@ -89,6 +92,7 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
   }
   out.lastPull = await touchedAt(path.join(stateDir, 'last-post-merge'));
   out.lastCheckout = await touchedAt(path.join(stateDir, 'last-post-checkout'));
+  if (settings.backend === 'local') out.local = await localSyncStatus(repo, stateDir);
   return out;
 }
 
@@ -114,5 +118,6 @@ export function formatClientStatus(s: ClientStatus): string {
   ]);
   rows.push(['last pull', s.lastPull ?? 'none seen']);
   rows.push(['last checkout', s.lastCheckout ?? 'none seen']);
+  if (s.local) rows.push(...formatLocalRows(s.local));
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
 }

@@ -1,17 +1,27 @@
 import { UserError } from './errors.js';
 
-// Letta ids are `<prefix>-<uuid4>` (letta/schemas/agent.py @ 0.16.7: AgentState id prefix "agent").
-const AGENT_ID = /^agent-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Letta server ids are `<prefix>-<uuid4>` (letta/schemas/agent.py @ 0.16.7: AgentState id prefix "agent").
+const SERVER_AGENT_ID = /^agent-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Letta Code's local backend names agents `agent-local-${randomUUID()}` (letta-code
+// src/backend/local/local-agent-record.ts createLocalAgentRecord @ v0.30.29; same in the 0.32.18 bundle), and
+// node's randomUUID is always a lowercase RFC 4122 version 4 UUID. Its "agent-local-default" is only seeded by test
+// stores (local-backend.ts passes seedDefaultAgent: false), so it is not accepted.
+const LOCAL_AGENT_ID = /^agent-local-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-export function isAgentId(value: string): boolean {
-  return AGENT_ID.test(value);
+/** An id of Letta Code's local backend (`agent-local-<uuid4>`), whose memory has no Letta server behind it. */
+export function isLocalAgentId(value: string): boolean {
+  return LOCAL_AGENT_ID.test(value);
 }
 
-/** Refuses anything but `agent-<uuid>`: ids end up in paths and URLs, so no traversal or injection may pass. */
+export function isAgentId(value: string): boolean {
+  return SERVER_AGENT_ID.test(value) || LOCAL_AGENT_ID.test(value);
+}
+
+/** Refuses anything but `agent-<uuid>` or `agent-local-<uuid4>`: ids end up in paths and URLs, so no traversal or injection may pass. */
 export function validateAgentId(value: string, source = 'agent id'): string {
   if (!isAgentId(value)) {
     throw new UserError(
-      `invalid ${source} ${JSON.stringify(value.slice(0, 80))}: expected agent-<uuid>`,
+      `invalid ${source} ${JSON.stringify(value.slice(0, 80))}: expected agent-<uuid> (or agent-local-<uuid> for Letta Code's local backend)`,
       'pass the id shown by Letta, e.g. --agent agent-123e4567-e89b-42d3-a456-426614174000',
     );
   }

@@ -18,6 +18,8 @@ export interface Settings {
   /** The rendered external remote URL for this agent. */
   remote: string;
   config: Config;
+  /** Client: `local` for a Letta Code local-backend checkout (no Letta origin; we push and pull it ourselves). */
+  backend?: 'local';
 }
 
 /** Everything of ours in a repo lives in `<common git dir>/letta-memfs/`; uninstall removes it. */

@@ -5,7 +5,13 @@ import { type PullOutcome, pullAgent } from '../../server/repo/pull.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
 import { parseCommandArgs } from '../args.js';
 
-const HELP = `usage: letta-memfs-hooks pull (--agent <id>... | --all) [--memfs-root <dir>] [options]
+const HELP = `usage: letta-memfs-hooks pull [--repo <dir>] [--json]     (in a Letta Code local-backend checkout)
+       letta-memfs-hooks pull (--agent <id>... | --all) [--memfs-root <dir>] [options]   (server role)
+
+Local-backend checkout (~/.letta/lc-local-backend/memfs/<agentId>/memory): one two-way round with the external
+host: fetch, fast-forward or merge (never with uncommitted changes or a merge or rebase in progress; on a conflict
+the host's version wins and this checkout's side is kept under refs/letta-memfs/conflicts/), then push. For cron or
+a login hook.
 
 Server role. Fetches each agent's external remote into its repo.git, fast-forwards main (compare-and-swap), merges
 and pushes commits the Letta server made, and syncs Letta when main moved.
@@ -16,6 +22,7 @@ and pushes commits the Letta server made, and syncs Letta when main moved.
   --config <file>     config file
   --no-sync           only the git side; leave Letta alone
   --json              one JSON object per agent
+  --repo <dir>        the local-backend checkout (default: the current directory)
 
 Exit status: 0 all good, 3 a conflict was kept under refs/letta-memfs/conflicts/ (see status), 1 an agent failed.`;
 
@@ -52,11 +59,17 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'no-sync': { type: 'boolean' },
       json: { type: 'boolean' },
+      repo: { type: 'string' },
     },
     HELP,
   );
   if (!parsed) return 0;
   const v = parsed.values;
+  if (!v.agent && !v.all && !v['memfs-root']) {
+    const local = await import('./pull-local.js');
+    const code = await local.runLocalPull(v.repo ?? process.cwd(), Boolean(v.json), v.repo !== undefined);
+    if (code !== undefined) return code;
+  }
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const repos = await agentsFromFlags(ctx, v.agent, v.all, 'pull');
   const started = Date.now();

@@ -6,7 +6,8 @@ const HELP = `usage: letta-memfs-hooks status [--repo DIR] [--json]
        letta-memfs-hooks status --server [options]   (server role: every agent repo under a memfs root)
 
 Client checkout: agent id, external remote, whether origin is redirected, hooks, stored token, last push and pull.
-Exits 1 when the checkout is not set up or origin is not redirected.
+Exits 1 when the checkout is not set up or origin is not redirected, 3 when a local-backend checkout has a
+conflict ref (refs/letta-memfs/conflicts/...) kept by pull.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -17,5 +18,6 @@ export async function run(argv: string[]): Promise<number> {
   const repo = await resolveRepo({ cwd: parsed.values.repo ?? process.cwd() });
   const s = await clientStatus(repo);
   process.stdout.write((parsed.values.json ? JSON.stringify(s, null, 2) : formatClientStatus(s)) + '\n');
-  return s.installed && s.redirected ? 0 : 1;
+  if (!s.installed || !s.redirected) return 1;
+  return s.local && s.local.conflicts.length > 0 ? 3 : 0;
 }

@@ -16,7 +16,7 @@ import { selfCommand } from '../../core/self-command.js';
 
 export const CONFLICT_PREFIX = 'refs/letta-memfs/conflicts/';
 const ZERO = '0'.repeat(40);
-const MAX_ROUNDS = 6;
+export const MAX_ROUNDS = 6;
 /** A fetch or push that hangs (a dead host) must not stall `watch` for every other agent. */
 const NETWORK_TIMEOUT_MS = 120_000;
 
@@ -52,9 +52,10 @@ export function planReconcile(v: RefsView): ReconcileStep {
   return 'merge';
 }
 
-/** One conflict: the server's side is kept under `ref`; main took the external remote's version of `paths`. */
+/** One conflict: the local side is kept under `ref`; main took the external remote's version of `paths`. */
 export interface ConflictRecord {
   ref: string;
+  /** The side that lost: the server's main (server role), or a local-backend checkout's main (client). */
   server: string;
   remote: string;
   merge: string;
@@ -72,7 +73,7 @@ export interface PullState {
 }
 
 export const pullStateFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.json');
-const pullLockFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.lock');
+export const pullLockFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.lock');
 
 export async function readPullState(gitDir: string): Promise<PullState> {
   return (await readJson<PullState>(pullStateFile(gitDir))) ?? { version: 1, conflicts: [] };
@@ -131,17 +132,20 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
   return r.exitCode === 0;
 }
 
-function lastLine(s: string): string {
+export function lastLine(s: string): string {
   return s.trim().split('\n').filter(Boolean).pop() ?? '';
 }
 
 type Pushed = 'ok' | 'rejected';
 
+/** git push's stderr when the remote moved since we looked (fetch and merge again), as opposed to a failure. */
+export const PUSH_REJECTED = /\[rejected\]|non-fast-forward|fetch first|stale info|\[remote rejected\].*(cannot lock|failed to update)/i;
+
 async function pushMain(repo: AgentRepo, env: Record<string, string>): Promise<Pushed> {
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.
   const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
-  if (/\[rejected\]|non-fast-forward|fetch first|stale info|\[remote rejected\].*(cannot lock|failed to update)/i.test(r.stderr)) return 'rejected';
+  if (PUSH_REJECTED.test(r.stderr)) return 'rejected';
   throw new UserError(`${repo.agentId}: push to the external remote failed: ${lastLine(r.stderr)}`, `check write access for the token (${selfCommand()} doctor)`);
 }
 
@@ -172,26 +176,59 @@ export function parseMergeTree(out: string): MergeResult {
   return { tree: parts[0], conflicts };
 }
 
-async function mergeTrees(repo: AgentRepo, local: string, remote: string, unrelated: boolean): Promise<MergeResult> {
+async function mergeTrees(gitDir: string, local: string, remote: string, unrelated: boolean): Promise<MergeResult> {
   const args = ['merge-tree', '--write-tree', '--no-messages', '-z'];
   if (unrelated) args.push('--allow-unrelated-histories');
-  const r = await git([...args, local, remote], { gitDir: repo.gitDir, allowFailure: true });
-  if (r.exitCode !== 0 && r.exitCode !== 1) throw new UserError(`${repo.agentId}: git merge-tree failed: ${lastLine(r.stderr)}`, 'git 2.38 or newer is needed');
+  const r = await git([...args, local, remote], { gitDir, allowFailure: true });
+  if (r.exitCode !== 0 && r.exitCode !== 1) throw new UserError(`git merge-tree failed: ${lastLine(r.stderr)}`, 'git 2.38 or newer is needed');
   return parseMergeTree(r.stdout);
 }
 
 /** The merged tree with each conflicted path replaced by the external side's version (or removed, if it deleted it). */
-async function externalWinsTree(repo: AgentRepo, merged: MergeResult): Promise<string> {
+async function externalWinsTree(gitDir: string, merged: MergeResult): Promise<string> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lmh-index-'));
   const env = { GIT_INDEX_FILE: path.join(tmp, 'index') };
   try {
-    await git(['read-tree', merged.tree], { gitDir: repo.gitDir, env });
+    await git(['read-tree', merged.tree], { gitDir, env });
     const lines = [...merged.conflicts].map(([p, e]) => (e ? `${e.mode} ${e.oid}\t${p}` : `0 ${ZERO}\t${p}`));
-    await git(['update-index', '-z', '--index-info'], { gitDir: repo.gitDir, env, input: lines.join('\0') + '\0' });
-    return (await git(['write-tree'], { gitDir: repo.gitDir, env })).stdout;
+    await git(['update-index', '-z', '--index-info'], { gitDir, env, input: lines.join('\0') + '\0' });
+    return (await git(['write-tree'], { gitDir, env })).stdout;
   } finally {
     await fs.rm(tmp, { recursive: true, force: true });
   }
+}
+
+/** A merge of `local` with the external main, and the paths whose conflict the external side won. */
+export interface MergedCommit {
+  commit: string;
+  paths: string[];
+}
+
+/**
+ * Joins `local` (whose edits: `side`, e.g. "Letta server") and the external `remote` in a new commit, objects only
+ * (merge-tree, no index or work tree): a clean per-file merge, or on a true conflict the external version of each
+ * conflicted path. First parent: the external main, so first-parent history follows the canonical copy. Shared by
+ * the server's repo.git and a client's local-backend checkout.
+ */
+export async function mergeWithExternal(gitDir: string, local: string, remote: string, base: string | undefined, side: string): Promise<MergedCommit> {
+  const merged = await mergeTrees(gitDir, local, remote, base === undefined);
+  const paths = [...merged.conflicts.keys()].sort();
+  const tree = paths.length > 0 ? await externalWinsTree(gitDir, merged) : merged.tree;
+  const message =
+    paths.length > 0
+      ? `Merge ${side} edits; conflicts in ${paths.join(', ')} take the external version (letta-memfs-hooks)`
+      : `Merge ${side} edits with the external remote (letta-memfs-hooks)`;
+  const commit = (await git(['commit-tree', tree, '-p', remote, '-p', local, '-m', message], { gitDir, env: IDENTITY })).stdout;
+  return { commit, paths };
+}
+
+/** Keeps the losing side (`local`, exactly as it was) under a conflict ref of its own, before main moves. */
+export async function keepConflict(gitDir: string, local: string, remote: string, merged: MergedCommit): Promise<ConflictRecord> {
+  const ref = `${CONFLICT_PREFIX}${stamp()}-${local.slice(0, 12)}`;
+  const made = await git(['update-ref', ref, local, ZERO], { gitDir, allowFailure: true });
+  // The same ref from an earlier round of this pull (same millisecond, same commit) is already the backup.
+  if (made.exitCode !== 0 && (await readRef(gitDir, ref)) !== local) throw new GitError(['update-ref', ref], made);
+  return { ref, server: local, remote, merge: merged.commit, paths: merged.paths, at: new Date().toISOString() };
 }
 
 function stamp(d = new Date()): string {
@@ -278,27 +315,9 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
         return;
       }
       case 'merge': {
-        const merged = await mergeTrees(repo, local!, remote!, base === undefined);
-        let tree = merged.tree;
-        let message = 'Merge Letta server edits with the external remote (letta-memfs-hooks)';
-        const paths = [...merged.conflicts.keys()].sort();
-        if (paths.length > 0) {
-          tree = await externalWinsTree(repo, merged);
-          message = `Merge Letta server edits; conflicts in ${paths.join(', ')} take the external version (letta-memfs-hooks)`;
-        }
-        // First parent: the external main, so first-parent history follows the canonical copy.
-        const commit = (
-          await git(['commit-tree', tree, '-p', remote!, '-p', local!, '-m', message], { gitDir: repo.gitDir, env: IDENTITY })
-        ).stdout;
-        let conflict: ConflictRecord | undefined;
-        if (paths.length > 0) {
-          // The server's side, exactly as it was, under a ref of its own before main moves.
-          const ref = `${CONFLICT_PREFIX}${stamp()}-${local!.slice(0, 12)}`;
-          const made = await git(['update-ref', ref, local!, ZERO], { gitDir: repo.gitDir, allowFailure: true });
-          // The same ref from an earlier round of this pull (same millisecond, same commit) is already the backup.
-          if (made.exitCode !== 0 && (await readRef(repo.gitDir, ref)) !== local) throw new GitError(['update-ref', ref], made);
-          conflict = { ref, server: local!, remote: remote!, merge: commit, paths, at: new Date().toISOString() };
-        }
+        const merged = await mergeWithExternal(repo.gitDir, local!, remote!, base, 'Letta server');
+        const { commit, paths } = merged;
+        const conflict = paths.length > 0 ? await keepConflict(repo.gitDir, local!, remote!, merged) : undefined;
         await ctx.inject?.beforeUpdateRef?.();
         if (!(await casMain(repo, commit, local, 'merge server edits'))) continue;
         out.steps.push(paths.length > 0 ? 'conflict-merge' : 'merge');

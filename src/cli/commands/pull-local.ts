@@ -1,0 +1,37 @@
+import { UserError } from '../../core/errors.js';
+import { resolveRepo } from '../../core/git.js';
+import { readSettings, stateDirOf } from '../../core/settings.js';
+import { type LocalPullOutcome, pullLocal } from '../../client/local-sync.js';
+
+export function summarizeLocal(o: LocalPullOutcome): string {
+  const parts = [o.steps.length > 0 ? o.steps.join('+') : 'up to date'];
+  if (o.conflict) parts.push(`CONFLICT in ${o.conflict.paths.join(', ')}: the host's version is on main, this checkout's side kept in ${o.conflict.ref}`);
+  if (o.deferred) parts.push(`not merged yet: ${o.deferred}`);
+  return `${o.agentId}: ${parts.join('; ')}`;
+}
+
+/**
+ * `pull` without --agent/--all: a local-backend checkout's round. Undefined when the directory is not a client
+ * checkout of ours and no --repo was given, so the server form's usage error applies.
+ */
+export async function runLocalPull(dir: string, json: boolean, explicit: boolean): Promise<number | undefined> {
+  const repo = await resolveRepo({ cwd: dir }).catch((err) => {
+    if (explicit) throw err;
+    return undefined;
+  });
+  const settings = repo ? await readSettings(stateDirOf(repo.commonDir)) : undefined;
+  if (!repo || !settings || settings.role !== 'client') {
+    if (!explicit) return undefined;
+    throw new UserError(`${dir} is not a checkout set up by letta-memfs-hooks init`, 'run letta-memfs-hooks init there first');
+  }
+  if (settings.backend !== 'local') {
+    throw new UserError(
+      'pull is for local-backend checkouts: here Letta Code pulls and pushes through the redirected origin itself',
+      'run git pull (or letta memory pull) in this checkout',
+      2,
+    );
+  }
+  const o = await pullLocal(repo, settings);
+  process.stdout.write((json ? JSON.stringify(o) : summarizeLocal(o)) + '\n');
+  return o.conflict ? 3 : 0;
+}

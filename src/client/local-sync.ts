@@ -1,0 +1,191 @@
+/**
+ * Two-way sync of a Letta Code local-backend checkout with the external host (see local-backend.ts): `pull` runs one
+ * round (fetch, bring main and origin/main together, push), the background push after each commit only pushes.
+ *
+ * The decisions are the server role's (src/server/repo/pull.ts planReconcile and mergeWithExternal, reused): a
+ * fast-forward, a clean per-file merge, or on a true conflict the external version with this checkout's side kept
+ * under refs/letta-memfs/conflicts/. Never --force. Because this repo has a work tree that Letta Code reads and
+ * writes, main only moves through `git merge --ff-only <target>`, which updates index and files together, refuses to
+ * overwrite a local change, and fails if main moved meanwhile (then the round starts again). And it never starts
+ * while the work tree is dirty or a merge, rebase, cherry-pick or revert is in progress: Letta Code checks the same
+ * states before it writes memory (getMemoryConflictSummary, letta-code src/agent/memory-git.ts @ v0.30.29).
+ */
+import { selfCommand } from '../core/self-command.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { git, type RepoPaths } from '../core/git.js';
+import { UserError } from '../core/errors.js';
+import { waitLock } from '../core/lock.js';
+import { type Settings, writeJsonAtomic } from '../core/settings.js';
+import {
+  type ConflictRecord,
+  keepConflict,
+  lastLine,
+  MAX_ROUNDS,
+  mergeWithExternal,
+  planReconcile,
+  PUSH_REJECTED,
+  pullLockFile,
+  pullStateFile,
+  readPullState,
+} from '../server/repo/pull.js';
+import { LOCAL_REMOTE, LOCAL_TRACKING_REF } from './local-backend.js';
+
+const MAIN = 'refs/heads/main';
+const NETWORK_TIMEOUT_MS = 120_000;
+/** Files git keeps while an operation waits for the user (git's own sequencer and am state). */
+const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
+
+export interface WorkTreeView {
+  /** `git symbolic-ref -q HEAD`; undefined when detached. */
+  head?: string;
+  /** Which of IN_PROGRESS exist in the git dir. */
+  inProgress: string[];
+  /** `git status --porcelain` (untracked files count: a merge could need their paths). */
+  porcelain: string;
+}
+
+/** Pure: why main must not be moved under this work tree now, or undefined when it may. */
+export function workTreeBlocker(v: WorkTreeView): string | undefined {
+  if (v.inProgress.length > 0) return `${v.inProgress[0]} exists: a merge, rebase or cherry-pick is in progress; finish or abort it`;
+  if (v.head !== MAIN) return `HEAD is ${v.head ?? 'detached'}, not main`;
+  if (v.porcelain.trim()) return `the work tree has uncommitted changes (${v.porcelain.trim().split('\n').length} path(s)); Letta Code commits them at the end of its turn`;
+  return undefined;
+}
+
+async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView> {
+  const head = await git(['symbolic-ref', '-q', 'HEAD'], { cwd, allowFailure: true });
+  const inProgress: string[] = [];
+  for (const f of IN_PROGRESS) if (await fs.stat(path.join(repo.gitDir, f)).then(() => true, () => false)) inProgress.push(f);
+  const status = await git(['status', '--porcelain'], { cwd });
+  return { head: head.exitCode === 0 ? head.stdout : undefined, inProgress, porcelain: status.stdout };
+}
+
+async function oidOf(cwd: string, ref: string): Promise<string | undefined> {
+  const r = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { cwd, allowFailure: true });
+  return r.exitCode === 0 ? r.stdout : undefined;
+}
+
+export interface PushResult {
+  oid?: string;
+  result: 'ok' | 'rejected' | 'nothing';
+  detail?: string;
+}
+
+/**
+ * Pushes main to origin, never forced. Our pre-push runs as for any push (LETTA_MEMFS_INTERNAL cleared), so the
+ * content checks apply and `status` shows the push.
+ */
+export async function pushLocalMain(cwd: string): Promise<PushResult> {
+  const oid = await oidOf(cwd, MAIN);
+  if (!oid) return { result: 'nothing' };
+  const r = await git(['push', '--quiet', LOCAL_REMOTE, `${MAIN}:${MAIN}`], {
+    cwd,
+    env: { LETTA_MEMFS_INTERNAL: undefined, GIT_TERMINAL_PROMPT: '0' },
+    allowFailure: true,
+    timeoutMs: NETWORK_TIMEOUT_MS,
+  });
+  if (r.exitCode === 0) return { oid, result: 'ok' };
+  if (PUSH_REJECTED.test(r.stderr)) return { oid, result: 'rejected', detail: 'the host has commits this checkout lacks; the next letta-memfs-hooks pull merges them' };
+  throw new UserError(`push to ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, 'check the remote, the token (re-run init after rotating it) and letta-memfs-hooks status');
+}
+
+async function fetchOrigin(cwd: string): Promise<boolean> {
+  const r = await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', LOCAL_REMOTE, `+${MAIN}:${LOCAL_TRACKING_REF}`], {
+    cwd,
+    env: { GIT_TERMINAL_PROMPT: '0' },
+    allowFailure: true,
+    timeoutMs: NETWORK_TIMEOUT_MS,
+  });
+  if (r.exitCode === 0) return true;
+  if (/couldn't find remote ref/i.test(r.stderr)) {
+    // A new, empty repo on the host: this checkout's history seeds it.
+    await git(['update-ref', '-d', LOCAL_TRACKING_REF], { cwd, allowFailure: true });
+    return false;
+  }
+  throw new UserError(`fetch from ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the network and the token (${selfCommand()} status)`);
+}
+
+export interface LocalPullOutcome {
+  agentId: string;
+  /** Steps taken, in order, e.g. ['merge', 'push']. */
+  steps: string[];
+  head?: string;
+  remoteHead?: string;
+  conflict?: ConflictRecord;
+  /** Why main was not moved although the host has commits this checkout lacks (the next pull retries). */
+  deferred?: string;
+}
+
+/** One two-way round for a local-backend checkout, under the same per-repo lock file as the server's pull. */
+export async function pullLocal(repo: RepoPaths, settings: Settings): Promise<LocalPullOutcome> {
+  const cwd = repo.workTree;
+  if (!cwd) throw new UserError(`${repo.gitDir} has no work tree`, 'run pull in the agent memory checkout');
+  const lock = await waitLock(pullLockFile(repo.commonDir), 120_000);
+  if (!lock) throw new UserError('another pull has held the lock for 2 minutes', `remove ${pullLockFile(repo.commonDir)} if no letta-memfs-hooks process runs`);
+  const state = await readPullState(repo.commonDir);
+  const out: LocalPullOutcome = { agentId: settings.agentId, steps: [] };
+  try {
+    await round(repo, cwd, out, state);
+    state.lastError = undefined;
+    return out;
+  } catch (err) {
+    state.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date().toISOString() };
+    throw err;
+  } finally {
+    state.lastPullAt = new Date().toISOString();
+    await writeJsonAtomic(pullStateFile(repo.commonDir), state).catch(() => undefined);
+    await lock.release();
+  }
+}
+
+async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state: Awaited<ReturnType<typeof readPullState>>): Promise<void> {
+  for (let i = 0; i < MAX_ROUNDS; i++) {
+    const fetched = await fetchOrigin(cwd);
+    const local = await oidOf(cwd, MAIN);
+    const remote = fetched ? await oidOf(cwd, LOCAL_TRACKING_REF) : undefined;
+    let base: string | undefined;
+    if (local && remote && local !== remote) {
+      const mb = await git(['merge-base', local, remote], { cwd, allowFailure: true });
+      base = mb.exitCode === 0 ? mb.stdout : undefined;
+    }
+    out.head = local;
+    out.remoteHead = remote;
+    const step = planReconcile({ local, remote, base });
+    if (step === 'nothing' || step === 'equal') return;
+    if (step === 'seed' || step === 'push') {
+      if ((await pushLocalMain(cwd)).result === 'rejected') continue;
+      out.steps.push(step);
+      out.remoteHead = local;
+      return;
+    }
+    const blocker = workTreeBlocker(await viewWorkTree(repo, cwd));
+    if (blocker) {
+      out.deferred = blocker;
+      return;
+    }
+    const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, 'this checkout') : undefined;
+    const target = merged?.commit ?? remote!;
+    const conflict = merged && merged.paths.length > 0 ? await keepConflict(repo.commonDir, local!, remote!, merged) : undefined;
+    const ff = await git(['merge', '--ff-only', '--quiet', target], { cwd, allowFailure: true });
+    if (ff.exitCode !== 0) {
+      if (conflict) await git(['update-ref', '-d', conflict.ref, local!], { cwd, allowFailure: true });
+      // Letta Code committed (main moved) or wrote a file since we looked: start over, or leave it to the next pull.
+      if ((await oidOf(cwd, MAIN)) !== local) continue;
+      out.deferred = `git merge --ff-only refused: ${lastLine(ff.stderr)}`;
+      return;
+    }
+    out.steps.push(conflict ? 'conflict-merge' : step);
+    out.head = target;
+    if (conflict) {
+      state.conflicts.push(conflict);
+      out.conflict = conflict;
+    }
+    if (!merged) return;
+    if ((await pushLocalMain(cwd)).result === 'rejected') continue;
+    out.steps.push('push');
+    out.remoteHead = target;
+    return;
+  }
+  throw new UserError(`main or the external remote kept moving for ${MAX_ROUNDS} rounds`, 'run letta-memfs-hooks pull again; nothing was lost');
+}
