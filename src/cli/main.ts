@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { formatError } from '../core/errors.js';
+import { logLine } from '../core/log.js';
 
 /** A command module: parses its own argv, returns the process exit code. */
 export interface Command {
@@ -38,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = await entry.load();
     return await cmd.run(rest);
   } catch (err) {
-    process.stderr.write(`letta-memfs-hooks: ${formatError(err)}\n`);
+    logLine(formatError(err));
     return typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
   }
 }
@@ -54,7 +55,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`letta-memfs-hooks: ${formatError(err)}\n`);
+    logLine(formatError(err));
     process.exitCode = 1;
   },
 );
