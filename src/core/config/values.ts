@@ -99,7 +99,10 @@ export function normalizePath(value: string, key: string, source: string, baseDi
   return path.resolve(baseDir, value);
 }
 
-/** Prints a key name from untrusted input only when it looks like one (no escapes, no pasted secrets). */
+/**
+ * Prints a key name from untrusted input only when it looks like one: no escapes, and short (our longest key has 19
+ * characters; a token pasted as a key has 20 or more).
+ */
 export function printableKey(key: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_.-]{0,40}$/.test(key) ? `"${key}"` : 'a key';
+  return /^[A-Za-z_][A-Za-z0-9_.-]{0,19}$/.test(key) ? `"${key}"` : 'a key (not shown)';
 }
