@@ -163,20 +163,17 @@ describe('class 3: repairing a repo an older init broke', () => {
     return { w, configBefore };
   }
 
-  it('uninstall --server restores the repo.git config and removes the broken include', async () => {
+  it('uninstall --server restores the repo.git config and removes the broken include (init --server rewrites it too)', async () => {
     const { w, configBefore } = await brokenServer();
+    const again = await w.run(serverInit(w, ['--remote', serverRemote(w)]), { cwd: w.dir });
+    expect(again.code, again.err).toBe(0);
+    expect(await g(w.dir, [`--git-dir=${w.serverGitDir}`, 'config', 'remote.letta-memfs.url'])).toBe(`${w.dir}/ext/${SERVER_AGENT}.git`);
+    fs.writeFileSync(path.join(w.serverGitDir, 'letta-memfs', 'config'), BROKEN);
     const r = await w.run(['uninstall', '--server', '--memfs-root', w.memfs, '--agent', SERVER_AGENT], { cwd: w.dir });
     expect(r.code, r.err).toBe(0);
     expect(r.err).toBe('');
     expect(fs.readFileSync(path.join(w.serverGitDir, 'config'), 'utf8')).toBe(configBefore);
     expect(fs.existsSync(path.join(w.serverGitDir, 'letta-memfs'))).toBe(false);
     expect(await g(w.dir, [`--git-dir=${w.serverGitDir}`, 'rev-parse', 'HEAD'])).toMatch(/^[0-9a-f]{40}$/);
-  });
-
-  it('re-running init --server rewrites the broken include', async () => {
-    const { w } = await brokenServer();
-    const r = await w.run(serverInit(w, ['--remote', serverRemote(w)]), { cwd: w.dir });
-    expect(r.code, r.err).toBe(0);
-    expect(await g(w.dir, [`--git-dir=${w.serverGitDir}`, 'config', 'remote.letta-memfs.url'])).toBe(`${w.dir}/ext/${SERVER_AGENT}.git`);
   });
 });
