@@ -26,10 +26,8 @@ await build({
   platform: 'node',
   target: 'node20',
   // Minified: a hook parses every chunk it loads on each run, and fewer bytes parse faster.
-  // CommonJS dependencies (cosmiconfig and its loaders) call require() for node builtins, which ESM lacks.
+  // CommonJS dependencies (proper-lockfile and its helpers) call require() for node builtins, which ESM lacks.
   banner: { js: "import { createRequire as __lmhRequire } from 'node:module'; const require = __lmhRequire(import.meta.url);" },
-  // cosmiconfig loads TypeScript only for a .ts config file; bundling the compiler would add 9 MB for that.
-  external: ['typescript'],
   legalComments: 'none',
   minify: true,
   logLevel: 'warning',

@@ -2,6 +2,7 @@
 import { formatError } from '../core/errors.js';
 import { packageVersion } from '../core/package.js';
 import { selfCommand } from '../core/self-command.js';
+import { logLine } from '../core/log.js';
 
 /** A command module: parses its own argv, returns the process exit code. */
 export interface Command {
@@ -45,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = await entry.load();
     return await cmd.run(rest);
   } catch (err) {
-    process.stderr.write(`letta-memfs-hooks: ${formatError(err)}\n`);
+    logLine(formatError(err));
     return typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
   }
 }
@@ -61,7 +62,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`letta-memfs-hooks: ${formatError(err)}\n`);
+    logLine(formatError(err));
     process.exitCode = 1;
   },
 );

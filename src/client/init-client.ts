@@ -5,9 +5,8 @@
  * leaves the repo as it was.
  */
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../core/config/load.js';
+import { checkoutNotRead, clientRepoFiles, loadConfig } from '../core/config/load.js';
 import { type Config, mergeLayers, validateLayer } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
 import { getConfig, git, type RepoPaths, resolveRepo } from '../core/git.js';
@@ -66,32 +65,28 @@ async function existingDir(dir: string): Promise<string> {
 
 /**
  * `git ls-remote` on the external URL exactly as Letta Code's calls will reach it: helpers cleared, our header only.
- * The header goes through a throwaway 0600 include file (`-c include.path=`), so the token is in no argv and this
- * works on every git the package supports (GIT_CONFIG_COUNT would need git >= 2.31).
+ * The header goes to git in its environment (GIT_CONFIG_COUNT, git >= 2.31, the client role's minimum), readable only
+ * by this user like the 0600 auth file: no argv, and no temp file that a kill -9 would leave behind with the token.
+ * The empty first value resets headers from elsewhere, as the auth file does (credentials.ts).
  */
 async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenSource: string | undefined, cwd: string): Promise<void> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'letta-memfs-verify-'));
-  try {
-    const args = ['-c', 'credential.helper=', '-c', 'core.askPass='];
-    if (plan.kind === 'https' && header) {
-      const file = path.join(tmp, 'auth.gitconfig');
-      await fs.writeFile(file, renderAuthFile(plan.externalUrl, header, 'init'), { mode: 0o600 });
-      args.push('-c', `include.path=${file}`);
-    }
-    const r = await git([...args, 'ls-remote', '--heads', plan.externalUrl], { cwd, env: { GIT_TERMINAL_PROMPT: '0' }, allowFailure: true, timeoutMs: 30_000 });
-    // After a 401 git asks for a user name, which the cleared helpers and disabled prompt cannot give.
-    if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
-      throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
-    }
-    if (r.exitCode !== 0) {
-      const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
-      throw new UserError(
-        `cannot read ${redactUrl(plan.externalUrl)}: ${last}`,
-        'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
-      );
-    }
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
+  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+  if (plan.kind === 'https' && header) {
+    const key = `http.${plan.externalUrl}.extraHeader`;
+    Object.assign(env, { GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: key, GIT_CONFIG_VALUE_0: '', GIT_CONFIG_KEY_1: key, GIT_CONFIG_VALUE_1: header });
+  }
+  const args = ['-c', 'credential.helper=', '-c', 'core.askPass=', 'ls-remote', '--heads', plan.externalUrl];
+  const r = await git(args, { cwd, env, allowFailure: true, timeoutMs: 30_000 });
+  // After a 401 git asks for a user name, which the cleared helpers and disabled prompt cannot give.
+  if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
+    throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
+  }
+  if (r.exitCode !== 0) {
+    const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
+    throw new UserError(
+      `cannot read ${redactUrl(plan.externalUrl)}: ${last}`,
+      'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
+    );
   }
 }
 
@@ -104,7 +99,13 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   if (previous && previous.role !== 'client') {
     throw new UserError(`this repo is set up for the ${previous.role} role`, `run ${selfCommand()} uninstall first`);
   }
-  const { config } = await loadConfig({ dir: repo.workTree, configFile: opts.configFile, env, flags: opts.flags });
+  const { config, ignored } = await loadConfig({
+    repoFiles: clientRepoFiles(repo.commonDir),
+    notReadIn: [checkoutNotRead(repo.workTree, repo.commonDir)],
+    configFile: opts.configFile,
+    env,
+    flags: opts.flags,
+  });
   const interactive = canPrompt(opts.yes);
 
   const opt = { cwd: repo.workTree };
@@ -155,10 +156,6 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
         `export ${config.gitTokenEnv}=<token> (or set gitTokenFile to a chmod 600 file) and re-run init`,
       );
     }
-    if (!config.gitUsername || /[:\s]/.test(config.gitUsername)) {
-      // Basic auth is `user:token`; a colon would move the split (RFC 7617).
-      throw new UserError(`gitUsername ${JSON.stringify(config.gitUsername)} cannot be used for HTTPS basic auth`, 'pass --git-user <name> without ":" or spaces');
-    }
     addSecret(tok.token);
     header = authHeader(config.gitUsername, tok.token);
     addSecret(header.slice('Authorization: Basic '.length));
@@ -167,6 +164,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   if (opts.verify) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here; warnings too, so that a refused init prints its one error line only.
+  ignored.forEach((line) => warn(line));
   if (!local && originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
     warn(`origin is ${redactUrl(originUrl)}, not a Letta URL of this agent: left as it is; only Letta URLs are redirected`);
   }

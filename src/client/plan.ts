@@ -1,5 +1,6 @@
 /** Pure decisions of client `init`: which agent, which URLs to redirect, and the git config that does it. */
-import { agentIdFromLettaUrl, isAgentId, isLettaGitUrl } from '../core/agent-id.js';
+import { agentIdFromLettaUrl, isAgentId, isLettaGitUrl, validateAgentId } from '../core/agent-id.js';
+import { USAGE } from '../core/config/values.js';
 import type { Config } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
 import { redactUrl } from '../core/redact.js';
@@ -26,11 +27,9 @@ export interface ResolvedAgent {
  * guess, since redirecting one agent's checkout to another agent's repo would mix their memories.
  */
 export function resolveAgent(src: AgentSources, configured: readonly string[]): ResolvedAgent | undefined {
-  if (src.flag !== undefined && !isAgentId(src.flag)) {
-    throw new UserError(`invalid --agent ${JSON.stringify(src.flag.slice(0, 80))}: expected agent-<uuid>`, 'pass the id Letta shows, e.g. agent-123e4567-e89b-42d3-a456-426614174000');
-  }
+  if (src.flag !== undefined) validateAgentId(src.flag, '--agent', USAGE);
   if (src.gitConfig !== undefined && !isAgentId(src.gitConfig)) {
-    throw new UserError(`git config letta.agentId is ${JSON.stringify(src.gitConfig.slice(0, 80))}, not an agent-<uuid>`, 'fix it with git config letta.agentId <id>, or pass --agent <id>');
+    throw new UserError('git config letta.agentId is not an agent-<uuid>', 'fix it with git config letta.agentId <id>, or pass --agent <id>', USAGE);
   }
   const fromOrigin = src.originUrl ? agentIdFromLettaUrl(src.originUrl) : undefined;
   if (src.originUrl && isLettaGitUrl(src.originUrl) && !fromOrigin) {
@@ -82,7 +81,7 @@ export interface ClientPlan {
 
 export function planClient(agentId: string, config: Config, lettaUrls: string[]): ClientPlan {
   if (!config.remote) {
-    throw new UserError('no external remote configured', "pass --remote 'https://git.example.com/agents/{agentId}.git' or set LETTA_MEMFS_GIT_URL");
+    throw new UserError('no external remote configured', "pass --remote 'https://git.example.com/agents/{agentId}.git' or set LETTA_MEMFS_GIT_URL", USAGE);
   }
   const externalUrl = renderRemote(config.remote, agentId);
   const kind = remoteKind(externalUrl);

@@ -18,11 +18,13 @@ export function isAgentId(value: string): boolean {
 }
 
 /** Refuses anything but `agent-<uuid>` or `agent-local-<uuid4>`: ids end up in paths and URLs, so no traversal or injection may pass. */
-export function validateAgentId(value: string, source = 'agent id'): string {
+export function validateAgentId(value: string, source = 'agent id', exitCode = 1): string {
   if (!isAgentId(value)) {
+    // The value is not repeated: it may hold terminal escapes, or a secret pasted into the wrong option.
     throw new UserError(
-      `invalid ${source} ${JSON.stringify(value.slice(0, 80))}: expected agent-<uuid> (or agent-local-<uuid> for Letta Code's local backend)`,
+      `invalid ${source}: expected agent-<uuid> (or agent-local-<uuid> for Letta Code's local backend; lower-case hex)`,
       'pass the id shown by Letta, e.g. --agent agent-123e4567-e89b-42d3-a456-426614174000',
+      exitCode,
     );
   }
   return value;

@@ -7,8 +7,13 @@ export function addSecret(secret: string | undefined): void {
   if (secret && !secrets.includes(secret)) secrets.push(secret);
 }
 
+// The default env vars of our secrets: their values are redacted from every line even before a command reads them,
+// so a token pasted into the wrong option (and exported as usual) is never echoed back.
+const SECRET_ENV = ['LETTA_MEMFS_GIT_TOKEN', 'LETTA_SERVER_PASSWORD', 'LETTA_MEMFS_WEBHOOK_SECRET', 'LETTA_API_KEY'];
+
 export function logLine(message: string): void {
-  process.stderr.write(`letta-memfs-hooks: ${redact(message, secrets)}\n`);
+  const fromEnv = SECRET_ENV.map((k) => process.env[k]?.trim() ?? '').filter((v) => v.length >= 8);
+  process.stderr.write(`letta-memfs-hooks: ${redact(message, [...secrets, ...fromEnv])}\n`);
 }
 
 export function warn(message: string): void {

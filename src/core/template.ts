@@ -1,6 +1,6 @@
 import { validateAgentId } from './agent-id.js';
+import { hasUserInfo, USAGE, unsafeCharIn } from './config/values.js';
 import { UserError } from './errors.js';
-import { redactUrl } from './redact.js';
 
 export const AGENT_PLACEHOLDER = '{agentId}';
 
@@ -12,20 +12,41 @@ export function remoteKind(url: string): 'https' | 'ssh' | 'file' | undefined {
   return undefined;
 }
 
-/** Validates a remote URL template; tokens in URLs are refused because git writes them into .git/config. */
+// The accepted spellings, checked with the placeholder filled in. Hosts are names or IPv4 (no IPv6 brackets, no `*`,
+// which git's urlmatch takes as a wildcard); a user or host never starts with `-` (ssh would read an option); paths
+// hold RFC 3986 unreserved characters, `/`, `+`, `@` and %XX only: no quotes, backslashes, brackets, spaces, `?` or
+// `#`, nothing git's config parser, urlmatch or a shell would treat specially.
+const HOST = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*';
+const USER = '[A-Za-z0-9_][A-Za-z0-9._-]*';
+const PATH = '(?:[A-Za-z0-9._~+@-]|%[0-9A-Fa-f]{2})';
+const ACCEPTED = [
+  new RegExp(`^https?://${HOST}(?::\\d{1,5})?/(?:${PATH}|/)*$`, 'i'),
+  new RegExp(`^ssh://(?:${USER}@)?${HOST}(?::\\d{1,5})?/(?:${PATH}|/)*$`, 'i'),
+  new RegExp(`^${USER}@${HOST}:(?!-)(?:${PATH}|/)+$`),
+  new RegExp(`^(?:file://)?/(?:${PATH}|/)*$`, 'i'),
+];
+const EXAMPLES = 'https://host/owner/{agentId}.git, ssh://git@host/owner/{agentId}.git or git@host:owner/{agentId}.git';
+const SAMPLE_ID = 'agent-00000000-0000-4000-8000-000000000000';
+
+/**
+ * Validates a remote URL template. It ends up in git config (`url.<remote>.insteadOf`, the server's included config)
+ * and in git's URL matching, so only plain spellings pass; credentials are refused because git would store them in
+ * .git/config. The value is never repeated in the error: it may be a token pasted into the wrong option.
+ */
 export function validateRemoteTemplate(template: string, source: string): string {
-  const kind = remoteKind(template);
-  if (!kind) {
-    throw new UserError(
-      `${source}: ${JSON.stringify(redactUrl(template))} is not a git URL`,
-      "use https://host/owner/{agentId}.git, ssh://git@host/owner/{agentId}.git or git@host:owner/{agentId}.git",
+  const bad = (why: string, fix = `use ${EXAMPLES}`) => new UserError(`${source}: the remote ${why}`, fix, USAGE);
+  const unsafe = unsafeCharIn(template);
+  if (unsafe) throw bad(`contains ${unsafe}`);
+  // user:password@ in any form: scheme://user:pass@host, or scp-like user:pass@host:path.
+  if ((/^https?:\/\//i.test(template) && hasUserInfo(template)) || /^ssh:\/\/[^/@]*:[^/@]*@/i.test(template) || /^[^/@:]+:[^/@]*@/.test(template)) {
+    throw bad(
+      'carries credentials in the URL (the value is not shown)',
+      'remove them from the URL and export the token in LETTA_MEMFS_GIT_TOKEN (or the variable named by --token-env), or use --token-file with a chmod 600 file',
     );
   }
-  if (kind === 'https' && /^https?:\/\/[^/]*@/i.test(template)) {
-    throw new UserError(
-      `${source}: the URL ${redactUrl(template)} carries credentials`,
-      'remove them from the URL and export LETTA_MEMFS_GIT_TOKEN (or set gitTokenFile) instead',
-    );
+  const filled = template.split(AGENT_PLACEHOLDER).join(SAMPLE_ID);
+  if (!remoteKind(filled) || !ACCEPTED.some((re) => re.test(filled))) {
+    throw bad('is not a git URL we accept (plain host and path; no quotes, spaces, brackets, ?, # or {} other than {agentId}; the value is not shown)');
   }
   return template;
 }

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { UserError } from './errors.js';
 import { addSecret } from './log.js';
@@ -20,12 +19,17 @@ export async function readToken(config: Config, env: NodeJS.ProcessEnv = process
     return { token: fromEnv.trim(), source: `$${config.gitTokenEnv}` };
   }
   if (!config.gitTokenFile) return undefined;
-  const file = path.resolve(config.gitTokenFile.replace(/^~(?=\/)/, env.HOME ?? '~'));
+  // Absolute already: the config schema expands ~/ and relative paths the same way for both roles.
+  const file = config.gitTokenFile;
   let st;
   try {
     st = await fs.stat(file);
   } catch {
-    throw new UserError(`gitTokenFile ${file} does not exist`, `write the token into it (umask 077; printf %s "$TOKEN" > ${file}) or unset gitTokenFile`);
+    // The path is not printed: a token pasted as --token-file would be.
+    throw new UserError(
+      'the token file named by gitTokenFile (--token-file) does not exist (path not shown: it may be a pasted token)',
+      'write the token into a chmod 600 file (umask 077; printf %s "$TOKEN" > ~/.config/letta-memfs-hooks/token) and pass its path, or unset gitTokenFile',
+    );
   }
   if ((st.mode & 0o077) !== 0) {
     throw new UserError(`gitTokenFile ${file} is readable by others (mode ${(st.mode & 0o777).toString(8)})`, `chmod 600 ${file}`);

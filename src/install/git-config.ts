@@ -1,12 +1,24 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { USAGE, unsafeCharIn } from '../core/config/values.js';
+import { UserError } from '../core/errors.js';
 import { git } from '../core/git.js';
 import type { ConfigChange } from './manifest.js';
 
-/** A git-config quoted string (subsection names, values): backslash and double quote escaped (git-config(1)). */
+/**
+ * A git-config quoted string (subsection names, values): backslash and double quote escaped (git-config(1)). A newline
+ * or other control character cannot be written safely (a raw newline breaks every git call on the repo), so it is
+ * refused here too, as a last guard behind the config schema (src/core/config/values.ts).
+ */
 export function quoteConfigString(s: string): string {
+  assertConfigSafe(s);
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function assertConfigSafe(s: string): void {
+  const found = unsafeCharIn(s);
+  if (found) throw new UserError(`refusing to write a git config value with ${found}`, 'fix the setting it comes from (remote, URLs, paths) and re-run', USAGE);
 }
 
 /** Desired values per key (a list: some keys, like http.*.extraHeader, are multi-valued); null unsets the key. */
@@ -77,6 +89,10 @@ export interface ConfigRecord {
 /**
  * Brings a repo config file to `desired`, recording each key's prior values the first time we touch it. A byte copy
  * of the file from before our first change lets uninstall restore it exactly, as long as nobody else edits it.
+ *
+ * All or nothing, with git's own lock protocol: the edits go to `<file>.lock` (created exclusively, so a running git
+ * writer makes us stop instead of racing it), which is renamed over the file only when every edit succeeded. A failed
+ * or refused run leaves the config, and the state dir, as they were (no stray `config.orig`).
  */
 export async function applyConfig(
   file: string,
@@ -84,18 +100,36 @@ export async function applyConfig(
   desired: DesiredConfig,
   record: ConfigRecord,
 ): Promise<ConfigRecord> {
+  for (const [key, values] of Object.entries(desired)) [key, ...(values ?? [])].forEach(assertConfigSafe);
   const { writes, newChanges } = planConfig(await readConfigFile(file), desired, record.configChanges);
   if (writes.length === 0) return record;
-  const orig = path.join(stateDir, 'config.orig');
-  await fs.mkdir(stateDir, { recursive: true });
-  if (record.configAfterInstall === undefined) {
-    await fs.copyFile(file, orig);
-  } else if ((await fileHash(file)) !== record.configAfterInstall) {
-    // Edited by someone else since our last write: the old copy would undo their edit, so restore key by key instead.
-    await fs.rm(orig, { force: true });
+  const original = await fs.readFile(file);
+  const lock = `${file}.lock`;
+  try {
+    await fs.writeFile(lock, original, { flag: 'wx', mode: (await fs.stat(file)).mode & 0o777 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw new UserError(`${file} is locked by another git process (${lock} exists)`, `wait for it to finish and re-run; if no git is running, remove ${lock}`);
   }
-  for (const w of writes) await writeKey(file, w.key, w.values, w.isSet);
-  return { configChanges: [...record.configChanges, ...newChanges], configAfterInstall: await fileHash(file) };
+  const orig = path.join(stateDir, 'config.orig');
+  const createdState = !(await fs.stat(stateDir).then(() => true, () => false));
+  try {
+    for (const w of writes) await writeKey(lock, w.key, w.values, w.isSet);
+    await fs.mkdir(stateDir, { recursive: true });
+    if (record.configAfterInstall === undefined) {
+      await fs.writeFile(orig, original);
+    } else if ((await fileHash(file)) !== record.configAfterInstall) {
+      // Edited by someone else since our last write: the old copy would undo their edit, so restore key by key instead.
+      await fs.rm(orig, { force: true });
+    }
+    const after = await fileHash(lock);
+    await fs.rename(lock, file);
+    return { configChanges: [...record.configChanges, ...newChanges], configAfterInstall: after };
+  } catch (err) {
+    await fs.rm(lock, { force: true });
+    if (createdState) await fs.rm(stateDir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /**

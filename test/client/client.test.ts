@@ -320,15 +320,15 @@ describe('bad input: one line, non-zero exit, repo unchanged', () => {
 
   it('a malformed config file', async () => {
     await expectRefused(
-      ({ checkout }) => fs.writeFileSync(path.join(checkout, '.letta-memfs-hooksrc.json'), '{ "remote": '),
+      ({ checkout }) => fs.writeFileSync(path.join(checkout, '.git', 'letta-memfs-hooks.json'), '{ "remote": '),
       ({ remote }) => ['--remote', remote],
-      /cannot read config .*letta-memfs-hooksrc\.json/,
+      /cannot read config .*\.git\/letta-memfs-hooks\.json/,
     );
   });
 
   it('a config file with an unknown key', async () => {
     await expectRefused(
-      ({ checkout }) => fs.writeFileSync(path.join(checkout, '.letta-memfs-hooksrc.json'), '{ "gitToken": "x" }'),
+      ({ checkout }) => fs.writeFileSync(path.join(checkout, '.git', 'letta-memfs-hooks.json'), '{ "gitToken": "x" }'),
       ({ remote }) => ['--remote', remote],
       /unknown key "gitToken"/,
     );

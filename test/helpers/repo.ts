@@ -39,6 +39,9 @@ export function snapshot(dir: string): Record<string, string> {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
+      // A FIFO or socket (a hostile case may plant one) is recorded, never read: reading a FIFO would block.
+      else if (e.isSymbolicLink()) out[path.relative(dir, p)] = `link:${fs.readlinkSync(p)}`;
+      else if (!e.isFile()) out[path.relative(dir, p)] = `special:${(fs.lstatSync(p).mode & 0o7777).toString(8)}`;
       else out[path.relative(dir, p)] = `${(fs.statSync(p).mode & 0o777).toString(8)}:${fs.readFileSync(p).toString('base64')}`;
     }
   };

@@ -13,6 +13,8 @@ export interface Run {
   err: string;
   /** Every command line seen in /proc while the command ran (ours and git's children). */
   argvs: string[];
+  /** Our own process's command line as /proc shows it: a test that passes a secret as an argument excludes it. */
+  ownArgv: string;
 }
 
 /** Command lines of every process, read from /proc (Linux); sampled while a command runs. */
@@ -30,11 +32,14 @@ function readArgvs(): string[] {
 }
 
 /** Runs the built CLI like a user (private XDG dir), sampling every process's argv while it runs. */
-export async function runHostile(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number }): Promise<Run> {
+export async function runHostile(
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; /** instead of process.env (a hermetic sandbox) */ baseEnv?: NodeJS.ProcessEnv },
+): Promise<Run> {
   const argvs = new Set<string>();
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: opts.cwd,
-    env: { ...process.env, XDG_CONFIG_HOME: path.join(opts.cwd, 'xdg'), LETTA_MEMFS_INTERNAL: undefined, ...opts.env },
+    env: { ...(opts.baseEnv ?? { ...process.env, XDG_CONFIG_HOME: path.join(opts.cwd, 'xdg') }), LETTA_MEMFS_INTERNAL: undefined, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
@@ -47,7 +52,7 @@ export async function runHostile(args: string[], opts: { cwd: string; env?: Node
   const code = await new Promise<number>((resolve) => child.on('close', (c, sig) => resolve(c ?? (sig ? 128 : 1))));
   clearInterval(sampler);
   clearTimeout(timer);
-  return { code, out, err, argvs: [...argvs] };
+  return { code, out, err, argvs: [...argvs], ownArgv: [process.execPath, CLI, ...args].join(' ') };
 }
 
 /** A refused command: its exit code, exactly one stderr line naming the fix, no stack trace. */
@@ -93,10 +98,21 @@ export function filesWithSecret(dirs: readonly string[], secret: string, allowed
   return hits;
 }
 
-/** The secret appears in no output, no argv and no file but the allowed 0600 ones. */
-export function expectNoSecret(secret: string, r: Pick<Run, 'out' | 'err' | 'argvs'>, dirs: readonly string[] = [], allowed: readonly string[] = []): void {
+/**
+ * The secret appears in no output, no argv and no file but the allowed 0600 ones. `exceptOwnArgv`: the test itself
+ * passed the secret as an argument of our command (a token given to the wrong option); that one command line is
+ * excluded, every other process (git children included) is still checked.
+ */
+export function expectNoSecret(
+  secret: string,
+  r: Pick<Run, 'out' | 'err' | 'argvs'> & { ownArgv?: string },
+  dirs: readonly string[] = [],
+  allowed: readonly string[] = [],
+  opts: { exceptOwnArgv?: boolean } = {},
+): void {
   expect(r.out).not.toContain(secret);
   expect(r.err).not.toContain(secret);
-  expect(r.argvs.filter((a) => a.includes(secret))).toEqual([]);
+  const others = r.argvs.filter((a) => !(opts.exceptOwnArgv && a.trimEnd() === r.ownArgv));
+  expect(others.filter((a) => a.includes(secret))).toEqual([]);
   expect(filesWithSecret(dirs, secret, allowed)).toEqual([]);
 }

@@ -107,13 +107,13 @@ describe('server CLI', () => {
     expect(noSel.err.trim().split('\n')).toHaveLength(1);
     expect(noSel.err).toMatch(/needs --agent <id> or --all.*fix:/);
     const badId = await cli(['pull', '--agent', '../../etc', '--memfs-root', h.memfsRoot]);
-    expect(badId.code).toBe(1);
-    expect(badId.err).toMatch(/invalid --agent .*expected agent-<uuid>/);
+    expect(badId.code).toBe(2);
+    expect(badId.err).toMatch(/invalid --agent: expected agent-<uuid>/);
     const badRoot = await cli(['init', '--server', '--memfs-root', path.join(h.root, 'nope'), '--remote', `${h.extRoot}/{agentId}.git`]);
     expect(badRoot.code).toBe(1);
     expect(badRoot.err).toMatch(/does not exist \(fix: pass the Letta memfs root/);
     const creds = await cli(['init', '--server', '--memfs-root', h.memfsRoot, '--remote', 'https://u:tok3n-abc@h.example/{agentId}.git']);
-    expect(creds.code).toBe(1);
+    expect(creds.code).toBe(2);
     expect(creds.err).not.toContain('tok3n-abc');
     expect((await fs.readdir(h.memfsRoot)).sort()).toEqual(['.letta-memfs-hooksrc.json', 'repository']);
     expect(JSON.parse(await fs.readFile(path.join(h.memfsRoot, '.letta-memfs-hooksrc.json'), 'utf8'))).toEqual({ syncRetries: 1 });

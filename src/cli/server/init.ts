@@ -1,9 +1,10 @@
-import path from 'node:path';
 import type { Config } from '../../core/config/schema.js';
 import { mergeLayers, validateLayer } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { exists } from '../../core/fs.js';
-import { readJson, writeJsonAtomic } from '../../core/settings.js';
+import { writeJsonAtomic } from '../../core/settings.js';
+import { readDataFile } from '../../core/config/data-file.js';
+import { checkConfigFileName } from '../../core/config/load.js';
 import { discoverAgents } from '../../server/repo/discover.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { checkServerConfig, serverConfigFile, setupServer } from '../../server/setup/init-server.js';
@@ -68,15 +69,17 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
     ),
     'command-line flags',
   );
-  const memfsRoot = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT;
-  if (!memfsRoot) throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
+  const rootGiven = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT;
+  if (!rootGiven) throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
+  const { memfsRoot } = validateLayer({ memfsRoot: rootGiven }, 'command-line flags') as { memfsRoot: string };
   await discoverAgents(memfsRoot); // a wrong root fails here, before anything is written
   // Flags given now are remembered (no secrets: only env var and file names), so `watch` needs no flags.
+  if (v.config) checkConfigFileName(v.config);
   const file = v.config ?? serverConfigFile(memfsRoot);
-  const saved = (await readJson<Record<string, unknown>>(file)) ?? {};
-  const merged = { ...saved, ...given, memfsRoot: path.resolve(memfsRoot) };
   const ctx = await loadServerContext({ memfsRoot, configFile: (await exists(file)) ? file : undefined });
-  const config: Config = mergeLayers([ctx.config, given, { memfsRoot: path.resolve(memfsRoot) }]);
+  const saved = ((await readDataFile(file)) ?? {}) as Record<string, unknown>;
+  const merged = { ...saved, ...given, memfsRoot };
+  const config: Config = mergeLayers([ctx.config, given, { memfsRoot }]);
   checkServerConfig(config);
   const result = await setupServer({ config, agents: v.agent?.length ? v.agent : 'all' });
   await writeJsonAtomic(file, merged);

@@ -1,6 +1,5 @@
 import { parseCommandArgs } from '../args.js';
 import { formatError } from '../../core/errors.js';
-import { resolveRepo } from '../../core/git.js';
 import { uninstall } from '../../install/installer.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
@@ -29,7 +28,9 @@ export async function uninstallServer(opts: { argv: string[] }): Promise<number>
   let failed = 0;
   for (const r of repos) {
     try {
-      await uninstall(await resolveRepo({ gitDir: r.gitDir }));
+      // The repo.git path is known: no git call on it first, which would fail on a broken included config (as an
+      // older init wrote for a remote with a newline) and leave uninstall unable to repair it.
+      await uninstall({ gitDir: r.gitDir, commonDir: r.gitDir });
       process.stdout.write(`${r.agentId}: restored\n`);
     } catch (err) {
       failed++;

@@ -1,6 +1,7 @@
-import { isAgentId } from '../agent-id.js';
+import { validateAgentId } from '../agent-id.js';
 import { UserError } from '../errors.js';
 import { hasPlaceholder, validateRemoteTemplate } from '../template.js';
+import { checkActorId, checkEnvName, checkHttpUrl, checkNoUnsafeChars, checkUserName, normalizePath, printableKey, USAGE } from './values.js';
 
 /**
  * Settings, from lowest to highest precedence: defaults, user config dir, repo config file, environment, flags.
@@ -78,38 +79,54 @@ const KEYS: Record<keyof Config, Kind> = {
 };
 
 const SECRET_KEYS = /token|password|secret|apikey|api_key/i;
-// http(s)://host[:port][/path], with no user info anywhere (it would be a password in a config file).
-const HTTP_URL_NO_CREDENTIALS = /^https?:\/\/[^@/\s]+(\/[^@\s]*)?$/i;
+const ENV_NAME_KEYS = ['gitTokenEnv', 'lettaPasswordEnv', 'webhookSecretEnv'] as const;
+const PATH_KEYS = ['gitTokenFile', 'memfsRoot'] as const;
 
-/** Validates one layer (a file, the environment or flags); `source` names it in errors. */
-export function validateLayer(raw: unknown, source: string): Partial<Config> {
+export interface LayerContext {
+  /** Where a relative path in this layer is relative to: the config file's directory, else the working directory. */
+  baseDir?: string;
+  /** For `~/...` paths; default the user's home. */
+  home?: string;
+}
+
+/**
+ * Validates one layer (a file, the environment or flags); `source` names it in errors. Every value that can reach git
+ * config, a URL match, a header or a path is checked here (rules in values.ts), so no source can bypass them. Errors
+ * exit 2 and never print a value: it may be a secret given to the wrong key.
+ */
+export function validateLayer(raw: unknown, source: string, ctx: LayerContext = {}): Partial<Config> {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new UserError(`${source}: expected an object of settings`, 'see "Configuration" in the README');
+    throw new UserError(`${source}: expected an object of settings`, 'see "Configuration" in the README', USAGE);
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    const kind = KEYS[key as keyof Config];
+    // hasOwn: "__proto__", "constructor" and the like are unknown keys, not Object.prototype members.
+    const kind = Object.hasOwn(KEYS, key) ? KEYS[key as keyof Config] : undefined;
     if (!kind) {
       const hint = SECRET_KEYS.test(key)
         ? 'secrets do not go in config files: name the env var (gitTokenEnv, lettaPasswordEnv, webhookSecretEnv) or gitTokenFile'
         : `remove it; known keys: ${Object.keys(KEYS).join(', ')}`;
-      throw new UserError(`${source}: unknown key "${key}"`, hint);
+      throw new UserError(`${source}: unknown key ${printableKey(key)}`, hint, USAGE);
     }
     if (value === undefined) continue;
     if (!hasKind(value, kind)) {
-      throw new UserError(`${source}: "${key}" must be a ${kind}, got ${JSON.stringify(value)}`, `set "${key}" to a ${kind}`);
+      const got = Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`;
+      throw new UserError(`${source}: "${key}" must be a ${kind}, got ${got}`, `set "${key}" to a ${kind}`, USAGE);
+    }
+    for (const s of typeof value === 'string' ? [value] : Array.isArray(value) ? (value as string[]) : []) {
+      checkNoUnsafeChars(s, `${source}: "${key}"`, `remove control and invisible characters from "${key}"`);
     }
     out[key] = value;
   }
-  if (typeof out.remote === 'string') validateRemoteTemplate(out.remote, `${source}: remote`);
-  for (const id of (out.agents as string[] | undefined) ?? []) {
-    if (!isAgentId(id)) throw new UserError(`${source}: "agents" has invalid id ${JSON.stringify(id)}`, 'use agent-<uuid> ids');
-  }
-  if (typeof out.pokeUrl === 'string' && !HTTP_URL_NO_CREDENTIALS.test(out.pokeUrl)) {
-    throw new UserError(`${source}: pokeUrl must be an http(s) URL without credentials`, 'e.g. http://letta-host:8284');
-  }
-  if (typeof out.lettaUrl === 'string' && !HTTP_URL_NO_CREDENTIALS.test(out.lettaUrl)) {
-    throw new UserError(`${source}: lettaUrl must be an http(s) URL without credentials`, 'e.g. http://127.0.0.1:8283');
+  if (typeof out.remote === 'string') validateRemoteTemplate(out.remote, source);
+  for (const id of (out.agents as string[] | undefined) ?? []) validateAgentId(id, `id in "agents" (${source})`, USAGE);
+  if (typeof out.pokeUrl === 'string') checkHttpUrl(out.pokeUrl, 'pokeUrl', source, 'http://letta-host:8284');
+  if (typeof out.lettaUrl === 'string') checkHttpUrl(out.lettaUrl, 'lettaUrl', source, 'http://127.0.0.1:8283');
+  for (const key of ENV_NAME_KEYS) if (typeof out[key] === 'string') checkEnvName(out[key] as string, key, source);
+  if (typeof out.gitUsername === 'string') checkUserName(out.gitUsername, source);
+  if (typeof out.lettaUserId === 'string') checkActorId(out.lettaUserId, source);
+  for (const key of PATH_KEYS) {
+    if (typeof out[key] === 'string') out[key] = normalizePath(out[key] as string, key, source, ctx.baseDir ?? process.cwd(), ctx.home);
   }
   return out as Partial<Config>;
 }
@@ -126,8 +143,9 @@ export function mergeLayers(layers: readonly Partial<Config>[]): Config {
   cfg.lettaUrl = cfg.lettaUrl.replace(/\/+$/, '');
   if (cfg.remote && cfg.agents.length > 1 && !hasPlaceholder(cfg.remote)) {
     throw new UserError(
-      `remote ${cfg.remote} has no {agentId} but ${cfg.agents.length} agents are configured`,
+      `the remote has no {agentId} but ${cfg.agents.length} agents are configured`,
       "put {agentId} in the URL, e.g. https://git.example.com/agents/{agentId}.git",
+      USAGE,
     );
   }
   return cfg;

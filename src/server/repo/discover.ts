@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isAgentId, validateAgentId } from '../../core/agent-id.js';
+import { USAGE } from '../../core/config/values.js';
 import { UserError } from '../../core/errors.js';
 
 /** One agent's memory repo as the Letta server stores it. */
@@ -74,7 +75,7 @@ export async function selectAgents(memfsRoot: string, agents: readonly string[] 
   const found = await discoverAgents(memfsRoot);
   if (agents === 'all') return found.repos;
   return agents.map((id) => {
-    validateAgentId(id, '--agent');
+    validateAgentId(id, '--agent', USAGE);
     const repo = found.repos.find((r) => r.agentId === id);
     if (!repo) {
       throw new UserError(

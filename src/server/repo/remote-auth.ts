@@ -1,5 +1,5 @@
 import type { Config } from '../../core/config/schema.js';
-import { UserError } from '../../core/errors.js';
+import { checkEnvName } from '../../core/config/values.js';
 import { shQuote } from '../../core/shell.js';
 
 /** The remote `init --server` configures in each repo.git, and its remote-tracking ref. */
@@ -14,9 +14,8 @@ export const TRACKING_REF = `refs/remotes/${REMOTE_NAME}/main`;
  */
 export function externalGitEnv(cfg: Config, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(cfg.gitTokenEnv)) {
-    throw new UserError(`gitTokenEnv ${JSON.stringify(cfg.gitTokenEnv)} is not an env var name`, 'use a name like LETTA_MEMFS_GIT_TOKEN');
-  }
+  // Settings written by an older init were not checked by the schema; the name goes into a shell snippet below.
+  checkEnvName(cfg.gitTokenEnv, 'gitTokenEnv', 'settings');
   const hasToken = Boolean(env[cfg.gitTokenEnv]) || Boolean(cfg.gitTokenFile);
   if (!hasToken) return out;
   const user = cfg.gitUsername.replace(/[^A-Za-z0-9._@-]/g, '');

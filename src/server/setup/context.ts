@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../../core/config/schema.js';
-import { loadConfig } from '../../core/config/load.js';
+import { loadConfig, serverRepoFiles } from '../../core/config/load.js';
+import { warn } from '../../core/log.js';
 import { UserError } from '../../core/errors.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { AgentRepo } from '../repo/discover.js';
@@ -24,12 +25,15 @@ export interface ServerFlags {
 /** Config layers for the server role: the repo-level config file is looked for in the memfs root. */
 export async function loadServerContext(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): Promise<ServerContext> {
   const dir = flags.memfsRoot ?? env.LETTA_MEMFS_ROOT ?? process.cwd();
-  const { config } = await loadConfig({
-    dir,
+  const { files, notRead } = serverRepoFiles(dir);
+  const { config, ignored } = await loadConfig({
+    repoFiles: files,
+    notReadIn: [notRead],
     configFile: flags.configFile,
     env,
     flags: { memfsRoot: flags.memfsRoot, lettaUrl: flags.lettaUrl, remote: flags.remote },
   });
+  ignored.forEach((line) => warn(line));
   if (!config.memfsRoot) {
     throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set memfsRoot / LETTA_MEMFS_ROOT)');
   }

@@ -100,10 +100,9 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
   const { remote: template } = checkServerConfig(config);
   const remote = renderRemote(template, repo.agentId);
   const included = path.join(repo.gitDir, INCLUDED_CONFIG);
+  // Rendered (and so checked) before anything is written; written after the install, which is all or nothing, so a
+  // failed run leaves no file behind (an include.path to a missing file is ignored by git).
   const text = serverConfigText(remote);
-  if ((await fs.readFile(included, 'utf8').catch(() => undefined)) !== text) {
-    await writeFileAtomic(included, text);
-  }
   const settings: Settings = { version: 1, role: 'server', agentId: repo.agentId, remote, config };
   // The hook runtime lives on the memfs volume with the repos (or under LETTA_MEMFS_RUNTIME_DIR); registering this
   // repo as its user every time keeps a runtime deleted by hand from being reused without it.
@@ -119,6 +118,9 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
       runtimeBase: base,
     });
     await writeSettings(stateDirOf(repo.gitDir), settings);
+  }
+  if ((await fs.readFile(included, 'utf8').catch(() => undefined)) !== text) {
+    await writeFileAtomic(included, text);
   }
   const out: InitServerAgent = { agentId: repo.agentId, gitDir: repo.gitDir, remote };
   const state = await readSyncState(repo.gitDir);
