@@ -6,7 +6,7 @@ import { UserError } from '../core/errors.js';
 import { redactUrl } from '../core/redact.js';
 import { remoteKind, renderRemote } from '../core/template.js';
 import type { DesiredConfig } from '../install/git-config.js';
-import { checkHttpRemote, headerScope } from './remote-scope.js';
+import { checkHttpRemote, headerScope } from '../core/remote-scope.js';
 
 export interface AgentSources {
   /** `--agent` */

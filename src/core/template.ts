@@ -1,6 +1,7 @@
 import { validateAgentId } from './agent-id.js';
 import { hasUserInfo, USAGE, unsafeCharIn } from './config/values.js';
 import { UserError } from './errors.js';
+import { checkHttpRemote } from './remote-scope.js';
 
 export const AGENT_PLACEHOLDER = '{agentId}';
 
@@ -12,15 +13,16 @@ export function remoteKind(url: string): 'https' | 'ssh' | 'file' | undefined {
   return undefined;
 }
 
-// The accepted spellings, checked with the placeholder filled in. Hosts are names or IPv4 (no IPv6 brackets, no `*`,
-// which git's urlmatch takes as a wildcard); a user or host never starts with `-` (ssh would read an option); paths
+// The accepted spellings, checked with the placeholder filled in. Hosts are names, IPv4 in any form, or (http only)
+// a bracketed IPv6 literal, optionally with the trailing root dot; never `*`, which git's urlmatch takes as a wildcard; a user or host never starts with `-` (ssh would read an option); paths
 // hold RFC 3986 unreserved characters, `/`, `+`, `@` and %XX only: no quotes, backslashes, brackets, spaces, `?` or
 // `#`, nothing git's config parser, urlmatch or a shell would treat specially.
 const HOST = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*';
 const USER = '[A-Za-z0-9_][A-Za-z0-9._-]*';
 const PATH = '(?:[A-Za-z0-9._~+@-]|%[0-9A-Fa-f]{2})';
+const HTTP_HOST = `(?:${HOST}\\.?|\\[[0-9A-Fa-f:.]+\\])`;
 const ACCEPTED = [
-  new RegExp(`^https?://${HOST}(?::\\d{1,5})?/(?:${PATH}|/)*$`, 'i'),
+  new RegExp(`^https?://${HTTP_HOST}(?::\\d{1,5})?/(?:${PATH}|/)*$`, 'i'),
   new RegExp(`^ssh://(?:${USER}@)?${HOST}(?::\\d{1,5})?/(?:${PATH}|/)*$`, 'i'),
   new RegExp(`^${USER}@${HOST}:(?!-)(?:${PATH}|/)+$`),
   new RegExp(`^(?:file://)?/(?:${PATH}|/)*$`, 'i'),
@@ -35,8 +37,6 @@ const SAMPLE_ID = 'agent-00000000-0000-4000-8000-000000000000';
  */
 export function validateRemoteTemplate(template: string, source: string): string {
   const bad = (why: string, fix = `use ${EXAMPLES}`) => new UserError(`${source}: the remote ${why}`, fix, USAGE);
-  const unsafe = unsafeCharIn(template);
-  if (unsafe) throw bad(`contains ${unsafe}`);
   // user:password@ in any form: scheme://user:pass@host, or scp-like user:pass@host:path.
   if ((/^https?:\/\//i.test(template) && hasUserInfo(template)) || /^ssh:\/\/[^/@]*:[^/@]*@/i.test(template) || /^[^/@:]+:[^/@]*@/.test(template)) {
     throw bad(
@@ -45,6 +45,17 @@ export function validateRemoteTemplate(template: string, source: string): string
     );
   }
   const filled = template.split(AGENT_PLACEHOLDER).join(SAMPLE_ID);
+  // An http(s) host spelled so that git's urlmatch would skip the key guard gets the canonical spelling as its fix.
+  if (/^https?:\/\//i.test(filled)) {
+    try {
+      checkHttpRemote(filled, source, USAGE);
+    } catch (err) {
+      const e = err as UserError;
+      throw new UserError(e.message, e.fix?.split(SAMPLE_ID).join(AGENT_PLACEHOLDER), USAGE);
+    }
+  }
+  const unsafe = unsafeCharIn(template);
+  if (unsafe) throw bad(`contains ${unsafe}`);
   if (!remoteKind(filled) || !ACCEPTED.some((re) => re.test(filled))) {
     throw bad('is not a git URL we accept (plain host and path; no quotes, spaces, brackets, ?, # or {} other than {agentId}; the value is not shown)');
   }

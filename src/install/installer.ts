@@ -57,7 +57,14 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
   const configFile = path.join(opts.repo.commonDir, 'config');
 
   const runtime = await useRuntime(opts.runtimeBase ?? runtimeBase(opts.role, undefined), opts.repo.commonDir);
-  const record = await applyConfig(configFile, stateDir, opts.config, previous ?? { configChanges: [] });
+  let record: Awaited<ReturnType<typeof applyConfig>>;
+  try {
+    record = await applyConfig(configFile, stateDir, opts.config, previous ?? { configChanges: [] });
+  } catch (err) {
+    // A refused install leaves nothing behind: not even the runtime copy it registered for.
+    if (previous?.runtime !== runtime) await releaseRuntime(runtime, opts.repo.commonDir, { pruneBase: true });
+    throw err;
+  }
   const manifest: Manifest = {
     version: 1,
     role: opts.role,

@@ -152,7 +152,17 @@ async function stillUses(entry: string, runtimeDir: string): Promise<boolean> {
  * aside and looks again, so an `init` registering at that moment keeps (or re-creates) its runtime.
  * Returns whether the runtime was removed.
  */
-export async function releaseRuntime(runtimeDir: string, commonDir: string): Promise<boolean> {
+export async function releaseRuntime(runtimeDir: string, commonDir: string, opts: { pruneBase?: boolean } = {}): Promise<boolean> {
+  const removed = await release(runtimeDir, commonDir);
+  if (removed && opts.pruneBase) {
+    // The folders the first install made (runtime/, and its parent when it holds nothing else).
+    const base = path.dirname(runtimeDir);
+    for (const dir of [base, path.dirname(base)]) await fs.rmdir(dir).catch(() => undefined);
+  }
+  return removed;
+}
+
+async function release(runtimeDir: string, commonDir: string): Promise<boolean> {
   await fs.rm(userFile(runtimeDir, commonDir), { force: true });
   const usersDir = path.join(runtimeDir, 'users');
   const entries = await fs.readdir(usersDir).catch(() => [] as string[]);

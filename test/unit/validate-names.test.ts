@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkHttpRemote, headerScope } from '../../src/client/remote-scope.js';
+import { checkHttpRemote, headerScope } from '../../src/core/remote-scope.js';
 import { checkEntry, decodeName, escapePath, isGitDirName } from '../../src/validate/names.js';
 
 describe('repo path names', () => {

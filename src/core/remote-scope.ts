@@ -7,9 +7,8 @@
  * WHATWG parsing (Node's URL) is not used for the scope: it rewrites 127.1, 0x7f.0.0.1, [0:0::1], IDN and
  * backslashes into another spelling than the one git matches.
  */
-import { UserError } from '../core/errors.js';
-import { redactUrl } from '../core/redact.js';
-import { printable } from '../validate/names.js';
+import { UserError } from './errors.js';
+import { redactUrl } from './redact.js';
 
 const AUTHORITY = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)/;
 // A DNS name or IPv4 literal in any of the forms curl accepts, or a bracketed IPv6 literal; optional numeric port.
@@ -43,11 +42,13 @@ function acceptable(url: string): boolean {
  * printable ASCII, backslashes (WHATWG reads them as "/", git does not), and hosts git's urlmatch cannot normalise
  * (IDN, percent-escapes, "_", wildcards). The error names the canonical spelling when there is one.
  */
-export function checkHttpRemote(url: string): void {
+export function checkHttpRemote(url: string, source = 'remote', exitCode = 1): void {
   if (acceptable(url)) return;
   const fix = canonical(url);
+  // The spelling is not repeated: it may hold terminal escapes; the fix shows the one to use instead.
   throw new UserError(
-    `remote ${printable(redactUrl(url))} is spelled in a way git cannot match http.<url> settings against, so the Letta key could reach the host`,
+    `${source}: the remote is spelled in a way git cannot match http.<url> settings against, so the Letta key could reach the host`,
     fix ? `spell it ${fix}` : 'write the host in ASCII letters, digits, "." and "-" (punycode for IDN), without spaces or backslashes',
+    exitCode,
   );
 }
