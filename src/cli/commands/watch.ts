@@ -85,10 +85,13 @@ export async function run(argv: string[]): Promise<number> {
   const a = watcher.address;
   logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook` : ''}`);
   await new Promise<void>((resolve) => {
+    // Stays installed: proper-lockfile's signal-exit re-raises a signal that no other listener handles, which
+    // would kill the process mid-shutdown. A second signal ends it at once.
+    let stopping = false;
     const onSignal = (sig: string) => {
-      logLine(`${sig}: finishing running pulls, then exiting`);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      if (stopping) process.exit(sig === 'SIGINT' ? 130 : 143);
+      stopping = true;
+      logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`);
       resolve();
     };
     process.on('SIGTERM', onSignal);

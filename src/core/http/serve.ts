@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import { formatError } from '../errors.js';
 import { HttpError, sendError } from './reply.js';
 
@@ -38,7 +39,17 @@ export function createTotalServer(handler: Handler, log: (line: string) => void,
   );
   server.maxHeadersCount = limits.maxHeaders;
   server.maxConnections = limits.maxConnections;
-  server.setTimeout(limits.requestTimeoutMs);
+  // Node times out headers only once a request has begun, and its socket idle timeout did not fire either (Node
+  // 20): a connection that sends nothing would hold one of `maxConnections` forever. Each connection gets
+  // `headersTimeoutMs` to start its request (it carries one request only: every reply closes it).
+  const idle = new WeakMap<object, NodeJS.Timeout>();
+  server.on('connection', (socket: Socket) => {
+    const t = setTimeout(() => socket.destroy(), limits.headersTimeoutMs).unref();
+    idle.set(socket, t);
+    socket.once('close', () => clearTimeout(t));
+    socket.on('error', () => undefined);
+  });
+  server.on('request', (req: http.IncomingMessage) => clearTimeout(idle.get(req.socket)));
   // Once listening (listenOrFail reports errors before that): e.g. EMFILE on accept. Logged; the server goes on.
   server.on('error', (err) => {
     if (server.listening) log(`http server: ${formatError(err)}`);
