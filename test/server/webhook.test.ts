@@ -40,7 +40,7 @@ describe('webhook decisions (pure)', () => {
     // Two pokes in the same second are two deliveries, not a replay; a poke without its nonce is refused.
     const again = verifyRequest('POST', `/poke/${ID}`, signPoke(SECRET, ID, now), Buffer.alloc(0), SECRET, now);
     const first = verifyRequest('POST', `/poke/${ID}`, h, Buffer.alloc(0), SECRET, now);
-    expect(again.ok && first.ok && again.deliveryId !== first.deliveryId).toBe(true);
+    expect(again.ok && first.ok && again.replayKey !== first.replayKey).toBe(true);
     const { 'x-letta-memfs-nonce': _nonce, ...noNonce } = h;
     expect(verifyRequest('POST', `/poke/${ID}`, noNonce, Buffer.alloc(0), SECRET, now)).toMatchObject({ ok: false, status: 401 });
   });

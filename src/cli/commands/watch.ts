@@ -1,7 +1,6 @@
 import { UserError } from '../../core/errors.js';
+import { type ListenAddress, parseListenAddress } from '../../core/http/index.js';
 import { addSecret, logLine, warn } from '../../core/log.js';
-import { loadServerContext } from '../../server/setup/context.js';
-import { Watcher } from '../../server/watch/watcher.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
@@ -14,14 +13,17 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --config <file>     config file
   --interval <s>      seconds between pulls of every agent (default: pollIntervalSeconds, 60)
   --rescan <s>        seconds between scans for new agent repos (default 30)
-  --host <addr>       webhook endpoint address (default: webhookHost, 127.0.0.1)
-  --port <n>          webhook endpoint port (default: webhookPort, 8284; 0 picks a free one)
+  --host <addr>       webhook endpoint address, an IP or localhost (default: webhookHost, 127.0.0.1)
+  --port <n>          webhook endpoint port, 0-65535 (default: webhookPort, 8284; 0 picks a free one)
   --no-listen         no webhook endpoint
   --once              one pass (scan, pull every agent, retry pending syncs), then exit
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
-POST /poke/<agentId> signed as described in deploy/README.md. The secret is read from the env var named by
-webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it the endpoint stays off.`;
+POST /poke/<agentId> signed as described in deploy/README.md; GET /healthz. The secret is read from the env var
+named by webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it the endpoint stays off. An endpoint
+that cannot listen (port taken, address not on this machine) ends watch with exit code 1.`;
+
+const NAMES = { host: '--host (webhookHost)', port: '--port (webhookPort)' };
 
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -47,18 +49,23 @@ export async function run(argv: string[]): Promise<number> {
   );
   if (!parsed) return 0;
   const v = parsed.values;
+  // Flags first, before the server modules load: a typo fails in well under the 2 s a service manager expects.
+  parseListenAddress(v.host ?? '127.0.0.1', v.port ?? 0, NAMES);
+  const [{ loadServerContext }, { Watcher }] = await Promise.all([import('../../server/setup/context.js'), import('../../server/watch/watcher.js')]);
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const interval = num(v.interval, 'interval') ?? ctx.config.pollIntervalSeconds;
   if (interval < 1) throw new UserError('--interval must be at least 1 second', 'e.g. --interval 60', 2);
   const secret = process.env[ctx.config.webhookSecretEnv] || undefined;
   addSecret(secret);
-  let listen: { host: string; port: number } | undefined;
+  // Checked even when the endpoint stays off: a typo should not wait for the day the secret is set.
+  const addr = parseListenAddress(v.host ?? ctx.config.webhookHost, v.port ?? ctx.config.webhookPort, NAMES);
+  let listen: ListenAddress | undefined;
   if (!v['no-listen'] && !v.once) {
-    if (secret) listen = { host: v.host ?? ctx.config.webhookHost, port: num(v.port, 'port') ?? ctx.config.webhookPort };
+    if (secret) listen = addr;
     else warn(`webhook endpoint off: ${ctx.config.webhookSecretEnv} is not set (fix: export it, or pass --no-listen to silence this)`);
   }
   const rescan = num(v.rescan, 'rescan') ?? 30;
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, secret, log: logLine });
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, log: logLine });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });
@@ -71,18 +78,20 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await watcher.start();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new UserError(`port ${listen?.port} on ${listen?.host} is taken`, 'pass --port <n> (or set webhookPort), or stop the other watch');
-    }
+    // Nothing may keep the process alive after a failed start (timers, a half-open endpoint): systemd restarts it.
+    await watcher.stop();
     throw err;
   }
   const a = watcher.address;
   logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook` : ''}`);
   await new Promise<void>((resolve) => {
+    // Stays installed: proper-lockfile's signal-exit re-raises a signal that no other listener handles, which
+    // would kill the process mid-shutdown. A second signal ends it at once.
+    let stopping = false;
     const onSignal = (sig: string) => {
-      logLine(`${sig}: finishing running pulls, then exiting`);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      if (stopping) process.exit(sig === 'SIGINT' ? 130 : 143);
+      stopping = true;
+      logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`);
       resolve();
     };
     process.on('SIGTERM', onSignal);

@@ -244,7 +244,7 @@ function stamp(d = new Date()): string {
 export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<PullOutcome> {
   const out: PullOutcome = { agentId: repo.agentId, steps: [] };
   const lock = await waitLock(pullLockFile(repo.gitDir), 120_000);
-  if (!lock) throw new UserError(`${repo.agentId}: another pull has held the lock for 2 minutes`, `remove ${pullLockFile(repo.gitDir)} if no letta-memfs-hooks process runs`);
+  if (!lock) throw new UserError(`${repo.agentId}: another pull has held the lock for 2 minutes`, `wait for that pull; a lock whose process died expires by itself (LETTA_MEMFS_LOCK_STALE_SECONDS, default 20)`);
   const state = await readPullState(repo.gitDir);
   try {
     if (!ctx.noSync) await syncAgent(repo, ctx.letta, { markOnly: true });

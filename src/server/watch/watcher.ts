@@ -1,6 +1,7 @@
 import { mapLimit } from '../../core/map-limit.js';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createTotalServer, type ListenAddress, type ListenNames, listenOrFail } from '../../core/http/index.js';
 import { formatError } from '../../core/errors.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from '../setup/context.js';
@@ -9,7 +10,7 @@ import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
 import { MAIN, readRef } from '../repo/refs.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
-import { agentFromPayload, DeliveryLog, isPushEvent, MAX_BODY_BYTES, verifyRequest } from './webhook.js';
+import { watchHandler } from './endpoint.js';
 
 export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent';
 
@@ -22,7 +23,9 @@ export interface WatchOptions {
   /** Seconds between scans for new agent repos. */
   rescanSeconds?: number;
   /** Where to serve webhooks and pokes; undefined: no HTTP endpoint. */
-  listen?: { host: string; port: number };
+  listen?: ListenAddress;
+  /** How the user names host and port, for listen errors. */
+  listenNames?: ListenNames;
   /** Webhook/poke secret; the endpoint refuses to start without one. */
   secret?: string;
   /** Pulls at once. */
@@ -60,10 +63,11 @@ export class Watcher {
   private readonly agents = new Map<string, Entry>();
   private readonly queued = new Map<string, TriggerReason>();
   private readonly running = new Map<string, Promise<void>>();
-  private readonly deliveries = new DeliveryLog();
   private readonly timers: NodeJS.Timeout[] = [];
   private server?: http.Server;
   private stopping = false;
+  /** Set once the first scan is done: until then the endpoint answers 503. */
+  private ready = false;
   private report: CycleReport = Watcher.emptyReport();
   private idleWaiters: (() => void)[] = [];
   /** Every pull outcome, newest last (bounded); tests read it. */
@@ -84,14 +88,18 @@ export class Watcher {
     return (this.server?.address() as AddressInfo | null) ?? undefined;
   }
 
-  /** Scans for agents (setting up new ones), then starts the timers and the endpoint. */
+  /**
+   * Listens first (an endpoint that cannot listen fails the start at once, before any work, so the process exits
+   * rather than run without it), then scans for agents (setting up new ones) and starts the timers.
+   */
   async start(): Promise<void> {
+    if (this.opts.listen) await this.listen(this.opts.listen);
     await this.scan(true);
+    this.ready = true;
     const tick = this.opts.tickMs ?? 1000;
     this.timers.push(setInterval(() => void this.poll().catch((e) => this.log(`poll: ${formatError(e)}`)), tick));
     this.timers.push(setInterval(() => this.triggerAll('periodic'), this.opts.intervalSeconds * 1000));
     this.timers.push(setInterval(() => void this.scan(false).catch((e) => this.log(`scan: ${formatError(e)}`)), (this.opts.rescanSeconds ?? 30) * 1000));
-    if (this.opts.listen) await this.listen(this.opts.listen);
   }
 
   /**
@@ -222,68 +230,19 @@ export class Watcher {
     return { agentId: e.repo.agentId, steps: [], sync };
   }
 
-  private listen(addr: { host: string; port: number }): Promise<void> {
+  private async listen(addr: ListenAddress): Promise<void> {
     const secret = this.opts.secret;
     if (!secret) throw new Error('no webhook secret');
-    const server = http.createServer((req, res) => this.handle(req, res, secret));
-    server.requestTimeout = 10_000;
-    server.headersTimeout = 5_000;
+    const handler = watchHandler({
+      secret,
+      template: this.opts.ctx.config.remote ?? '',
+      ready: () => this.ready,
+      agents: () => [...this.agents.keys()],
+      trigger: (id, reason) => this.trigger(id, reason),
+    });
+    const server = createTotalServer(handler, (line) => this.log(line));
+    await listenOrFail(server, addr, this.opts.listenNames ?? { host: 'host', port: 'port' });
     this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(addr.port, addr.host, () => resolve());
-    });
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse, secret: string): void {
-    const reply = (status: number, body: Record<string, unknown>) => {
-      if (res.headersSent) return;
-      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === 'GET' && req.url === '/healthz') return reply(200, { ok: true, agents: this.agents.size });
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > MAX_BODY_BYTES) {
-      reply(413, { error: 'body too large' });
-      req.destroy();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reply(413, { error: 'body too large' });
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return;
-      const body = Buffer.concat(chunks);
-      const v = verifyRequest(req.method ?? '', req.url ?? '/', req.headers, body, secret);
-      if (!v.ok) return reply(v.status, { error: v.reason });
-      if (v.deliveryId && this.deliveries.seen(`${v.source}:${v.deliveryId}`)) return reply(409, { error: 'replayed delivery' });
-      if (v.source === 'poke') {
-        return this.trigger(v.agentId, 'poke') ? reply(202, { queued: v.agentId }) : reply(404, { error: 'unknown agent' });
-      }
-      if (v.event === 'ping') return reply(200, { ok: 'pong' });
-      if (!isPushEvent(v.source, v.event)) return reply(400, { error: `event ${v.event} is not a push` });
-      let payload: unknown;
-      try {
-        const text = body.toString('utf8');
-        // GitHub can deliver as application/x-www-form-urlencoded with the JSON in `payload`.
-        payload = JSON.parse(/^payload=/.test(text) ? (new URLSearchParams(text).get('payload') ?? '') : text);
-      } catch {
-        return reply(400, { error: 'payload is not JSON' });
-      }
-      const template = this.opts.ctx.config.remote ?? '';
-      const { agentId, reason } = agentFromPayload(payload, template, [...this.agents.keys()]);
-      if (!agentId) return reply(202, { ignored: reason });
-      this.trigger(agentId, 'webhook');
-      reply(202, { queued: agentId });
-    });
   }
 
   /** Stops timers and the endpoint, then waits for running pulls (they finish their ref updates). */
@@ -294,7 +253,8 @@ export class Watcher {
     const closing = this.server
       ? new Promise<void>((r) => {
           this.server!.close(() => r());
-          this.server!.closeIdleConnections();
+          // A slow or stuck client must not hold up the exit (pulls in flight are awaited below).
+          this.server!.closeAllConnections();
         })
       : Promise.resolve();
     await Promise.all([closing, ...this.running.values()]);

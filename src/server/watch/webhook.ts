@@ -1,5 +1,7 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isAgentId } from '../../core/agent-id.js';
+import { HttpError } from '../../core/http/reply.js';
+import { parseTarget } from '../../core/http/target.js';
 import { AGENT_PLACEHOLDER } from '../../core/template.js';
 
 /** Largest accepted request body. A memory-repo push payload is a few KiB; GitHub caps its own at 25 MB. */
@@ -9,10 +11,17 @@ export const POKE_WINDOW_SECONDS = 300;
 
 export type Headers = Record<string, string | string[] | undefined>;
 
+/**
+ * `replayKey` identifies what the signature covers, so a replay is caught whatever the unsigned headers say (a
+ * delivery id can be dropped or changed by whoever replays): the body for webhooks, `<ts>.<nonce>.<agentId>` for
+ * pokes. `replayUntil` (ms) is when a replay would be refused anyway (pokes: the timestamp window).
+ */
 export type Verdict =
-  | { ok: true; source: 'github' | 'gitea' | 'gitlab'; deliveryId?: string; event: string }
-  | { ok: true; source: 'poke'; deliveryId: string; agentId: string }
-  | { ok: false; status: number; reason: string };
+  | { ok: true; source: 'github' | 'gitea' | 'gitlab'; deliveryId?: string; event: string; replayKey: string; replayUntil: number }
+  | { ok: true; source: 'poke'; agentId: string; replayKey: string; replayUntil: number }
+  | { ok: false; status: number; reason: string; fix: string };
+
+const refuse = (status: number, reason: string, fix: string): Verdict => ({ ok: false, status, reason, fix });
 
 function header(h: Headers, name: string): string | undefined {
   const v = h[name.toLowerCase()];
@@ -54,44 +63,61 @@ export function signPoke(
  * - GitHub: `X-GitHub-Event: push`, `X-Hub-Signature-256: sha256=<hex>`, `X-GitHub-Delivery`;
  * - GitLab: `X-Gitlab-Event: Push Hook`, `X-Gitlab-Token: <secret>`, `X-Gitlab-Event-UUID`;
  * - our pokes (see `signPoke`).
- * The signature is checked before anything else is believed; dedupe of delivery ids is the caller's (stateful).
+ * The signature is checked before anything else is believed; refusing a `replayKey` seen before is the caller's
+ * (stateful, see DeliveryLog). The path is decoded safely (core/http parseTarget): any string gives a verdict.
  */
 export function verifyRequest(method: string, url: string, h: Headers, body: Buffer, secret: string, nowSeconds = Date.now() / 1000): Verdict {
-  if (method !== 'POST') return { ok: false, status: 405, reason: 'only POST' };
-  if (body.length > MAX_BODY_BYTES) return { ok: false, status: 413, reason: 'body too large' };
-  const poke = /^\/poke\/([^/?]+)$/.exec(url.split('?')[0]);
-  if (poke) {
-    const agentId = decodeURIComponent(poke[1]);
-    const ts = Number(header(h, 'x-letta-memfs-timestamp'));
-    const sig = header(h, 'x-letta-memfs-signature') ?? '';
-    const nonce = header(h, 'x-letta-memfs-nonce') ?? '';
-    if (!isAgentId(agentId)) return { ok: false, status: 404, reason: 'not an agent id' };
-    if (!Number.isInteger(ts) || Math.abs(nowSeconds - ts) > POKE_WINDOW_SECONDS) return { ok: false, status: 401, reason: 'poke timestamp missing or outside the window' };
-    if (!/^[0-9a-f]{16,64}$/.test(nonce)) return { ok: false, status: 401, reason: 'poke nonce missing' };
-    if (!safeEqual(sig, `sha256=${hmacHex(secret, `${ts}.${nonce}.${agentId}`)}`)) return { ok: false, status: 401, reason: 'bad signature' };
-    return { ok: true, source: 'poke', deliveryId: `poke:${sig}`, agentId };
+  let segments: string[];
+  try {
+    segments = parseTarget(url).segments;
+  } catch (err) {
+    if (err instanceof HttpError) return refuse(err.status, err.message, err.fix);
+    throw err;
   }
-  const path = url.split('?')[0];
-  if (path !== '/webhook' && path !== '/webhook/') return { ok: false, status: 404, reason: 'unknown path (use /webhook or /poke/<agentId>)' };
+  const isPoke = segments.length === 2 && segments[0] === 'poke';
+  if (!isPoke && !(segments.length === 1 && segments[0] === 'webhook')) return refuse(404, 'unknown path', 'POST to /webhook or /poke/<agentId>');
+  if (method !== 'POST') return refuse(405, `${method.slice(0, 16)} is not allowed here`, 'use POST');
+  if (body.length > MAX_BODY_BYTES) return refuse(413, 'body too large', `send at most ${MAX_BODY_BYTES} bytes`);
+  if (isPoke) return verifyPoke(segments[1], h, secret, nowSeconds);
+  const webhookFix = 'set the same secret in the webhook settings and in LETTA_MEMFS_WEBHOOK_SECRET (webhookSecretEnv)';
+  const bodyKey = (source: string) => `${source}:${createHash('sha256').update(body).digest('hex')}`;
 
   const giteaEvent = header(h, 'x-gitea-event') ?? header(h, 'x-forgejo-event');
   if (giteaEvent !== undefined) {
     const sig = header(h, 'x-gitea-signature') ?? header(h, 'x-forgejo-signature') ?? '';
-    if (!safeEqual(sig.toLowerCase(), hmacHex(secret, body))) return { ok: false, status: 401, reason: 'bad signature' };
-    return { ok: true, source: 'gitea', event: giteaEvent, deliveryId: header(h, 'x-gitea-delivery') ?? header(h, 'x-forgejo-delivery') };
+    if (!safeEqual(sig.toLowerCase(), hmacHex(secret, body))) return refuse(401, 'bad signature', webhookFix);
+    const deliveryId = header(h, 'x-gitea-delivery') ?? header(h, 'x-forgejo-delivery');
+    return { ok: true, source: 'gitea', event: giteaEvent, deliveryId, replayKey: bodyKey('gitea'), replayUntil: Infinity };
   }
   const githubEvent = header(h, 'x-github-event');
   if (githubEvent !== undefined) {
     const sig = header(h, 'x-hub-signature-256') ?? '';
-    if (!safeEqual(sig.toLowerCase(), `sha256=${hmacHex(secret, body)}`)) return { ok: false, status: 401, reason: 'bad signature' };
-    return { ok: true, source: 'github', event: githubEvent, deliveryId: header(h, 'x-github-delivery') };
+    if (!safeEqual(sig.toLowerCase(), `sha256=${hmacHex(secret, body)}`)) return refuse(401, 'bad signature', webhookFix);
+    return { ok: true, source: 'github', event: githubEvent, deliveryId: header(h, 'x-github-delivery'), replayKey: bodyKey('github'), replayUntil: Infinity };
   }
   const gitlabEvent = header(h, 'x-gitlab-event');
   if (gitlabEvent !== undefined) {
-    if (!safeEqual(header(h, 'x-gitlab-token') ?? '', secret)) return { ok: false, status: 401, reason: 'bad token' };
-    return { ok: true, source: 'gitlab', event: gitlabEvent, deliveryId: header(h, 'x-gitlab-event-uuid') ?? header(h, 'idempotency-key') };
+    if (!safeEqual(header(h, 'x-gitlab-token') ?? '', secret)) return refuse(401, 'bad token', webhookFix.replace('secret', 'secret token'));
+    const deliveryId = header(h, 'x-gitlab-event-uuid') ?? header(h, 'idempotency-key');
+    return { ok: true, source: 'gitlab', event: gitlabEvent, deliveryId, replayKey: bodyKey('gitlab'), replayUntil: Infinity };
   }
-  return { ok: false, status: 400, reason: 'not a GitHub, Gitea or GitLab webhook' };
+  return refuse(400, 'not a GitHub, Gitea or GitLab webhook', 'send the X-GitHub-Event, X-Gitea-Event or X-Gitlab-Event header with its signature');
+}
+
+function verifyPoke(agentId: string, h: Headers, secret: string, nowSeconds: number): Verdict {
+  const fix = 'sign the poke as deploy/README.md says, with the secret in LETTA_MEMFS_WEBHOOK_SECRET on both sides';
+  if (!isAgentId(agentId)) return refuse(404, 'not an agent id', 'POST to /poke/agent-<uuid>');
+  const ts = Number(header(h, 'x-letta-memfs-timestamp'));
+  const sig = header(h, 'x-letta-memfs-signature') ?? '';
+  const nonce = header(h, 'x-letta-memfs-nonce') ?? '';
+  if (!Number.isSafeInteger(ts) || Math.abs(nowSeconds - ts) > POKE_WINDOW_SECONDS) {
+    return refuse(401, 'poke timestamp missing or outside the window', `send the current unix time; keep the clocks within ${POKE_WINDOW_SECONDS} s`);
+  }
+  if (!/^[0-9a-f]{16,64}$/.test(nonce)) return refuse(401, 'poke nonce missing', fix);
+  const signed = `${ts}.${nonce}.${agentId}`;
+  if (!safeEqual(sig, `sha256=${hmacHex(secret, signed)}`)) return refuse(401, 'bad signature', fix);
+  // Past the window the timestamp check refuses a replay, so the key need not be kept longer.
+  return { ok: true, source: 'poke', agentId, replayKey: `poke:${signed}`, replayUntil: (ts + POKE_WINDOW_SECONDS + 1) * 1000 };
 }
 
 /** Pure: whether a verified event is a push (the only event that can change main). */
@@ -123,7 +149,8 @@ function escapeRe(s: string): string {
 export function agentFromPayload(payload: unknown, template: string, knownAgents?: readonly string[]): { agentId?: string; reason?: string } {
   if (typeof payload !== 'object' || payload === null) return { reason: 'payload is not a JSON object' };
   const p = payload as Record<string, any>;
-  if (p.ref !== undefined && p.ref !== 'refs/heads/main') return { reason: `push to ${String(p.ref)}, not main` };
+  // Wrong types are the sender's mistake, never a crash (`String()` of an object can throw).
+  if (p.ref !== undefined && p.ref !== 'refs/heads/main') return { reason: typeof p.ref === 'string' ? `push to ${p.ref.slice(0, 200)}, not main` : 'ref is not a string' };
   const urls = [
     p.repository?.clone_url,
     p.repository?.ssh_url,
@@ -150,14 +177,26 @@ export function agentFromPayload(payload: unknown, template: string, knownAgents
   return { reason: 'repository matches no agent remote' };
 }
 
-/** Remembers the last `capacity` delivery ids; `seen` answers true for a replay. */
+/**
+ * Replay keys of verified requests, each until it expires (a poke's window), at most `capacity` of them (oldest
+ * dropped first): memory stays bounded, and only signed requests can add keys, so an attacker cannot flush it.
+ */
 export class DeliveryLog {
-  private readonly ids = new Set<string>();
-  constructor(private readonly capacity = 4096) {}
-  seen(id: string): boolean {
-    if (this.ids.has(id)) return true;
-    this.ids.add(id);
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string);
+  private readonly keys = new Map<string, number>();
+  constructor(private readonly capacity = 16_384) {}
+  /** True for a replay; otherwise remembers the key. */
+  seen(key: string, until: number, now = Date.now()): boolean {
+    const exp = this.keys.get(key);
+    if (exp !== undefined && exp >= now) return true;
+    this.keys.delete(key);
+    this.keys.set(key, until);
+    if (this.keys.size > this.capacity) {
+      for (const [k, e] of this.keys) if (e < now) this.keys.delete(k);
+      for (const k of this.keys.keys()) {
+        if (this.keys.size <= this.capacity) break;
+        this.keys.delete(k);
+      }
+    }
     return false;
   }
 }
