@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { UserError } from './errors.js';
 
@@ -56,6 +57,8 @@ export async function git(args: readonly string[], opts: GitOptions = {}): Promi
     throw new GitError(args, out);
   }
   if (res.failed && res.exitCode === undefined) {
+    // spawn reports a missing cwd as ENOENT too: that is the path's fault, not git's installation.
+    if (opts.cwd && !existsSync(opts.cwd)) throw new UserError(`${opts.cwd} does not exist`, 'pass an existing directory (--repo <dir>)');
     throw new UserError(`could not run git: ${res.shortMessage}`, 'install git 2.38 or newer and put it on PATH');
   }
   const out: GitResult = { stdout: res.stdout, stderr: res.stderr, exitCode: res.exitCode ?? 1 };
