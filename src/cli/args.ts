@@ -22,7 +22,7 @@ export function usageError(err: { code?: string; message: string }, options: Opt
     const name = flag.replace(/^-+/, '').split('=')[0];
     const known = Object.keys(options);
     const close = suggest(name, known);
-    return new UserError(`unknown option ${flag.split('=')[0]} for ${command}`, close ? `did you mean --${close}? (or ${helpFix})` : helpFix, EXIT.usage);
+    return new UserError(`unknown option ${flag.split('=')[0]} for ${command}`, close ? `did you mean --${close}?` : helpFix, EXIT.usage);
   }
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     if (/argument missing/.test(err.message)) return new UserError(`${flag} needs a value`, `pass ${flag} <value>`, EXIT.usage);

@@ -1,5 +1,8 @@
 import { UserError } from '../../core/errors.js';
-import { addSecret, logLine, warn } from '../../core/log.js';
+import { addSecret, type LogFormat, timestampedLogger } from '../../core/log.js';
+import { coalescingLog } from '../../core/log-coalesce.js';
+import { EXIT } from '../exit-codes.js';
+import { failureLines } from '../outcome-lines.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { Watcher } from '../../server/watch/watcher.js';
 import { parseCommandArgs } from '../args.js';
@@ -17,7 +20,9 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --host <addr>       webhook endpoint address (default: webhookHost, 127.0.0.1)
   --port <n>          webhook endpoint port (default: webhookPort, 8284; 0 picks a free one)
   --no-listen         no webhook endpoint
-  --once              one pass (scan, pull every agent, retry pending syncs), then exit
+  --once              one pass (scan, pull every agent, retry pending syncs), then exit; exit 1 when anything
+                      failed (one line each, with the fix), 3 on a conflict
+  --log-format <f>    text (default: ISO timestamp first) or json (one object per line)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
 POST /poke/<agentId> signed as described in deploy/README.md. The secret is read from the env var named by
@@ -42,11 +47,19 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'no-listen': { type: 'boolean' },
       once: { type: 'boolean' },
+      'log-format': { type: 'string' },
     },
     HELP,
   );
   if (!parsed) return 0;
   const v = parsed.values;
+  const format = v['log-format'] ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new UserError(`--log-format must be text or json, got ${JSON.stringify(format)}`, 'pass --log-format text or --log-format json', EXIT.usage);
+  // Timestamped; per-agent lines with one shared cause (Letta down) fold into one line per cycle.
+  const out = timestampedLogger(format as LogFormat);
+  const folded = coalescingLog(out);
+  const logLine = folded.log;
+  const warn = (m: string) => out(`warning: ${m}`);
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const interval = num(v.interval, 'interval') ?? ctx.config.pollIntervalSeconds;
   if (interval < 1) throw new UserError('--interval must be at least 1 second', 'e.g. --interval 60', 2);
@@ -62,10 +75,13 @@ export async function run(argv: string[]): Promise<number> {
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });
+    folded.flush();
+    const failures = watcher.outcomes.flatMap(failureLines);
+    for (const f of failures) process.stdout.write(f + '\n');
     process.stdout.write(
-      `${r.agents} agents (${r.newAgents} new), ${r.pulls} pulls, ${r.syncCalls} sync calls, ${r.conflicts} conflicts, ${r.errors} errors\n`,
+      `${r.agents} agents (${r.newAgents} new), ${r.pulls} pulls, ${r.syncCalls} sync calls, ${r.conflicts} conflicts, ${failures.length} failures\n`,
     );
-    return r.errors > 0 ? 1 : r.conflicts > 0 ? 3 : 0;
+    return failures.length > 0 ? EXIT.failed : r.conflicts > 0 ? EXIT.conflict : EXIT.ok;
   }
 
   try {
@@ -89,5 +105,6 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await watcher.stop();
+  folded.flush();
   return 0;
 }

@@ -3,6 +3,7 @@ import type { Config } from '../../core/config/schema.js';
 import { loadConfig } from '../../core/config/load.js';
 import { UserError } from '../../core/errors.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
+import { defaultMemfsRoot } from '../../core/user-state.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { type LettaClientOptions, lettaOptionsFromConfig } from '../letta/letta-api.js';
 
@@ -22,15 +23,21 @@ export interface ServerFlags {
 
 /** Config layers for the server role: the repo-level config file is looked for in the memfs root. */
 export async function loadServerContext(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): Promise<ServerContext> {
-  const dir = flags.memfsRoot ?? env.LETTA_MEMFS_ROOT ?? process.cwd();
+  const fallback = (flags.memfsRoot ?? env.LETTA_MEMFS_ROOT) ? undefined : await defaultMemfsRoot(env);
+  const dir = flags.memfsRoot ?? env.LETTA_MEMFS_ROOT ?? fallback?.root ?? process.cwd();
   const { config } = await loadConfig({
     dir,
     configFile: flags.configFile,
     env,
     flags: { memfsRoot: flags.memfsRoot, lettaUrl: flags.lettaUrl, remote: flags.remote },
   });
+  config.memfsRoot ??= fallback?.root;
   if (!config.memfsRoot) {
-    throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set memfsRoot / LETTA_MEMFS_ROOT)');
+    throw new UserError(
+      'no memfs root given, and ~/.letta/memfs does not exist',
+      'pass --memfs-root /path/to/.letta/memfs once to init --server (it is remembered), or set LETTA_MEMFS_ROOT',
+      2,
+    );
   }
   return { config, memfsRoot: path.resolve(config.memfsRoot), letta: lettaOptionsFromConfig(config, env) };
 }

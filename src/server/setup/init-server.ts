@@ -61,6 +61,8 @@ export interface InitServerOptions {
   node?: string;
   /** Agents set up at once; git calls dominate, so a few per core. */
   concurrency?: number;
+  /** Called after each agent with the total (the CLI's progress line). */
+  onAgentDone?: (total: number) => void;
 }
 
 export interface InitServerAgent {
@@ -170,7 +172,11 @@ export async function setupServer(opts: InitServerOptions): Promise<InitServerRe
   if (repos.length > 1 && !hasPlaceholder(remote)) {
     throw new UserError(`remote ${remote} has no {agentId} but ${repos.length} agents would share it`, "put {agentId} in the URL, or pass --agent <id>");
   }
-  const agents = await mapLimit(repos, opts.concurrency ?? 8, (r) => initAgent(r, opts.config, opts.node));
+  const agents = await mapLimit(repos, opts.concurrency ?? 8, async (r) => {
+    const a = await initAgent(r, opts.config, opts.node);
+    opts.onAgentDone?.(repos.length);
+    return a;
+  });
   return { memfsRoot: path.resolve(memfsRoot), agents, skipped: discovery.skipped, elapsedMs: Date.now() - started };
 }
 
