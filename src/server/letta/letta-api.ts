@@ -113,6 +113,16 @@ function detailOf(body: string): string {
   return body.slice(0, 200);
 }
 
+/** The `version` field of a JSON body (Letta's health route), else undefined. */
+function versionOf(body: string): string | undefined {
+  try {
+    const v = (JSON.parse(body) as { version?: unknown }).version;
+    return typeof v === 'string' && v ? v.slice(0, 40) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function backoff(o: LettaClientOptions, attempt: number, retryAfter?: string): number {
@@ -211,10 +221,10 @@ export async function syncFromGit(o: LettaClientOptions, agentId: string, recomp
 }
 
 /** One GET for `doctor`: the status, or the connection error code. */
-export async function probe(o: LettaClientOptions, urlPath: string, method: 'GET' | 'POST' = 'GET'): Promise<{ status?: number; detail: string; error?: string }> {
+export async function probe(o: LettaClientOptions, urlPath: string, method: 'GET' | 'POST' = 'GET'): Promise<{ status?: number; detail: string; error?: string; version?: string }> {
   try {
     const r = await send(o, method, urlPath);
-    return { status: r.status, detail: detailOf(r.body) };
+    return { status: r.status, detail: detailOf(r.body), version: versionOf(r.body) };
   } catch (err) {
     return { detail: '', error: errCode(err) ?? (err as Error).message };
   }
