@@ -15,7 +15,9 @@ import { addSecret, warn } from '../core/log.js';
 import { redactUrl } from '../core/redact.js';
 import { remoteKind } from '../core/template.js';
 import { readSettings, stateDirOf, writeSettings } from '../core/settings.js';
-import { install } from '../install/installer.js';
+import type { DesiredConfig } from '../install/git-config.js';
+import { hooksDirOf, install } from '../install/installer.js';
+import { ensureLocalRemote, localRemoteTemplate } from './local-remote.js';
 import { readManifest } from '../install/manifest.js';
 import { readToken } from '../core/token.js';
 import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credentials.js';
@@ -36,6 +38,12 @@ export interface ClientInitOptions {
   yes: boolean;
   verify: boolean;
   env?: NodeJS.ProcessEnv;
+  /** `--local`: the remote is a bare repo per agent under ~/.letta/memfs-remote/ (local-remote.ts). */
+  local?: boolean;
+  /** `--dry-run`: resolve and check everything, return the plan, write nothing. */
+  dryRun?: boolean;
+  /** A remote template to use when neither flags, config nor this checkout's own record name one (`init --all`). */
+  fallbackRemote?: string;
 }
 
 export interface ClientInitResult {
@@ -45,6 +53,10 @@ export interface ClientInitResult {
   authFile?: string;
   tokenSource?: string;
   hooksDir: string;
+  /** Dry run: the git config init would write (null: unset); nothing was written. */
+  planned?: DesiredConfig;
+  /** The local bare remote was created by this run (`--local`). */
+  createdLocalRemote?: boolean;
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -107,10 +119,19 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   if (!agent) {
     throw new UserError('cannot tell which agent this checkout belongs to', 'run init in ~/.letta/agents/<agentId>/memory, or pass --agent agent-<uuid>');
   }
-  if (!config.remote && interactive) {
-    const answer = await ask('External git URL (https://host/owner/{agentId}.git): ');
-    if (answer) config.remote = mergeLayers([config, validateLayer({ remote: answer }, 'your answer')]).remote;
+  // Zero-config and re-runs (issue 10): --local, else the remote this checkout recorded, else the caller's fallback.
+  const before = await readSettings(stateDir).catch(() => undefined);
+  let local = Boolean(opts.local);
+  if (!local && !config.remote) config.remote = before?.config.remote ?? opts.fallbackRemote;
+  if (!local && !config.remote && interactive) {
+    const offer = await ask(`No remote configured. Use a local bare repo per agent (${localRemoteTemplate(env)})? [Y/n] `);
+    local = !offer || /^y/i.test(offer);
+    if (!local) {
+      const answer = await ask('External git URL (https://host/owner/{agentId}.git): ');
+      if (answer) config.remote = mergeLayers([config, validateLayer({ remote: answer }, 'your answer')]).remote;
+    }
   }
+  if (local) config.remote = localRemoteTemplate(env);
   // Letta Code >= 0.24.1 re-creates a missing origin from LETTA_MEMFS_BASE_URL, else Letta Cloud
   // (maybeUpdateMemoryRemoteOrigin, letta-code src/agent/memory-git.ts @ v0.30.28): redirect that URL too.
   const lettaUrls = lettaUrlsFor(agent.agentId, originUrl, [config.lettaUrl, env.LETTA_MEMFS_BASE_URL, LETTA_CLOUD_URL]);
@@ -139,7 +160,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     addSecret(header.slice('Authorization: Basic '.length));
     tokenSource = tok.source;
   }
-  if (opts.verify) await verifyRemote(plan, header, tokenSource, repo.workTree);
+  const createdLocalRemote = local && !opts.dryRun ? await ensureLocalRemote(plan.externalUrl) : undefined;
+  if (opts.verify && !opts.dryRun) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here; warnings too, so that a refused init prints its one error line only.
   if (originUrl && originUrl !== plan.externalUrl && !lettaUrls.includes(originUrl)) {
@@ -148,7 +170,6 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const commonDir = await fs.realpath(repo.commonDir);
   const authFile = header ? path.join(stateDir, AUTH_FILE) : undefined;
   const desired = clientGitConfig(plan, authFile ? { commonDir, file: authFile } : undefined);
-  const before = await readSettings(stateDir).catch(() => undefined);
   if (before && before.remote !== plan.externalUrl) {
     // A new remote on re-init: drop the old one's rewrite and header reset, or two rewrites would claim the Letta URL.
     const old: ClientPlan = { ...plan, externalUrl: before.remote, kind: remoteKind(before.remote) ?? 'https' };
@@ -157,6 +178,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     }
   }
   if (!header) for (const key of authIncludeKeys(commonDir)) desired[key] = null;
+  if (opts.dryRun) return { repo, plan, config, authFile, tokenSource, hooksDir: (await hooksDirOf(repo)).dir, planned: desired };
   const manifest = await install({ repo, role: 'client', hooks: CLIENT_HOOKS, config: desired });
   if (header && authFile) {
     await writeAuthFile(stateDir, renderAuthFile(plan.externalUrl, header, tokenSource ?? 'init'));
@@ -164,7 +186,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     await fs.rm(path.join(stateDir, AUTH_FILE), { force: true });
   }
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config });
-  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir };
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, createdLocalRemote };
 }
 
 export function describeInit(r: ClientInitResult): string {
