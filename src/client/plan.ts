@@ -26,7 +26,7 @@ export interface ResolvedAgent {
  */
 export function resolveAgent(src: AgentSources, configured: readonly string[]): ResolvedAgent | undefined {
   if (src.flag !== undefined && !isAgentId(src.flag)) {
-    throw new UserError(`invalid --agent ${JSON.stringify(src.flag.slice(0, 80))}: expected agent-<uuid>`, 'pass the id Letta shows, e.g. agent-123e4567-e89b-42d3-a456-426614174000');
+    throw new UserError(`invalid --agent ${JSON.stringify(src.flag.slice(0, 80))}: expected agent-<uuid>`, 'pass the id Letta shows, e.g. agent-123e4567-e89b-42d3-a456-426614174000', 2);
   }
   if (src.gitConfig !== undefined && !isAgentId(src.gitConfig)) {
     throw new UserError(`git config letta.agentId is ${JSON.stringify(src.gitConfig.slice(0, 80))}, not an agent-<uuid>`, 'fix it with git config letta.agentId <id>, or pass --agent <id>');

@@ -65,6 +65,7 @@ describe('usage errors: exit 2, one line with a fix', () => {
     [['patch-server'], 'patch-server needs exactly one of'],
     [['init', '--local', '--remote', '/x/{agentId}.git'], '--local and --remote both name the remote'],
     [['help', 'stauts'], 'unknown command "stauts"'],
+    [['init', '--agent', '../../etc', '--yes'], 'invalid --agent "../../etc": expected agent-<uuid>'],
   ])('%j exits 2: %s', (args, message) => {
     const { sb, root } = world([]);
     fs.mkdirSync(path.join(root, 'repository'));
@@ -87,12 +88,12 @@ describe('usage errors: exit 2, one line with a fix', () => {
   it('status --repo of a missing path says so (not "install git"); with --json the error is JSON on stdout', () => {
     const { sb, root } = world([]);
     const r = cli(sb, ['status', '--repo', '/nonexistent/checkout'], { cwd: root });
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(1); // well-formed, just not there: not a usage error (README "Exit codes")
     expect(first(r.stderr)).toBe('letta-memfs-hooks: /nonexistent/checkout does not exist (fix: pass the agent memory checkout with --repo <dir>)');
     expect(r.stderr).not.toMatch(/install git/);
     const j = cli(sb, ['status', '--json', '--repo', '/nonexistent/checkout'], { cwd: root });
-    expect(j.status).toBe(2);
-    expect(JSON.parse(first(j.stdout))).toEqual({ error: '/nonexistent/checkout does not exist', fix: 'pass the agent memory checkout with --repo <dir>', exitCode: 2 });
+    expect(j.status).toBe(1);
+    expect(JSON.parse(first(j.stdout))).toEqual({ error: '/nonexistent/checkout does not exist', fix: 'pass the agent memory checkout with --repo <dir>', exitCode: 1 });
   });
 });
 

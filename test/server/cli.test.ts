@@ -107,7 +107,7 @@ describe('server CLI', () => {
     expect(noSel.err.trim().split('\n')).toHaveLength(1);
     expect(noSel.err).toMatch(/needs --agent <id> or --all.*fix:/);
     const badId = await cli(['pull', '--agent', '../../etc', '--memfs-root', h.memfsRoot]);
-    expect(badId.code).toBe(1);
+    expect(badId.code).toBe(2); // a malformed value is a usage error
     expect(badId.err).toMatch(/invalid --agent .*expected agent-<uuid>/);
     const badRoot = await cli(['init', '--server', '--memfs-root', path.join(h.root, 'nope'), '--remote', `${h.extRoot}/{agentId}.git`]);
     expect(badRoot.code).toBe(1);

@@ -179,7 +179,6 @@ export async function syncFromGit(o: LettaClientOptions, agentId: string, recomp
   // 100 agents with Letta down must not cost 100 rounds of retries: the first call's verdict stands for a while.
   const down = downUntil.get(o.baseUrl);
   if (down && Date.now() < down.until) throw down.error;
-  const started = Date.now();
   let connectTries = 0;
   let last: LettaApiError | undefined;
   for (let attempt = 0; attempt <= o.retries; attempt++) {
@@ -190,9 +189,12 @@ export async function syncFromGit(o: LettaClientOptions, agentId: string, recomp
       const code = errCode(err);
       connectTries++;
       const retryable = code === undefined || RETRY_CODES.has(code);
+      // Another call (same process) gave up meanwhile: its verdict, word for word, so logs can fold the lines.
+      const verdict = downUntil.get(o.baseUrl);
+      if (retryable && verdict && Date.now() < verdict.until) throw verdict.error;
       const giveUp = !retryable || connectTries > Math.min(o.retries, MAX_CONNECT_RETRIES);
       last = new LettaApiError(
-        `cannot reach Letta at ${o.baseUrl}: ${code ?? (err as Error).message}${giveUp && connectTries > 1 ? ` (${connectTries} tries in ${((Date.now() - started) / 1000).toFixed(1)} s)` : ''}`,
+        `cannot reach Letta at ${o.baseUrl}: ${code ?? (err as Error).message}${giveUp && connectTries > 1 ? ` (gave up after ${connectTries} tries)` : ''}`,
         'start the Letta server or fix lettaUrl; the sync stays pending and is retried with backoff (status --server shows when)',
         retryable,
       );

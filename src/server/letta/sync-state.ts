@@ -70,7 +70,7 @@ export function isServerCommit(authorEmail: string, subject: string): boolean {
   return actor && message;
 }
 
-/** Pure: how long to wait before retrying a failed sync, by attempts so far: 1 s, 2 s, 4 s, ... at most 60 s. */
+/** Pure: how long background retries of a failed sync wait, by attempts so far: 5 s, 10 s, 20 s, ... at most 5 min. */
 export function retryDelayMs(attempts: number): number {
-  return Math.min(1000 * 2 ** Math.max(0, attempts - 1), 60_000);
+  return Math.min(5000 * 2 ** Math.max(0, attempts - 1), 300_000);
 }

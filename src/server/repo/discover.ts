@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isAgentId, validateAgentId } from '../../core/agent-id.js';
+import { isAgentId } from '../../core/agent-id.js';
 import { UserError } from '../../core/errors.js';
 
 /** One agent's memory repo as the Letta server stores it. */
@@ -74,7 +74,10 @@ export async function selectAgents(memfsRoot: string, agents: readonly string[] 
   const found = await discoverAgents(memfsRoot);
   if (agents === 'all') return found.repos;
   return agents.map((id) => {
-    validateAgentId(id, '--agent');
+    // A malformed id is a usage error (exit 2, README "Exit codes"); a well-formed one that is not here is not.
+    if (!isAgentId(id)) {
+      throw new UserError(`invalid --agent ${JSON.stringify(id.slice(0, 80))}: expected agent-<uuid>`, 'pass the id Letta shows, e.g. --agent agent-123e4567-e89b-42d3-a456-426614174000', 2);
+    }
     const repo = found.repos.find((r) => r.agentId === id);
     if (!repo) {
       throw new UserError(
