@@ -12,7 +12,7 @@ export function failureLines(o: PullOutcome): string[] {
   const out: string[] = [];
   if (o.error) out.push(`${o.agentId}: pull failed: ${withFix(o.agentId, o.error, 'check the remote, network and token with letta-memfs-hooks doctor, then pull again')}`);
   if (o.sync?.action === 'failed') {
-    out.push(`${o.agentId}: sync failed (stays pending): ${withFix(o.agentId, o.sync.error ?? 'unknown error', 'letta-memfs-hooks sync --pending once Letta answers')}`);
+    out.push(`${o.agentId}: sync failed: ${withFix(o.agentId, o.sync.error ?? 'unknown error', 'letta-memfs-hooks sync --pending once Letta answers')}`);
   }
   return out;
 }

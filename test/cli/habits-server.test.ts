@@ -131,7 +131,7 @@ describe('pull, sync and watch --once: non-zero when anything failed, one line p
     for (const r of [a, b]) await clientPush(h.extPath(r.agentId), path.join(h.root, `c-${r.agentId}`), 'system/persona.md', 'from the client\n');
     const r = await cli(['watch', '--once']);
     expect(r.code, r.out + r.err).toBe(1);
-    expect(first(r.out)).toMatch(/^agent-\S+: sync failed \(stays pending\): cannot reach Letta at .*\(fix: /);
+    expect(first(r.out)).toMatch(/^agent-\S+: sync failed: cannot reach Letta at .*\(fix: /);
     expect(r.out).toMatch(/^2 agents \(0 new\), 2 pulls, .* 2 failures$/m);
     const logs = r.err.trim().split('\n');
     for (const l of logs) expect(l).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z letta-memfs-hooks: /);

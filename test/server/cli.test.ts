@@ -194,7 +194,7 @@ describe('server CLI', () => {
     await h.letta.setMode('patch-missing');
     const missing = await cli(['doctor', '--memfs-root', h.memfsRoot]);
     expect(missing.code).toBe(1);
-    expect(missing.out).toMatch(/FAIL sync endpoint: missing .*fix: sync endpoint missing: apply the server patch/);
+    expect(missing.out).toMatch(/FAIL sync endpoint: missing .*fix: Letta without the endpoint: apply the server patch/);
     await h.letta.setMode('ok');
     const badAuth = await cli(['doctor', '--memfs-root', h.memfsRoot], { LETTA_SERVER_PASSWORD: 'wrong' });
     expect(badAuth.code).toBe(1);

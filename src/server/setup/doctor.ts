@@ -50,7 +50,9 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
   }
   // Letta answers GET /v1/health/ with {"version": ..., "status": "ok"} (letta/server/rest_api/routers/v1/health.py
   // @ 0.16.7). Anything else (a 404 from a wrong port, a web page) is not Letta: its 404s say nothing about a patch.
-  if (health.status !== 200 || !health.version) {
+  // A --secure server may guard every route: 401/403 is Letta asking for the password (checked next), not a stranger.
+  const guarded = health.status === 401 || health.status === 403;
+  if (!guarded && (health.status !== 200 || !health.version)) {
     return [
       {
         name: 'Letta reachable',
@@ -60,7 +62,7 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
       },
     ];
   }
-  const out: Check[] = [{ name: 'Letta reachable', ok: true, detail: `Letta ${health.version} at ${o.baseUrl}` }];
+  const out: Check[] = [{ name: 'Letta reachable', ok: true, detail: guarded ? `${o.baseUrl} answered HTTP ${health.status} (password required)` : `Letta ${health.version} at ${o.baseUrl}` }];
   const agents = await probe(o, '/v1/agents/?limit=1');
   const authOk = agents.status !== 401 && agents.status !== 403;
   out.push({
