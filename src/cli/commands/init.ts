@@ -1,7 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
-import { repoDirFlag } from '../repo-dir.js';
 import { initAll } from './init-all.js';
 import { runServerRole } from '../server/role.js';
 
@@ -73,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     fallbackRemote,
   });
   if (v.all) return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)));
-  const result = await initClient(options(await repoDirFlag(v.repo)));
+  const result = await initClient(options(v.repo ?? process.cwd()));
   if (result.planned) {
     const { describeInitPlan } = await import('../../client/describe-plan.js');
     process.stdout.write(describeInitPlan(result) + '\n');
