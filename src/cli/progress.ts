@@ -4,23 +4,25 @@
  */
 export interface Progress {
   tick(): void;
+  /** Clears the line before other output (results on stdout share the terminal); the next tick redraws it. */
+  clear(): void;
   done(): void;
 }
 
 export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (!stream.isTTY || total < 2) return { tick() {}, done() {} };
+  if (!stream.isTTY || total < 2) return { tick() {}, clear() {}, done() {} };
   const started = Date.now();
   let n = 0;
   const draw = () => stream.write(`\r${label}: ${n} of ${total}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   draw();
+  const clear = () => stream.write('\r\x1b[K');
   return {
     tick() {
       n++;
       draw();
     },
-    done() {
-      stream.write('\r\x1b[K');
-    },
+    clear,
+    done: clear,
   };
 }
 

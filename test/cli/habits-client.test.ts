@@ -65,7 +65,6 @@ describe('usage errors: exit 2, one line with a fix', () => {
     [['patch-server'], 'patch-server needs exactly one of'],
     [['init', '--local', '--remote', '/x/{agentId}.git'], '--local and --remote both name the remote'],
     [['help', 'stauts'], 'unknown command "stauts"'],
-    [['init', '--agent', '../../etc', '--yes'], 'invalid --agent "../../etc": expected agent-<uuid>'],
   ])('%j exits 2: %s', (args, message) => {
     const { sb, root } = world([]);
     fs.mkdirSync(path.join(root, 'repository'));
@@ -98,6 +97,22 @@ describe('usage errors: exit 2, one line with a fix', () => {
 });
 
 describe('init', () => {
+  it('a malformed --agent is a usage error (exit 2) and writes nothing', () => {
+    const w = world();
+    const before = snapshot(w.sb.home);
+    const r = cli(w.sb, ['init', '--yes', '--agent', '../../etc', '--remote', `${w.ext}/{agentId}.git`], { cwd: w.checkout() });
+    expect(r.status).toBe(2);
+    expect(first(r.stderr)).toBe('letta-memfs-hooks: invalid --agent "../../etc": expected agent-<uuid> (fix: pass the id Letta shows, e.g. agent-123e4567-e89b-42d3-a456-426614174000)');
+    expect(snapshot(w.sb.home)).toEqual(before);
+  });
+
+  it('no remote anywhere and no terminal: exit 2, the fix names --remote and --local', () => {
+    const w = world();
+    const r = cli(w.sb, ['init', '--yes'], { cwd: w.checkout() });
+    expect(r.status).toBe(2);
+    expect(first(r.stderr)).toMatch(/^letta-memfs-hooks: no external remote configured \(fix: pass --remote .* \(or --local for a bare repo on this machine\)/);
+  });
+
   it('a re-run without --remote reuses the remote it recorded', () => {
     const w = world();
     const remote = `${w.ext}/{agentId}.git`;

@@ -20,9 +20,11 @@ export async function initAll(dryRun: boolean | undefined, initOne: (dir: string
   for (const c of checkouts) {
     try {
       const r = await initOne(c.dir, fallback);
+      bar.clear();
       process.stdout.write(`${c.agentId}: ${dryRun ? 'would redirect' : 'set up,'} ${r.plan.lettaUrls.length} Letta URL(s) -> ${r.plan.externalUrl}\n`);
     } catch (err) {
       failed++;
+      bar.clear();
       process.stdout.write(`${c.agentId}: ${formatError(err)}\n`);
     }
     bar.tick();

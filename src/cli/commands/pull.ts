@@ -55,11 +55,12 @@ export async function run(argv: string[]): Promise<number> {
     const o = await pullAgent(repo, { config: ctx.config, letta: ctx.letta, noSync: v['no-sync'] }).catch(
       (err): PullOutcome => ({ agentId: repo.agentId, steps: [], error: formatError(err) }),
     );
-    bar?.tick();
     if (v.json) process.stdout.write(JSON.stringify(o) + '\n');
     else if (o.steps.length > 0 || failureLines(o).length > 0 || o.conflict || (o.sync && o.sync.action !== 'none') || repos.length === 1) {
+      bar?.clear();
       process.stdout.write(summarize(o) + '\n');
     }
+    bar?.tick();
     return o;
   });
   bar?.done();

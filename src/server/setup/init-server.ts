@@ -83,10 +83,10 @@ export interface InitServerResult {
 /** Rejects a config that cannot serve the server role, with the flag that fixes it. */
 export function checkServerConfig(config: Config): { memfsRoot: string; remote: string } {
   if (!config.memfsRoot) {
-    throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set memfsRoot / LETTA_MEMFS_ROOT)');
+    throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set memfsRoot / LETTA_MEMFS_ROOT)', 2);
   }
   if (!config.remote) {
-    throw new UserError('no external remote given', "pass --remote 'https://git.example.com/agents/{agentId}.git'");
+    throw new UserError('no external remote given', "pass --remote 'https://git.example.com/agents/{agentId}.git'", 2);
   }
   return { memfsRoot: config.memfsRoot, remote: config.remote };
 }
