@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-import { formatError } from '../core/errors.js';
+import { formatError, UserError } from '../core/errors.js';
 import { packageVersion } from '../core/package.js';
 import { selfCommand } from '../core/self-command.js';
 import { logLine } from '../core/log.js';
+import { EXIT } from './exit-codes.js';
+import { suggest } from './suggest.js';
 
 /** A command module: parses its own argv, returns the process exit code. */
 export interface Command {
@@ -27,27 +29,48 @@ function usage(): string {
   return ['usage: letta-memfs-hooks <command> [options]', '       letta-memfs-hooks --version', '', ...rows, '', "run 'letta-memfs-hooks <command> --help' for a command's options"].join('\n');
 }
 
+function unknownCommand(name: string): UserError {
+  const close = suggest(name, Object.keys(COMMANDS));
+  return new UserError(`unknown command "${name}"`, close ? `did you mean "${selfCommand()} ${close}"?` : `run ${selfCommand()} --help`, EXIT.usage);
+}
+
+/** The exit code an error carries (UserError's), else a plain failure. */
+function exitCodeOf(err: unknown): number {
+  const code = (err as { exitCode?: unknown } | undefined)?.exitCode;
+  return typeof code === 'number' ? code : EXIT.failed;
+}
+
+/** Errors on stderr as one line; with --json also as one JSON object on stdout, so a script parsing stdout sees it. */
+function reportError(err: unknown, json: boolean): number {
+  const code = exitCodeOf(err);
+  logLine(formatError(err));
+  if (json) {
+    const e = err instanceof UserError ? { error: err.message, fix: err.fix } : { error: formatError(err) };
+    process.stdout.write(JSON.stringify({ ...e, exitCode: code }) + '\n');
+  }
+  return code;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-v') {
     process.stdout.write(`${packageVersion()}\n`);
-    return 0;
+    return EXIT.ok;
   }
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name || name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
     process.stdout.write(usage() + '\n');
-    return name ? 0 : 2;
+    return name ? EXIT.ok : EXIT.usage;
   }
-  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (!entry) {
-    process.stderr.write(`letta-memfs-hooks: unknown command "${name}" (fix: run ${selfCommand()} --help)\n`);
-    return 2;
-  }
+  // `help <command>` is `<command> --help`, as in git.
+  const [command, args] = name === 'help' ? [rest[0], [...rest.slice(1), '--help']] : [name, rest];
+  const json = args.includes('--json');
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) return reportError(unknownCommand(command), json);
   try {
     const cmd = await entry.load();
-    return await cmd.run(rest);
+    return await cmd.run(args);
   } catch (err) {
-    logLine(formatError(err));
-    return typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
+    return reportError(err, json);
   }
 }
 

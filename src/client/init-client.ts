@@ -14,7 +14,9 @@ import { addSecret, warn } from '../core/log.js';
 import { redactUrl } from '../core/redact.js';
 import { remoteKind } from '../core/template.js';
 import { readSettings, stateDirOf, writeSettings } from '../core/settings.js';
-import { install } from '../install/installer.js';
+import type { DesiredConfig } from '../install/git-config.js';
+import { hooksDirOf, install } from '../install/installer.js';
+import { ensureLocalRemote, localRemoteTemplate } from './local-remote.js';
 import { readManifest } from '../install/manifest.js';
 import { readToken } from '../core/token.js';
 import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credentials.js';
@@ -43,6 +45,12 @@ export interface ClientInitOptions {
   yes: boolean;
   verify: boolean;
   env?: NodeJS.ProcessEnv;
+  /** `--local`: the remote is a bare repo per agent under ~/.letta/memfs-remote/ (local-remote.ts). */
+  local?: boolean;
+  /** `--dry-run`: resolve and check everything, return the plan, write nothing. */
+  dryRun?: boolean;
+  /** A remote template to use when neither flags, config nor this checkout's own record name one (`init --all`). */
+  fallbackRemote?: string;
 }
 
 export interface ClientInitResult {
@@ -55,6 +63,10 @@ export interface ClientInitResult {
   hooks: readonly string[];
   /** A Letta Code local-backend checkout. */
   local: boolean;
+  /** Dry run: the git config init would write (null: unset); nothing was written. */
+  planned?: DesiredConfig;
+  /** The local bare remote was created by this run (`--local`). */
+  createdLocalRemote?: boolean;
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -130,11 +142,19 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     );
   }
   const local = isLocalAgentId(agent.agentId);
+  // Zero-config and re-runs (issue 10): --local, else the remote this checkout recorded, else the caller's fallback.
   const before = await readSettings(stateDir).catch(() => undefined);
-  if (!config.remote && interactive) {
-    const answer = await ask('External git URL (https://host/owner/{agentId}.git): ');
-    if (answer) config.remote = mergeLayers([config, validateLayer({ remote: answer }, 'your answer')]).remote;
+  let localRemote = Boolean(opts.local);
+  if (!localRemote && !config.remote) config.remote = before?.config.remote ?? opts.fallbackRemote;
+  if (!localRemote && !config.remote && interactive) {
+    const offer = await ask(`No remote configured. Use a local bare repo per agent (${localRemoteTemplate(env)})? [Y/n] `);
+    localRemote = !offer || /^y/i.test(offer);
+    if (!localRemote) {
+      const answer = await ask('External git URL (https://host/owner/{agentId}.git): ');
+      if (answer) config.remote = mergeLayers([config, validateLayer({ remote: answer }, 'your answer')]).remote;
+    }
   }
+  if (localRemote) config.remote = localRemoteTemplate(env);
   // Letta Code >= 0.24.1 re-creates a missing origin from LETTA_MEMFS_BASE_URL, else Letta Cloud
   // (maybeUpdateMemoryRemoteOrigin, letta-code src/agent/memory-git.ts @ v0.30.28): redirect that URL too.
   // A local-backend agent has no Letta origin at all: nothing to redirect, origin itself is the external host.
@@ -161,7 +181,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     addSecret(header.slice('Authorization: Basic '.length));
     tokenSource = tok.source;
   }
-  if (opts.verify) await verifyRemote(plan, header, tokenSource, repo.workTree);
+  const createdLocalRemote = localRemote && !opts.dryRun ? await ensureLocalRemote(plan.externalUrl) : undefined;
+  if (opts.verify && !opts.dryRun) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here; warnings too, so that a refused init prints its one error line only.
   ignored.forEach((line) => warn(line));
@@ -184,6 +205,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   }
   if (!header) for (const key of authIncludeKeys(commonDir)) desired[key] = null;
   const hooks = local ? LOCAL_CLIENT_HOOKS : CLIENT_HOOKS;
+  if (opts.dryRun) return { repo, plan, config, authFile, tokenSource, hooksDir: (await hooksDirOf(repo)).dir, hooks, local, planned: desired };
   const manifest = await install({ repo, role: 'client', hooks, config: desired });
   if (header && authFile) {
     await writeAuthFile(stateDir, renderAuthFile(plan.externalUrl, header, tokenSource ?? 'init'));
@@ -191,14 +213,14 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     await fs.rm(path.join(stateDir, AUTH_FILE), { force: true });
   }
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config, ...(local ? { backend: 'local' as const } : {}) });
-  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local };
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote };
 }
 
 export function describeInit(r: ClientInitResult): string {
   const lines = [
     `set up ${r.plan.agentId} in ${r.repo.workTree}`,
     ...r.plan.lettaUrls.map((u) => `  redirect  ${redactUrl(u)} -> ${redactUrl(r.plan.externalUrl)}`),
-    ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run letta-memfs-hooks pull to merge other machines' commits)`] : []),
+    ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run ${selfCommand()} pull to merge other machines' commits)`] : []),
     r.authFile
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
       : `  auth      ${r.plan.kind === 'https' ? 'none' : `${r.plan.kind}: your ssh keys`}`,

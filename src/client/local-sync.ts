@@ -87,7 +87,7 @@ export async function pushLocalMain(cwd: string): Promise<PushResult> {
   });
   if (r.exitCode === 0) return { oid, result: 'ok' };
   if (PUSH_REJECTED.test(r.stderr)) return { oid, result: 'rejected', detail: 'the host has commits this checkout lacks; the next letta-memfs-hooks pull merges them' };
-  throw new UserError(`push to ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, 'check the remote, the token (re-run init after rotating it) and letta-memfs-hooks status');
+  throw new UserError(`push to ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the token (re-run init after rotating it) and ${selfCommand()} status`);
 }
 
 async function fetchOrigin(cwd: string): Promise<boolean> {

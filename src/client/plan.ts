@@ -81,7 +81,7 @@ export interface ClientPlan {
 
 export function planClient(agentId: string, config: Config, lettaUrls: string[]): ClientPlan {
   if (!config.remote) {
-    throw new UserError('no external remote configured', "pass --remote 'https://git.example.com/agents/{agentId}.git' or set LETTA_MEMFS_GIT_URL", USAGE);
+    throw new UserError('no external remote configured', "pass --remote 'https://git.example.com/agents/{agentId}.git' (or --local for a bare repo on this machine), or set LETTA_MEMFS_GIT_URL", USAGE);
   }
   const externalUrl = renderRemote(config.remote, agentId);
   const kind = remoteKind(externalUrl);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { UserError } from './errors.js';
 
 export interface GitOptions {
@@ -84,14 +85,16 @@ function spawnGit(args: readonly string[], opts: GitOptions): Promise<RawResult>
 
 const text = (b: Buffer) => b.toString('utf8').replace(/\r?\n$/, '');
 
-function notStarted(res: RawResult): never {
+function notStarted(res: RawResult, cwd?: string): never {
+  // spawn reports a missing cwd as ENOENT too: that is the path's fault, not git's installation.
+  if (cwd && !existsSync(cwd)) throw new UserError(`${cwd} does not exist`, 'pass an existing directory (--repo <dir>)');
   throw new UserError(`could not run git: ${res.spawnError?.message}`, 'install git 2.38 or newer and put it on PATH');
 }
 
 /** Runs git and keeps stdout as bytes (names need not be UTF-8: `ls-tree -z`). */
 export async function gitBytes(args: readonly string[], opts: GitOptions = {}): Promise<Buffer> {
   const res = await spawnGit(args, opts);
-  if (res.exitCode === undefined) notStarted(res);
+  if (res.exitCode === undefined) notStarted(res, opts.cwd);
   if (res.exitCode !== 0 || res.timedOut) throw new GitError(args, { stdout: '', stderr: text(res.stderr), exitCode: res.timedOut ? 124 : res.exitCode });
   return res.stdout;
 }
@@ -104,7 +107,7 @@ export async function git(args: readonly string[], opts: GitOptions = {}): Promi
     if (opts.allowFailure) return out;
     throw new GitError(args, out);
   }
-  if (res.exitCode === undefined) notStarted(res);
+  if (res.exitCode === undefined) notStarted(res, opts.cwd);
   const out: GitResult = { stdout: text(res.stdout), stderr: text(res.stderr), exitCode: res.exitCode };
   if (out.exitCode !== 0 && !opts.allowFailure) {
     throw new GitError(args, out);

@@ -231,6 +231,7 @@ describe('client init redirects a Letta checkout to the external host', () => {
       checkout,
       [
         [/Agent id \(agent-<uuid>\): $/, AGENT],
+        [/Use a local bare repo per agent .*\[Y\/n\] $/, 'n'],
         [/External git URL \(https:\/\/host\/owner\/\{agentId\}\.git\): $/, url.replace(AGENT, '{agentId}')],
         [/Token for .* \(input hidden; or export LETTA_MEMFS_GIT_TOKEN\): $/, TOKEN],
       ],
@@ -417,9 +418,10 @@ describe('uninstall', () => {
     expect(snapshot(path.join(gitDir, 'hooks'))).toEqual(before.hooks);
     expect(fs.existsSync(path.join(gitDir, 'letta-memfs'))).toBe(false);
     expect(gitOk(sb, checkout, ['remote', 'get-url', 'origin'])).toBe(lettaUrl());
+    // A second uninstall finds the end state it wants: exit 0, as a script expects (issue 10).
     const again = cli(sb, ['uninstall'], { cwd: checkout });
-    expect(again.status).not.toBe(0);
-    expect(again.stderr.trim()).toMatch(/is not installed/);
+    expect(again.status).toBe(0);
+    expect(again.stdout.trim()).toMatch(/^nothing to uninstall: letta-memfs-hooks is not set up in /);
   });
 
   it('restores key by key when Letta Code edited the config since init', async () => {

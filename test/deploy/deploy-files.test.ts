@@ -15,7 +15,12 @@ const code = (text: string) => text.split('\n').filter((l) => !/^\s*#/.test(l)).
 
 describe('deploy/', () => {
   it('never runs the package through npx (someone else could publish that name)', () => {
-    for (const f of fs.readdirSync(path.join(ROOT, 'deploy'))) expect(code(read(`deploy/${f}`)), f).not.toMatch(/\bnpx\b/);
+    const files = fs.readdirSync(path.join(ROOT, 'deploy'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    expect(files.map((e) => e.name)).toContain('docker-compose.yml');
+    for (const e of files) {
+      const rel = path.relative(ROOT, path.join(e.parentPath, e.name));
+      expect(code(read(rel)), rel).not.toMatch(/\bnpx\b/);
+    }
     expect(code(read('hooks/shim.sh'))).not.toMatch(/\bnpx\b/);
   });
 

@@ -1,32 +1,48 @@
 import { UserError } from '../../core/errors.js';
-import { loadServerContext } from '../../server/setup/context.js';
-import { discoverAgents, selectAgents } from '../../server/repo/discover.js';
-import { type Check, checkGit, checkLetta, checkRemotes, checkRepos, formatCheck } from '../../server/setup/doctor.js';
-import { parseCommandArgs } from '../args.js';
+import { type Check, formatCheck } from '../../core/check.js';
+import { resolveRepo } from '../../core/git.js';
+import { readManifest } from '../../install/manifest.js';
+import { stateDirOf } from '../../core/settings.js';
+import { defaultMemfsRoot } from '../../core/user-state.js';
+import { noPositionals, parseCommandArgs } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import { repoDirFlag } from '../repo-dir.js';
 
-const HELP = `usage: letta-memfs-hooks doctor [--memfs-root <dir>] [--agent <id>...] [--remotes <n>] [--json]
+const HELP = `usage: letta-memfs-hooks doctor [--repo DIR] [--json]                    (client: a memory checkout)
+       letta-memfs-hooks doctor --server [--memfs-root <dir>] [options]  (server: the Letta host)
 
-Server role checks, each with its fix: git version (2.38+), Letta reachable, auth accepted, the sync-from-git
-endpoint present (HTTP 404 means the server patch is missing), the external remote reachable with the configured
-token, and hooks installed and executable in every agent repo. Repairs hooks whose hook runtime is gone (installs
-this package's runtime and rewrites them). Exit status 1 when any check fails.
+Client (in a checkout set up by init, or with --repo): set up, origin redirected, the Letta API key kept off your
+host, the stored token current, hooks installed, the external remote reachable through origin.
 
-  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
+Server (--server, --memfs-root, or outside a checkout): git version (2.38+), Letta reachable and really Letta (its
+/v1/health/ route and version), auth accepted, the sync-from-git endpoint present (Letta without it: apply the
+server patch), the external remote reachable with the configured token, and hooks in every agent repo. Repairs
+hooks whose hook runtime is gone (installs this package's runtime and rewrites them).
+
+Each failed check prints its fix. Exit status 1 when any check fails.
+
+  --repo <dir>        the client checkout (default: current directory)
+  --server            the server role checks
+  --memfs-root <dir>  the Letta memfs root (default: the one init --server recorded, else ~/.letta/memfs)
+  --letta-url <url>   the Letta server to check (default: lettaUrl from config, LETTA_BASE_URL)
   --config <file>     config file
   --agent <id>        check these agents' remotes (repeatable); default the first --remotes agents
   --remotes <n>       how many agents' remotes to contact (default 3)
   --json              JSON array of checks`;
 
-export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommandArgs(
-    argv,
-    { 'memfs-root': { type: 'string' }, config: { type: 'string' }, agent: { type: 'string', multiple: true }, remotes: { type: 'string' }, json: { type: 'boolean' } },
-    HELP,
-  );
-  if (!parsed) return 0;
-  const v = parsed.values;
+/** A client checkout set up by init, at the current directory: then `doctor` means the client role. */
+async function inClientCheckout(): Promise<boolean> {
+  const repo = await resolveRepo({ cwd: process.cwd() }).catch(() => undefined);
+  if (!repo?.workTree) return false;
+  return (await readManifest(stateDirOf(repo.commonDir)).catch(() => undefined))?.role === 'client';
+}
+
+async function serverChecks(v: { 'memfs-root'?: string; config?: string; 'letta-url'?: string; agent?: string[]; remotes?: string }): Promise<Check[]> {
+  const { loadServerContext } = await import('../../server/setup/context.js');
+  const { discoverAgents, selectAgents } = await import('../../server/repo/discover.js');
+  const { checkGit, checkLetta, checkRemotes, checkRepos } = await import('../../server/setup/doctor.js');
   const checks: Check[] = [await checkGit()];
-  const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
+  const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config, lettaUrl: v['letta-url'] });
   checks.push(...(await checkLetta(ctx)));
   // A fresh server has no repository/ until its first git-enabled agent: a failed check, not the end of the report.
   const discovery = await discoverAgents(ctx.memfsRoot).catch((err: unknown) => {
@@ -40,7 +56,41 @@ export async function run(argv: string[]): Promise<number> {
     checks.push(...(await checkRepos(ctx, discovery.repos)));
     checks.push(await (await import('../../server/setup/repair-runtime.js')).repairRuntimes(ctx, discovery.repos));
   }
+  return checks;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      repo: { type: 'string' },
+      server: { type: 'boolean' },
+      'memfs-root': { type: 'string' },
+      'letta-url': { type: 'string' },
+      config: { type: 'string' },
+      agent: { type: 'string', multiple: true },
+      remotes: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (!parsed) return EXIT.ok;
+  noPositionals(parsed.positionals, HELP);
+  const v = parsed.values;
+  if (v.remotes !== undefined && !/^\d+$/.test(v.remotes)) throw new UserError(`--remotes must be a whole number, got ${JSON.stringify(v.remotes)}`, 'e.g. --remotes 3', EXIT.usage);
+  const serverAsked = Boolean(v.server || v['memfs-root'] || v.agent?.length || v.remotes);
+  if (v.repo && serverAsked) throw new UserError('--repo is for a client checkout; --server options for the Letta host', 'pass one or the other', EXIT.usage);
+  const client =
+    Boolean(v.repo) ||
+    (!serverAsked && ((await inClientCheckout()) || (!process.env.LETTA_MEMFS_ROOT && !(await defaultMemfsRoot()) && (await resolveRepo({ cwd: process.cwd() }).then((r) => Boolean(r.workTree), () => false)))));
+  let checks: Check[];
+  if (client) {
+    const { clientChecks } = await import('../../client/doctor.js');
+    checks = await clientChecks(await resolveRepo({ cwd: await repoDirFlag(v.repo) }));
+  } else {
+    checks = await serverChecks(v);
+  }
   if (v.json) process.stdout.write(JSON.stringify(checks, null, 2) + '\n');
   else process.stdout.write(checks.map(formatCheck).join('\n') + '\n');
-  return checks.every((c) => c.ok) ? 0 : 1;
+  return checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
 }

@@ -1,5 +1,7 @@
 import { UserError } from '../../core/errors.js';
-import { parseCommandArgs } from '../args.js';
+import { noPositionals, parseCommandArgs } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import { initAll } from './init-all.js';
 import { runServerRole } from '../server/role.js';
 
 const HELP = `usage: letta-memfs-hooks init [options]            (client: in an agent memory checkout)
@@ -19,9 +21,16 @@ post-checkout hooks. Re-running it is safe (and refreshes the stored token).
   --poke-url URL       the server's watch endpoint; pushes to main poke it, signed with $LETTA_MEMFS_WEBHOOK_SECRET
                        (env LETTA_MEMFS_POKE_URL)
   --config FILE        config file instead of the repo's letta-memfs-hooks config
+  --local              no git host yet: each agent's remote is a local bare repo, ~/.letta/memfs-remote/<agentId>.git
+                       (created on demand; on a terminal with no remote configured, init offers this)
+  --all                every checkout under ~/.letta/agents/*/memory with the same remote template; re-run it to
+                       pick up agents created since (it reuses the template the set-up checkouts recorded)
+  --dry-run            print the git config and hooks init would write; change nothing
   --no-verify          do not check that the remote is reachable with the token
   -y, --yes            never prompt; fail on missing values
   --server             set up the server role instead (see init --server --help)
+
+Without --remote, a re-run reuses the remote this checkout recorded.
 `;
 
 const OPTIONS = {
@@ -37,25 +46,38 @@ const OPTIONS = {
   'no-verify': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   server: { type: 'boolean' },
+  local: { type: 'boolean' },
+  all: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--server')) return runServerRole('init', argv);
   const parsed = parseCommandArgs(argv, OPTIONS, HELP);
-  if (!parsed) return 0;
+  if (!parsed) return EXIT.ok;
   const v = parsed.values;
-  if (parsed.positionals.length > 0) {
-    throw new UserError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`, 'pass the checkout with --repo <dir>', 2);
-  }
+  noPositionals(parsed.positionals, HELP, 'pass the checkout with --repo <dir>');
+  if (v.local && v.remote) throw new UserError('--local and --remote both name the remote', 'pass one of them', EXIT.usage);
+  if (v.all && (v.repo || v.agent)) throw new UserError('--all sets up every checkout under ~/.letta/agents', 'drop --repo/--agent, or drop --all', EXIT.usage);
   const { initClient, describeInit } = await import('../../client/init-client.js');
-  const result = await initClient({
-    repoDir: v.repo ?? process.cwd(),
+  const options = (repoDir: string, fallbackRemote?: string) => ({
+    repoDir,
     agent: v.agent,
     configFile: v.config,
     flags: { remote: v.remote, lettaUrl: v['letta-url'], gitUsername: v['git-user'], gitTokenEnv: v['token-env'], gitTokenFile: v['token-file'], pokeUrl: v['poke-url'] },
-    yes: Boolean(v.yes),
+    yes: Boolean(v.yes) || Boolean(v.all),
     verify: !v['no-verify'],
+    local: v.local,
+    dryRun: v['dry-run'],
+    fallbackRemote,
   });
-  process.stdout.write(describeInit(result) + '\n');
-  return 0;
+  if (v.all) return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)));
+  const result = await initClient(options(v.repo ?? process.cwd()));
+  if (result.planned) {
+    const { describeInitPlan } = await import('../../client/describe-plan.js');
+    process.stdout.write(describeInitPlan(result) + '\n');
+  } else {
+    process.stdout.write(describeInit(result) + '\n');
+  }
+  return EXIT.ok;
 }

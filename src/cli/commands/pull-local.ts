@@ -1,4 +1,5 @@
 import { UserError } from '../../core/errors.js';
+import { selfCommand } from '../../core/self-command.js';
 import { resolveRepo } from '../../core/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import { type LocalPullOutcome, pullLocal } from '../../client/local-sync.js';
@@ -22,7 +23,7 @@ export async function runLocalPull(dir: string, json: boolean, explicit: boolean
   const settings = repo ? await readSettings(stateDirOf(repo.commonDir)) : undefined;
   if (!repo || !settings || settings.role !== 'client') {
     if (!explicit) return undefined;
-    throw new UserError(`${dir} is not a checkout set up by letta-memfs-hooks init`, 'run letta-memfs-hooks init there first');
+    throw new UserError(`${dir} is not a checkout set up by letta-memfs-hooks init`, `run ${selfCommand()} init there first`);
   }
   if (settings.backend !== 'local') {
     throw new UserError(

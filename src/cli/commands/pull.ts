@@ -3,7 +3,10 @@ import { formatError } from '../../core/errors.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { type PullOutcome, pullAgent } from '../../server/repo/pull.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
-import { parseCommandArgs } from '../args.js';
+import { noPositionals, parseCommandArgs } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import { failureLines, pullExitCode, summarize } from '../outcome-lines.js';
+import { progress } from '../progress.js';
 
 const HELP = `usage: letta-memfs-hooks pull [--repo <dir>] [--json]     (in a Letta Code local-backend checkout)
        letta-memfs-hooks pull (--agent <id>... | --all) [--memfs-root <dir>] [options]   (server role)
@@ -18,36 +21,15 @@ and pushes commits the Letta server made, and syncs Letta when main moved.
 
   --agent <id>        an agent (repeatable)
   --all               every agent repo under the memfs root
-  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
+  --memfs-root <dir>  the Letta memfs root (default: the one init --server recorded, else ~/.letta/memfs)
   --config <file>     config file
   --no-sync           only the git side; leave Letta alone
+  --dry-run           print what each pull would do (asks the remote, writes nothing)
   --json              one JSON object per agent
   --repo <dir>        the local-backend checkout (default: the current directory)
 
-Exit status: 0 all good, 3 a conflict was kept under refs/letta-memfs/conflicts/ (see status), 1 an agent failed.`;
-
-export function summarize(o: PullOutcome): string {
-  const parts = [o.steps.length > 0 ? o.steps.join('+') : 'up to date'];
-  if (o.conflict) parts.push(`CONFLICT in ${o.conflict.paths.join(', ')}: server side kept in ${o.conflict.ref}`);
-  if (o.sync && o.sync.action !== 'none') {
-    parts.push(
-      o.sync.action === 'failed'
-        ? `sync failed: ${o.sync.error}`
-        : o.sync.action === 'synced'
-          ? `synced${o.sync.recompile ? ' (recompile)' : ''}`
-          : o.sync.action,
-    );
-  }
-  if (o.error) parts.push(`error: ${o.error}`);
-  return `${o.agentId}: ${parts.join('; ')}`;
-}
-
-/** Exit status for a set of pulls: errors beat conflicts. */
-export function pullExitCode(outcomes: readonly PullOutcome[]): number {
-  if (outcomes.some((o) => o.error || o.sync?.action === 'failed')) return 1;
-  if (outcomes.some((o) => o.conflict)) return 3;
-  return 0;
-}
+Exit status: 0 all good, 1 an agent's pull or sync failed (one line each, with the fix), 3 a conflict was kept
+under refs/letta-memfs/conflicts/ (see status).`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -58,12 +40,14 @@ export async function run(argv: string[]): Promise<number> {
       'memfs-root': { type: 'string' },
       config: { type: 'string' },
       'no-sync': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
       repo: { type: 'string' },
     },
     HELP,
   );
-  if (!parsed) return 0;
+  if (!parsed) return EXIT.ok;
+  noPositionals(parsed.positionals, HELP);
   const v = parsed.values;
   if (!v.agent && !v.all && !v['memfs-root']) {
     const local = await import('./pull-local.js');
@@ -72,20 +56,30 @@ export async function run(argv: string[]): Promise<number> {
   }
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const repos = await agentsFromFlags(ctx, v.agent, v.all, 'pull');
+  if (v['dry-run']) {
+    const { describePull } = await import('../../server/repo/pull-plan.js');
+    const lines = await mapLimit(repos, 8, (r) => describePull(r, ctx.config, Boolean(v['no-sync'])));
+    process.stdout.write(`dry run: nothing is fetched, moved, pushed or synced\n${lines.join('\n')}\n`);
+    return EXIT.ok;
+  }
   const started = Date.now();
+  const bar = v.json ? undefined : progress('pulling', repos.length);
   const outcomes = await mapLimit(repos, 8, async (repo) => {
     const o = await pullAgent(repo, { config: ctx.config, letta: ctx.letta, noSync: v['no-sync'] }).catch(
       (err): PullOutcome => ({ agentId: repo.agentId, steps: [], error: formatError(err) }),
     );
     if (v.json) process.stdout.write(JSON.stringify(o) + '\n');
-    else if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none') || repos.length === 1) {
+    else if (o.steps.length > 0 || failureLines(o).length > 0 || o.conflict || (o.sync && o.sync.action !== 'none') || repos.length === 1) {
+      bar?.clear();
       process.stdout.write(summarize(o) + '\n');
     }
+    bar?.tick();
     return o;
   });
+  bar?.done();
   if (!v.json && repos.length > 1) {
     const moved = outcomes.filter((o) => o.steps.length > 0).length;
-    const failed = outcomes.filter((o) => o.error || o.sync?.action === 'failed').length;
+    const failed = outcomes.filter((o) => failureLines(o).length > 0).length;
     process.stdout.write(`${repos.length} agents, ${moved} moved, ${failed} failed, in ${Date.now() - started} ms\n`);
   }
   return pullExitCode(outcomes);

@@ -1,5 +1,7 @@
 import { resolveRepo } from '../../core/git.js';
-import { parseCommandArgs } from '../args.js';
+import { noPositionals, parseCommandArgs } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import { repoDirFlag } from '../repo-dir.js';
 import { runServerRole } from '../server/role.js';
 
 const HELP = `usage: letta-memfs-hooks status [--repo DIR] [--json]
@@ -13,11 +15,12 @@ conflict ref (refs/letta-memfs/conflicts/...) kept by pull.
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--server')) return runServerRole('status', argv);
   const parsed = parseCommandArgs(argv, { repo: { type: 'string' }, json: { type: 'boolean' } } as const, HELP);
-  if (!parsed) return 0;
+  if (!parsed) return EXIT.ok;
+  noPositionals(parsed.positionals, HELP, 'pass the checkout with --repo <dir>');
   const { clientStatus, formatClientStatus } = await import('../../client/status.js');
-  const repo = await resolveRepo({ cwd: parsed.values.repo ?? process.cwd() });
+  const repo = await resolveRepo({ cwd: await repoDirFlag(parsed.values.repo) });
   const s = await clientStatus(repo);
   process.stdout.write((parsed.values.json ? JSON.stringify(s, null, 2) : formatClientStatus(s)) + '\n');
-  if (!s.installed || !s.redirected) return 1;
-  return s.local && s.local.conflicts.length > 0 ? 3 : 0;
+  if (!s.installed || !s.redirected) return EXIT.failed;
+  return s.local && s.local.conflicts.length > 0 ? EXIT.conflict : EXIT.ok;
 }

@@ -60,7 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     if (v.pending) {
       if (v.agent || v.all) throw new UserError('--pending selects agents itself', 'drop --agent/--all', 2);
       const all = (await discoverAgents(ctx.memfsRoot)).repos;
-      const flags = await mapLimit(all, 16, needsSync);
+      const flags = await mapLimit(all, 16, (r) => needsSync(r, { ignoreBackoff: true }));
       repos = all.filter((_, i) => flags[i]);
     } else {
       repos = await agentsFromFlags(ctx, v.agent, v.all, 'sync');

@@ -1,35 +1,52 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
 import { resolveRepo } from '../../core/git.js';
 import { stateDirOf } from '../../core/settings.js';
-import { parseCommandArgs } from '../args.js';
+import { readManifest } from '../../install/manifest.js';
+import { noPositionals, parseCommandArgs } from '../args.js';
+import { EXIT } from '../exit-codes.js';
+import { repoDirFlag } from '../repo-dir.js';
 import { runServerRole } from '../server/role.js';
 
-const HELP = `usage: letta-memfs-hooks uninstall [--repo DIR]
+const HELP = `usage: letta-memfs-hooks uninstall [--repo DIR] [--dry-run]
        letta-memfs-hooks uninstall --server [options]   (server role: every agent repo under a memfs root)
 
 Puts back every hook file and git config key as it was before init (byte for byte when nobody edited the config
-since), deletes the stored token, and removes .git/letta-memfs/.
+since), deletes the stored token, and removes .git/letta-memfs/. Nothing set up: "nothing to uninstall", exit 0.
+
+  --repo DIR   the checkout (default: current directory)
+  --dry-run    print what would be restored and removed; change nothing
 `;
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--server')) return runServerRole('uninstall', argv);
-  const parsed = parseCommandArgs(argv, { repo: { type: 'string' } } as const, HELP);
-  if (!parsed) return 0;
-  const dir = parsed.values.repo ?? process.cwd();
-  const isDir = await fs.stat(dir).then((s) => s.isDirectory(), () => false);
-  if (!isDir) throw new UserError(`${dir} does not exist`, 'pass the checkout with --repo <dir>');
-  const repo = await resolveRepo({ cwd: dir });
+  const parsed = parseCommandArgs(argv, { repo: { type: 'string' }, 'dry-run': { type: 'boolean' } } as const, HELP);
+  if (!parsed) return EXIT.ok;
+  noPositionals(parsed.positionals, HELP, 'pass the checkout with --repo <dir>');
+  const repo = await resolveRepo({ cwd: await repoDirFlag(parsed.values.repo) });
+  const where = repo.workTree ?? repo.gitDir;
+  const stateDir = stateDirOf(repo.commonDir);
+  const manifest = await readManifest(stateDir);
+  // Like `git config --unset` of an unset key in a script: the wanted end state already holds.
+  if (!manifest) {
+    process.stdout.write(`nothing to uninstall: letta-memfs-hooks is not set up in ${where}\n`);
+    return EXIT.ok;
+  }
+  if (parsed.values['dry-run']) {
+    const { planUninstall } = await import('../../install/uninstall-plan.js');
+    const chained = new Set((await fs.readdir(path.join(stateDir, 'chained')).catch(() => [] as string[])));
+    process.stdout.write(`dry run: uninstall from ${where} would\n${planUninstall(manifest, chained, stateDir).map((l) => `  ${l}`).join('\n')}\n`);
+    return EXIT.ok;
+  }
   const { uninstall } = await import('../../install/installer.js');
   const report = await uninstall(repo);
   // The token never outlives the setup; uninstall() keeps the state dir when it had to leave replaced hooks alone.
-  await fs.rm(path.join(stateDirOf(repo.commonDir), 'http-auth.gitconfig'), { force: true });
+  await fs.rm(path.join(stateDir, 'http-auth.gitconfig'), { force: true });
   const parts = [
     report.restoredHooks.length ? `restored ${report.restoredHooks.join(', ')}` : '',
     report.removedHooks.length ? `removed ${report.removedHooks.join(', ')}` : '',
     report.configRestoredExactly ? 'config restored byte for byte' : 'config keys restored one by one (the file was edited since init)',
   ].filter(Boolean);
-  process.stdout.write(`uninstalled from ${repo.workTree ?? repo.gitDir}: ${parts.join('; ')}\n`);
-  return 0;
+  process.stdout.write(`uninstalled from ${where}: ${parts.join('; ')}\n`);
+  return EXIT.ok;
 }

@@ -1,6 +1,9 @@
 import { UserError } from '../../core/errors.js';
 import { type ListenAddress, parseListenAddress } from '../../core/http/index.js';
-import { addSecret, logLine, warn } from '../../core/log.js';
+import { addSecret, type LogFormat, timestampedLogger } from '../../core/log.js';
+import { coalescingLog } from '../../core/log-coalesce.js';
+import { EXIT } from '../exit-codes.js';
+import { failureLines } from '../outcome-lines.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
@@ -16,7 +19,9 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --host <addr>       webhook endpoint address, an IP or localhost (default: webhookHost, 127.0.0.1)
   --port <n>          webhook endpoint port, 0-65535 (default: webhookPort, 8284; 0 picks a free one)
   --no-listen         no webhook endpoint
-  --once              one pass (scan, pull every agent, retry pending syncs), then exit
+  --once              one pass (scan, pull every agent, retry pending syncs), then exit; exit 1 when anything
+                      failed (one line each, with the fix), 3 on a conflict
+  --log-format <f>    text (default: ISO timestamp first) or json (one object per line)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
 POST /poke/<agentId> signed as described in deploy/README.md; GET /healthz. The secret is read from the env var
@@ -44,6 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'no-listen': { type: 'boolean' },
       once: { type: 'boolean' },
+      'log-format': { type: 'string' },
     },
     HELP,
   );
@@ -51,6 +57,13 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   // Flags first, before the server modules load: a typo fails in well under the 2 s a service manager expects.
   parseListenAddress(v.host ?? '127.0.0.1', v.port ?? 0, NAMES);
+  const format = v['log-format'] ?? 'text';
+  if (format !== 'text' && format !== 'json') throw new UserError(`--log-format must be text or json, got ${JSON.stringify(format)}`, 'pass --log-format text or --log-format json', EXIT.usage);
+  // Timestamped; per-agent lines with one shared cause (Letta down) fold into one line per cycle.
+  const out = timestampedLogger(format as LogFormat);
+  const folded = coalescingLog(out);
+  const logLine = folded.log;
+  const warn = (m: string) => out(`warning: ${m}`);
   const [{ loadServerContext }, { Watcher }] = await Promise.all([import('../../server/setup/context.js'), import('../../server/watch/watcher.js')]);
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const interval = num(v.interval, 'interval') ?? ctx.config.pollIntervalSeconds;
@@ -69,10 +82,13 @@ export async function run(argv: string[]): Promise<number> {
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });
+    folded.flush();
+    const failures = watcher.outcomes.flatMap(failureLines);
+    for (const f of failures) process.stdout.write(f + '\n');
     process.stdout.write(
-      `${r.agents} agents (${r.newAgents} new), ${r.pulls} pulls, ${r.syncCalls} sync calls, ${r.conflicts} conflicts, ${r.errors} errors\n`,
+      `${r.agents} agents (${r.newAgents} new), ${r.pulls} pulls, ${r.syncCalls} sync calls, ${r.conflicts} conflicts, ${failures.length} failures\n`,
     );
-    return r.errors > 0 ? 1 : r.conflicts > 0 ? 3 : 0;
+    return failures.length > 0 ? EXIT.failed : r.conflicts > 0 ? EXIT.conflict : EXIT.ok;
   }
 
   try {
@@ -98,5 +114,6 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await watcher.stop();
+  folded.flush();
   return 0;
 }

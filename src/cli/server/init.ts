@@ -10,6 +10,9 @@ import { loadServerContext } from '../../server/setup/context.js';
 import { checkServerConfig, serverConfigFile, setupServer } from '../../server/setup/init-server.js';
 import { parseCommandArgs } from '../args.js';
 import { selfCommand } from '../../core/self-command.js';
+import { defaultMemfsRoot, rememberMemfsRoot } from '../../core/user-state.js';
+import { withProgress } from '../progress.js';
+import { printServerPlan } from './init-dry-run.js';
 
 const HELP = `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
 
@@ -28,7 +31,9 @@ Idempotent: re-run it any time; watch also sets up agents created later.
   --token-file <file>    chmod 600 file holding the token, used when the env var is unset
   --agent <id>           only this agent (repeatable); default every agent
   --config <file>        config file instead of <memfs-root>/.letta-memfs-hooksrc.json
-  --json                 print the result as JSON`;
+  --json                 print the result as JSON
+  -y, --yes              accepted for scripts that pass it to both roles (init --server never asks)
+  --dry-run              print what would be set up; change nothing`;
 
 /** `init --server` from the command line (src/cli/commands/init.ts hands over everything but --server). */
 export async function initServer(opts: { argv: string[] }): Promise<number> {
@@ -47,6 +52,8 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
       all: { type: 'boolean' },
       config: { type: 'string' },
       json: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
+      'dry-run': { type: 'boolean' },
     },
     HELP,
   );
@@ -69,8 +76,8 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
     ),
     'command-line flags',
   );
-  const rootGiven = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT;
-  if (!rootGiven) throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
+  const rootGiven = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT ?? (await defaultMemfsRoot())?.root;
+  if (!rootGiven) throw new UserError('no memfs root given, and ~/.letta/memfs does not exist', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
   const { memfsRoot } = validateLayer({ memfsRoot: rootGiven }, 'command-line flags') as { memfsRoot: string };
   await discoverAgents(memfsRoot); // a wrong root fails here, before anything is written
   // Flags given now are remembered (no secrets: only env var and file names), so `watch` needs no flags.
@@ -81,8 +88,10 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   const merged = { ...saved, ...given, memfsRoot };
   const config: Config = mergeLayers([ctx.config, given, { memfsRoot }]);
   checkServerConfig(config);
-  const result = await setupServer({ config, agents: v.agent?.length ? v.agent : 'all' });
+  if (v['dry-run']) return printServerPlan(config, v.agent, file);
+  const result = await withProgress('setting up agent repos', (onDone) => setupServer({ config, agents: v.agent?.length ? v.agent : 'all', onAgentDone: onDone }));
   await writeJsonAtomic(file, merged);
+  await rememberMemfsRoot(result.memfsRoot);
   if (v.json) {
     process.stdout.write(JSON.stringify({ ...result, configFile: file }, null, 2) + '\n');
   } else {

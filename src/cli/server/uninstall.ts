@@ -1,41 +1,67 @@
-import { parseCommandArgs } from '../args.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { noPositionals, parseCommandArgs } from '../args.js';
 import { formatError } from '../../core/errors.js';
+import { git } from '../../core/git.js';
+import { stateDirOf } from '../../core/settings.js';
 import { uninstall } from '../../install/installer.js';
+import { readManifest } from '../../install/manifest.js';
+import { planUninstall } from '../../install/uninstall-plan.js';
+import { TRACKING_REF } from '../../server/repo/remote-auth.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
+import { EXIT } from '../exit-codes.js';
 
 const HELP = `usage: letta-memfs-hooks uninstall --server (--agent <id>... | --all) [--memfs-root <dir>] [--config <file>]
 
-Removes our hooks and config from each agent's repo.git, restoring what was there before init --server. Stop
-'letta-memfs-hooks watch' first, or it sets the agents up again.
+Removes our hooks and config from each agent's repo.git, restoring what was there before init --server, with the
+remote-tracking ref and the sync and pull records (status then shows the agent as not set up). Conflict refs
+(refs/letta-memfs/conflicts/) are kept: they hold the server's side of a conflict. Stop 'letta-memfs-hooks watch'
+first, or it sets the agents up again.
 
   --agent <id>        an agent (repeatable)
   --all               every agent repo under the memfs root
-  --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
-  --config <file>     config file`;
+  --memfs-root <dir>  the Letta memfs root (default: the one init --server recorded, else ~/.letta/memfs)
+  --config <file>     config file
+  --dry-run           print what would be removed; change nothing`;
 
 /** `uninstall --server`: the installer's uninstall for each selected agent; one failure does not stop the others. */
 export async function uninstallServer(opts: { argv: string[] }): Promise<number> {
   const parsed = parseCommandArgs(
     opts.argv,
-    { agent: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'memfs-root': { type: 'string' }, config: { type: 'string' } },
+    { agent: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'memfs-root': { type: 'string' }, config: { type: 'string' }, 'dry-run': { type: 'boolean' } },
     HELP,
   );
-  if (!parsed) return 0;
+  if (!parsed) return EXIT.ok;
+  noPositionals(parsed.positionals, HELP);
   const v = parsed.values;
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const repos = await agentsFromFlags(ctx, v.agent, v.all, 'uninstall --server');
   let failed = 0;
   for (const r of repos) {
     try {
+      const stateDir = stateDirOf(r.gitDir);
+      const manifest = await readManifest(stateDir);
+      if (!manifest) {
+        process.stdout.write(`${r.agentId}: nothing to uninstall\n`);
+        continue;
+      }
+      if (v['dry-run']) {
+        const chained = new Set(await fs.readdir(path.join(stateDir, 'chained')).catch(() => [] as string[]));
+        const lines = [...planUninstall(manifest, chained, stateDir), `delete ${TRACKING_REF}`];
+        process.stdout.write(`${r.agentId}: dry run, would\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+        continue;
+      }
       // The repo.git path is known: no git call on it first, which would fail on a broken included config (as an
       // older init wrote for a remote with a newline) and leave uninstall unable to repair it.
       await uninstall({ gitDir: r.gitDir, commonDir: r.gitDir });
+      // What status reads as "pending" or "external main": without our setup they would describe nothing.
+      await git(['update-ref', '-d', TRACKING_REF], { gitDir: r.gitDir, allowFailure: true });
       process.stdout.write(`${r.agentId}: restored\n`);
     } catch (err) {
       failed++;
       process.stderr.write(`letta-memfs-hooks: ${r.agentId}: ${formatError(err)}\n`);
     }
   }
-  return failed > 0 ? 1 : 0;
+  return failed > 0 ? EXIT.failed : EXIT.ok;
 }

@@ -114,6 +114,16 @@ function detailOf(body: string): string {
   return body.slice(0, 200);
 }
 
+/** The `version` field of a JSON body (Letta's health route), else undefined. */
+function versionOf(body: string): string | undefined {
+  try {
+    const v = (JSON.parse(body) as { version?: unknown }).version;
+    return typeof v === 'string' && v ? v.slice(0, 40) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function backoff(o: LettaClientOptions, attempt: number, retryAfter?: string): number {
@@ -154,6 +164,12 @@ export function classifySyncResponse(agentId: string, status: number, body: stri
   return new LettaApiError(`Letta answered HTTP ${status}: ${detail}`, undefined, false, status);
 }
 
+/** A Letta that refuses connections is down, not busy: a call retries that at most this often (< 1 s in all). */
+const MAX_CONNECT_RETRIES = 2;
+/** After a call gave up on connection errors, further calls to that Letta fail at once for this long. */
+const DOWN_MS = 15_000;
+const downUntil = new Map<string, { until: number; error: LettaApiError }>();
+
 /**
  * `POST {lettaUrl}/v1/agents/{id}/memory/sync-from-git?recompile=<bool>` (patches/03-sync-from-git-endpoint.patch).
  * undici never retries a POST by itself; we do, with backoff, on connection errors, 429 and 5xx: a repeated sync
@@ -161,6 +177,10 @@ export function classifySyncResponse(agentId: string, status: number, body: stri
  */
 export async function syncFromGit(o: LettaClientOptions, agentId: string, recompile: boolean): Promise<SyncCallResult> {
   const urlPath = `/v1/agents/${encodeURIComponent(agentId)}/memory/sync-from-git?recompile=${recompile}`;
+  // 100 agents with Letta down must not cost 100 rounds of retries: the first call's verdict stands for a while.
+  const down = downUntil.get(o.baseUrl);
+  if (down && Date.now() < down.until) throw down.error;
+  let connectTries = 0;
   let last: LettaApiError | undefined;
   for (let attempt = 0; attempt <= o.retries; attempt++) {
     let res: RawResponse;
@@ -168,15 +188,25 @@ export async function syncFromGit(o: LettaClientOptions, agentId: string, recomp
       res = await send(o, 'POST', urlPath);
     } catch (err) {
       const code = errCode(err);
+      connectTries++;
+      const retryable = code === undefined || RETRY_CODES.has(code);
+      // Another call (same process) gave up meanwhile: its verdict, word for word, so logs can fold the lines.
+      const verdict = downUntil.get(o.baseUrl);
+      if (retryable && verdict && Date.now() < verdict.until) throw verdict.error;
+      const giveUp = !retryable || connectTries > Math.min(o.retries, MAX_CONNECT_RETRIES);
       last = new LettaApiError(
-        `cannot reach Letta at ${o.baseUrl}: ${code ?? (err as Error).message}`,
-        'start the Letta server or fix lettaUrl; the sync stays pending and is retried',
-        code === undefined || RETRY_CODES.has(code),
+        `cannot reach Letta at ${o.baseUrl}: ${code ?? (err as Error).message}${giveUp && connectTries > 1 ? ` (gave up after ${connectTries} tries)` : ''}`,
+        'start the Letta server or fix lettaUrl; the sync stays pending and is retried with backoff (status --server shows when)',
+        retryable,
       );
-      if (!last.retryable) throw last;
-      if (attempt < o.retries) await sleep(backoff(o, attempt));
+      if (giveUp) {
+        if (retryable) downUntil.set(o.baseUrl, { until: Date.now() + DOWN_MS, error: last });
+        throw last;
+      }
+      await sleep(backoff(o, attempt));
       continue;
     }
+    downUntil.delete(o.baseUrl);
     if (res.status >= 200 && res.status < 300) {
       let recompiled = false;
       try {
@@ -194,10 +224,10 @@ export async function syncFromGit(o: LettaClientOptions, agentId: string, recomp
 }
 
 /** One GET for `doctor`: the status, or the connection error code. */
-export async function probe(o: LettaClientOptions, urlPath: string, method: 'GET' | 'POST' = 'GET'): Promise<{ status?: number; detail: string; error?: string }> {
+export async function probe(o: LettaClientOptions, urlPath: string, method: 'GET' | 'POST' = 'GET'): Promise<{ status?: number; detail: string; error?: string; version?: string }> {
   try {
     const r = await send(o, method, urlPath);
-    return { status: r.status, detail: detailOf(r.body) };
+    return { status: r.status, detail: detailOf(r.body), version: versionOf(r.body) };
   } catch (err) {
     return { detail: '', error: errCode(err) ?? (err as Error).message };
   }

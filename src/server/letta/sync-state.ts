@@ -12,7 +12,7 @@ export interface SyncState {
   lastSynced?: string;
   lastSyncedAt?: string;
   /** A sync that was wanted but not acknowledged yet: the head it was for. */
-  pending?: { target: string; since: string; attempts: number };
+  pending?: { target: string; since: string; attempts: number; retryAfter?: string };
   lastError?: { message: string; at: string };
   /** How many sync calls were made (status and the idle bench read it). */
   calls?: number;
@@ -68,4 +68,9 @@ export function isServerCommit(authorEmail: string, subject: string): boolean {
   const actor = /^(user-[0-9a-f-]{36}|system)@letta\.ai$/.test(authorEmail);
   const message = /^(Initial commit|(Update|Create|Delete|Backfill) .+ block)$/.test(subject);
   return actor && message;
+}
+
+/** Pure: how long background retries of a failed sync wait, by attempts so far: 5 s, 10 s, 20 s, ... at most 5 min. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(5000 * 2 ** Math.max(0, attempts - 1), 300_000);
 }

@@ -3,7 +3,7 @@ import type { AgentRepo } from '../repo/discover.js';
 import { LettaApiError, type LettaClientOptions, syncFromGit } from './letta-api.js';
 import { type Lock, tryLock, waitLock } from '../../core/lock.js';
 import { MAIN, readRef } from '../repo/refs.js';
-import { isServerCommit, planSync, readSyncState, type SyncDiff, syncLockFile, type SyncState, writeSyncState } from './sync-state.js';
+import { isServerCommit, planSync, readSyncState, retryDelayMs, type SyncDiff, syncLockFile, type SyncState, writeSyncState } from './sync-state.js';
 
 export interface SyncOutcome {
   agentId: string;
@@ -77,7 +77,9 @@ async function deliverLocked(repo: AgentRepo, letta: LettaClientOptions, out: Sy
       await syncFromGit(letta, repo.agentId, plan.recompile);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await writeSyncState(repo.gitDir, { ...state, pending, lastError: { message, at: now() }, calls: (state.calls ?? 0) + 1 });
+      // Written down so that `status --server` shows the backoff, and background retries (watch) honour it.
+      const retryAfter = new Date(Date.now() + retryDelayMs(pending.attempts)).toISOString();
+      await writeSyncState(repo.gitDir, { ...state, pending: { ...pending, retryAfter }, lastError: { message, at: now() }, calls: (state.calls ?? 0) + 1 });
       out.calls++;
       out.action = 'failed';
       out.error = err instanceof LettaApiError && err.fix ? `${message} (fix: ${err.fix})` : message;
@@ -104,7 +106,7 @@ async function deliverLocked(repo: AgentRepo, letta: LettaClientOptions, out: Sy
 export async function syncAgent(repo: AgentRepo, letta: LettaClientOptions, opts: SyncOptions = {}): Promise<SyncOutcome> {
   const out: SyncOutcome = { agentId: repo.agentId, action: 'none', calls: 0 };
   // Idle agents (the common case in `pull --all` and watch) cost two file reads, no lock.
-  if (!(await needsSync(repo))) return out;
+  if (!(await needsSync(repo, { ignoreBackoff: true }))) return out;
   for (let pass = 0; pass < 3; pass++) {
     const lock: Lock | undefined = opts.waitMs ? await waitLock(syncLockFile(repo.gitDir), opts.waitMs) : await tryLock(syncLockFile(repo.gitDir));
     if (!lock) {
@@ -124,8 +126,13 @@ export async function syncAgent(repo: AgentRepo, letta: LettaClientOptions, opts
   return out;
 }
 
-/** Whether an agent has a sync to deliver: a pending marker, or main ahead of the last acknowledged commit. */
-export async function needsSync(repo: AgentRepo): Promise<boolean> {
+/**
+ * Whether an agent has a sync to deliver: a pending marker, or main ahead of the last acknowledged commit. A failed
+ * sync of the current main waits out its recorded backoff (background retries); `ignoreBackoff` for explicit runs.
+ */
+export async function needsSync(repo: AgentRepo, opts: { ignoreBackoff?: boolean } = {}): Promise<boolean> {
   const [head, state] = await Promise.all([readRef(repo.gitDir, MAIN), readSyncState(repo.gitDir)]);
-  return Boolean(state.pending) || (head !== undefined && head !== state.lastSynced);
+  const p = state.pending;
+  if (!opts.ignoreBackoff && p?.retryAfter && p.target === head && Date.parse(p.retryAfter) > Date.now()) return false;
+  return Boolean(p) || (head !== undefined && head !== state.lastSynced);
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../core/config/schema.js';
-import { UserError } from '../../core/errors.js';
+import { formatError, UserError } from '../../core/errors.js';
 import { git, GitError } from '../../core/git.js';
 import { readJson, readSettings, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
 import type { AgentRepo } from './discover.js';
@@ -251,7 +251,8 @@ export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<Pull
     await reconcile(repo, ctx, out, state);
     state.lastError = undefined;
   } catch (err) {
-    out.error = err instanceof Error ? err.message : String(err);
+    // With its fix: pull, watch and status print this line as the way out.
+    out.error = err instanceof UserError ? formatError(err) : err instanceof Error ? err.message : String(err);
     state.lastError = { message: out.error, at: new Date().toISOString() };
   } finally {
     state.lastPullAt = new Date().toISOString();

@@ -4,6 +4,7 @@ import { loadConfig, serverRepoFiles } from '../../core/config/load.js';
 import { warn } from '../../core/log.js';
 import { UserError } from '../../core/errors.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
+import { defaultMemfsRoot } from '../../core/user-state.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { type LettaClientOptions, lettaOptionsFromConfig } from '../letta/letta-api.js';
 import { selfCommand } from '../../core/self-command.js';
@@ -24,7 +25,8 @@ export interface ServerFlags {
 
 /** Config layers for the server role: the repo-level config file is looked for in the memfs root. */
 export async function loadServerContext(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): Promise<ServerContext> {
-  const dir = flags.memfsRoot ?? env.LETTA_MEMFS_ROOT ?? process.cwd();
+  const fallback = (flags.memfsRoot ?? env.LETTA_MEMFS_ROOT) ? undefined : await defaultMemfsRoot(env);
+  const dir = flags.memfsRoot ?? env.LETTA_MEMFS_ROOT ?? fallback?.root ?? process.cwd();
   const { files, notRead } = serverRepoFiles(dir);
   const { config, ignored } = await loadConfig({
     repoFiles: files,
@@ -34,8 +36,13 @@ export async function loadServerContext(flags: ServerFlags, env: NodeJS.ProcessE
     flags: { memfsRoot: flags.memfsRoot, lettaUrl: flags.lettaUrl, remote: flags.remote },
   });
   ignored.forEach((line) => warn(line));
+  config.memfsRoot ??= fallback?.root;
   if (!config.memfsRoot) {
-    throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set memfsRoot / LETTA_MEMFS_ROOT)');
+    throw new UserError(
+      'no memfs root given, and ~/.letta/memfs does not exist',
+      'pass --memfs-root /path/to/.letta/memfs once to init --server (it is remembered), or set LETTA_MEMFS_ROOT',
+      2,
+    );
   }
   return { config, memfsRoot: path.resolve(config.memfsRoot), letta: lettaOptionsFromConfig(config, env) };
 }

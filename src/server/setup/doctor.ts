@@ -1,6 +1,7 @@
 import { mapLimit } from '../../core/map-limit.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Check } from '../../core/check.js';
 import { git } from '../../core/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from './context.js';
@@ -11,12 +12,8 @@ import { lsRemoteMain } from '../repo/remote-head.js';
 import { agentStatus } from './status.js';
 import { selfCommand } from '../../core/self-command.js';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  detail: string;
-  fix?: string;
-}
+export type { Check } from '../../core/check.js';
+export { formatCheck } from '../../core/check.js';
 
 /** Pure: `git version 2.39.5` -> [2, 39, 5]. */
 export function parseGitVersion(text: string): number[] | undefined {
@@ -46,11 +43,27 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
   if (health.error) {
     return [{ name: 'Letta reachable', ok: false, detail: `${o.baseUrl}: ${health.error}`, fix: 'start the Letta server or fix lettaUrl (--letta-url)' }];
   }
-  const out: Check[] = [{ name: 'Letta reachable', ok: true, detail: `${o.baseUrl} answered HTTP ${health.status}` }];
   if (health.status !== undefined && health.status >= 300 && health.status < 400) {
-    out.push({ name: 'Letta URL', ok: false, detail: `HTTP ${health.status} redirect: credentials are never sent after a redirect`, fix: 'set lettaUrl to the final URL' });
-    return out;
+    return [
+      { name: 'Letta reachable', ok: true, detail: `${o.baseUrl} answered HTTP ${health.status}` },
+      { name: 'Letta URL', ok: false, detail: `HTTP ${health.status} redirect: credentials are never sent after a redirect`, fix: 'set lettaUrl (--letta-url) to the final URL' },
+    ];
   }
+  // Letta answers GET /v1/health/ with {"version": ..., "status": "ok"} (letta/server/rest_api/routers/v1/health.py
+  // @ 0.16.7). Anything else (a 404 from a wrong port, a web page) is not Letta: its 404s say nothing about a patch.
+  // A --secure server may guard every route: 401/403 is Letta asking for the password (checked next), not a stranger.
+  const guarded = health.status === 401 || health.status === 403;
+  if (!guarded && (health.status !== 200 || !health.version)) {
+    return [
+      {
+        name: 'Letta reachable',
+        ok: false,
+        detail: `${o.baseUrl} is not a Letta server (GET /v1/health/ answered HTTP ${health.status}${health.version ? '' : ', no version'})`,
+        fix: 'point --letta-url (lettaUrl) at the Letta server (default port 8283)',
+      },
+    ];
+  }
+  const out: Check[] = [{ name: 'Letta reachable', ok: true, detail: guarded ? `${o.baseUrl} answered HTTP ${health.status} (password required)` : `Letta ${health.version} at ${o.baseUrl}` }];
   const agents = await probe(o, '/v1/agents/?limit=1');
   const authOk = agents.status !== 401 && agents.status !== 403;
   out.push({
@@ -68,7 +81,7 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
     name: 'sync endpoint',
     ok: present,
     detail: missing ? 'missing (HTTP 404 Not Found)' : `HTTP ${ep.status ?? ep.error}: ${ep.detail}`,
-    fix: present ? undefined : `sync endpoint missing: apply the server patch (${selfCommand()} patch-server --apply <site-packages>) and restart Letta`,
+    fix: present ? undefined : `Letta without the endpoint: apply the server patch (${selfCommand()} patch-server --apply <site-packages>) and restart Letta, or use stock mode (${selfCommand()} serve)`,
   });
   return out;
 }
@@ -118,6 +131,3 @@ export async function checkRepos(ctx: ServerContext, repos: readonly AgentRepo[]
   ];
 }
 
-export function formatCheck(c: Check): string {
-  return `${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}${c.fix ? ` (fix: ${c.fix})` : ''}`;
-}

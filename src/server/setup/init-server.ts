@@ -62,6 +62,8 @@ export interface InitServerOptions {
   node?: string;
   /** Agents set up at once; git calls dominate, so a few per core. */
   concurrency?: number;
+  /** Called after each agent with the total (the CLI's progress line). */
+  onAgentDone?: (total: number) => void;
 }
 
 export interface InitServerAgent {
@@ -82,10 +84,10 @@ export interface InitServerResult {
 /** Rejects a config that cannot serve the server role, with the flag that fixes it. */
 export function checkServerConfig(config: Config): { memfsRoot: string; remote: string } {
   if (!config.memfsRoot) {
-    throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set memfsRoot / LETTA_MEMFS_ROOT)');
+    throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set memfsRoot / LETTA_MEMFS_ROOT)', 2);
   }
   if (!config.remote) {
-    throw new UserError('no external remote given', "pass --remote 'https://git.example.com/agents/{agentId}.git'");
+    throw new UserError('no external remote given', "pass --remote 'https://git.example.com/agents/{agentId}.git'", 2);
   }
   return { memfsRoot: config.memfsRoot, remote: config.remote };
 }
@@ -176,7 +178,11 @@ export async function setupServer(opts: InitServerOptions): Promise<InitServerRe
   if (repos.length > 1 && !hasPlaceholder(remote)) {
     throw new UserError(`remote ${remote} has no {agentId} but ${repos.length} agents would share it`, "put {agentId} in the URL, or pass --agent <id>");
   }
-  const agents = await mapLimit(repos, opts.concurrency ?? 8, (r) => initAgent(r, opts.config, opts.node));
+  const agents = await mapLimit(repos, opts.concurrency ?? 8, async (r) => {
+    const a = await initAgent(r, opts.config, opts.node);
+    opts.onAgentDone?.(repos.length);
+    return a;
+  });
   return { memfsRoot: path.resolve(memfsRoot), agents, skipped: discovery.skipped, elapsedMs: Date.now() - started };
 }
 

@@ -15,6 +15,8 @@ import { selfCommand } from '../../core/self-command.js';
 export interface AgentStatus {
   agentId: string;
   gitDir: string;
+  /** init --server has set this repo up (its settings exist); otherwise nothing below is expected. */
+  setUp: boolean;
   remote?: string;
   /** main in repo.git. */
   head?: string;
@@ -24,7 +26,7 @@ export interface AgentStatus {
   lastSynced?: string;
   lastSyncedAt?: string;
   /** A sync not acknowledged yet: the marker, or main ahead of lastSynced. */
-  pending?: { target: string; since?: string; attempts?: number };
+  pending?: { target: string; since?: string; attempts?: number; retryAfter?: string };
   /** Conflict refs still present (delete one when its content is dealt with). */
   conflicts: { ref: string; paths: string[]; at?: string }[];
   lastError?: { message: string; at: string; during: 'sync' | 'pull' };
@@ -69,7 +71,8 @@ export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = fa
     const r = await lsRemoteMain(repo.gitDir, settings.remote, ctx.config);
     externalHead = r.ok ? r.oid : undefined;
   }
-  const pending = sync.pending ?? (head && head !== sync.lastSynced ? { target: head } : undefined);
+  // An agent not set up (new, or uninstalled) has no sync to deliver: nothing of ours tracks it.
+  const pending = settings ? (sync.pending ?? (head && head !== sync.lastSynced ? { target: head } : undefined)) : undefined;
   const lastError = sync.lastError
     ? { ...sync.lastError, during: 'sync' as const }
     : pull.lastError
@@ -78,6 +81,7 @@ export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = fa
   return {
     agentId: repo.agentId,
     gitDir: repo.gitDir,
+    setUp: Boolean(settings),
     remote: settings?.remote,
     head,
     externalHead,
@@ -96,14 +100,21 @@ export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = fa
 
 const short = (s?: string) => (s ? s.slice(0, 12) : '-');
 
+/** The backoff of a failed sync, so an operator sees why nothing is tried right now (Letta down). */
+function backoffNote(retryAfter: string | undefined, now = Date.now()): string {
+  if (!retryAfter) return '';
+  const ms = Date.parse(retryAfter) - now;
+  return ms > 0 ? `, backing off: next retry in ${Math.ceil(ms / 1000)} s (${retryAfter})` : ', retry due now';
+}
+
 export function formatAgentStatus(s: AgentStatus): string {
   const lines = [
     `${s.agentId}`,
     `  remote        ${s.remote ?? `(not set up: run ${selfCommand()} init --server)`}`,
     `  repo.git main ${short(s.head)}   external main ${short(s.externalHead)} (${s.externalHeadSource})`,
-    `  last synced   ${short(s.lastSynced)}${s.lastSyncedAt ? ` at ${s.lastSyncedAt}` : ''}${s.pending ? `   PENDING ${short(s.pending.target)}${s.pending.attempts ? ` (${s.pending.attempts} tries)` : ''}` : ''}`,
+    `  last synced   ${short(s.lastSynced)}${s.lastSyncedAt ? ` at ${s.lastSyncedAt}` : ''}${s.pending ? `   PENDING ${short(s.pending.target)}${s.pending.attempts ? ` (${s.pending.attempts} tries)` : ''}${backoffNote(s.pending.retryAfter)}` : ''}`,
   ];
-  if (s.hooks.missing.length || s.hooks.notExecutable.length) {
+  if (s.setUp && (s.hooks.missing.length || s.hooks.notExecutable.length)) {
     lines.push(`  hooks         missing: ${[...s.hooks.missing, ...s.hooks.notExecutable.map((h) => `${h} (not executable)`)].join(', ')} (fix: re-run ${selfCommand()} init --server)`);
   }
   for (const c of s.conflicts) {
@@ -116,6 +127,6 @@ export function formatAgentStatus(s: AgentStatus): string {
 /** 3 when a conflict ref exists, 1 when an agent has an error or missing hooks, else 0. */
 export function statusExitCode(all: readonly AgentStatus[]): number {
   if (all.some((s) => s.conflicts.length > 0)) return 3;
-  if (all.some((s) => s.lastError || s.hooks.missing.length || s.hooks.notExecutable.length)) return 1;
+  if (all.some((s) => s.lastError || (s.setUp && (s.hooks.missing.length || s.hooks.notExecutable.length)))) return 1;
   return 0;
 }

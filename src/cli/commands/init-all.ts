@@ -1,0 +1,35 @@
+import { formatError, UserError } from '../../core/errors.js';
+import type { ClientInitResult } from '../../client/init-client.js';
+import { agentsDir, findCheckouts, sharedRecordedRemote } from '../../client/checkouts.js';
+import { EXIT } from '../exit-codes.js';
+import { progress } from '../progress.js';
+
+/**
+ * `init --all`: client init in every ~/.letta/agents/<id>/memory, one line per agent, one failure not stopping the
+ * rest. Idempotent, so re-running it (by hand, from cron or a shell profile) picks up agents created since: without
+ * --remote it reuses the one template the set-up checkouts recorded.
+ */
+export async function initAll(dryRun: boolean | undefined, initOne: (dir: string, fallbackRemote?: string) => Promise<ClientInitResult>): Promise<number> {
+  const checkouts = await findCheckouts();
+  if (checkouts.length === 0) {
+    throw new UserError(`no memory checkouts under ${agentsDir()}`, 'start each agent once in Letta Code (it clones the checkout there), or run init --repo <dir>');
+  }
+  const fallback = await sharedRecordedRemote(checkouts);
+  const bar = progress('init', checkouts.length);
+  let failed = 0;
+  for (const c of checkouts) {
+    try {
+      const r = await initOne(c.dir, fallback);
+      bar.clear();
+      process.stdout.write(`${c.agentId}: ${dryRun ? 'would redirect' : 'set up,'} ${r.plan.lettaUrls.length} Letta URL(s) -> ${r.plan.externalUrl}\n`);
+    } catch (err) {
+      failed++;
+      bar.clear();
+      process.stdout.write(`${c.agentId}: ${formatError(err)}\n`);
+    }
+    bar.tick();
+  }
+  bar.done();
+  process.stdout.write(`${checkouts.length} checkout(s), ${checkouts.length - failed} ${dryRun ? 'planned' : 'set up'}, ${failed} failed\n`);
+  return failed > 0 ? EXIT.failed : EXIT.ok;
+}

@@ -1,0 +1,14 @@
+import path from 'node:path';
+import type { Config } from '../../core/config/schema.js';
+import { selectAgents } from '../../server/repo/discover.js';
+import { planServerInit } from '../../server/setup/init-plan.js';
+import { EXIT } from '../exit-codes.js';
+
+/** `init --server --dry-run`: the plan from the pure planner; reads the memfs root, writes nothing. */
+export async function printServerPlan(config: Config, agents: string[] | undefined, configFile: string): Promise<number> {
+  const root = path.resolve(config.memfsRoot!);
+  const repos = await selectAgents(root, agents?.length ? agents : config.agents.length ? config.agents : 'all');
+  const lines = planServerInit(repos, config.remote!, configFile, root);
+  process.stdout.write(`dry run: init --server would set up ${repos.length} agent repo(s) under ${root}\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,44 @@
+import { git } from '../../core/git.js';
+import { readSettings, stateDirOf } from '../../core/settings.js';
+import type { Config } from '../../core/config/schema.js';
+import type { AgentRepo } from './discover.js';
+import { planReconcile, type ReconcileStep } from './pull.js';
+import { MAIN, readRef } from './refs.js';
+import { lsRemoteMain } from './remote-head.js';
+import { needsSync } from '../letta/sync.js';
+
+const WORDS: Record<ReconcileStep, string> = {
+  nothing: 'nothing: neither side has a main yet',
+  equal: 'up to date',
+  'create-main': 'create main from the external main',
+  'fast-forward': 'fast-forward main to the external main',
+  push: "push the Letta server's commits to the external remote",
+  seed: 'seed the empty external remote with main',
+  merge: "merge the server's commits with the external main, then push the merge",
+};
+
+/**
+ * What `pull` would do for one agent, without writing anything: `ls-remote` (read-only) for the external main, the
+ * planner (planReconcile) when both commits are here, and whether a sync call would follow.
+ */
+export async function describePull(repo: AgentRepo, config: Config, noSync: boolean): Promise<string> {
+  const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
+  if (!settings?.remote) return `${repo.agentId}: not set up (run letta-memfs-hooks init --server)`;
+  const remote = await lsRemoteMain(repo.gitDir, settings.remote, config);
+  if (!remote.ok) return `${repo.agentId}: cannot read the external remote: ${remote.error}`;
+  const local = await readRef(repo.gitDir, MAIN);
+  let what: string;
+  const known = remote.oid ? (await git(['cat-file', '-e', `${remote.oid}^{commit}`], { gitDir: repo.gitDir, allowFailure: true })).exitCode === 0 : true;
+  if (!known) {
+    what = 'fetch the external main (new commits), then fast-forward or merge';
+  } else {
+    let base: string | undefined;
+    if (local && remote.oid && local !== remote.oid) {
+      const mb = await git(['merge-base', local, remote.oid], { gitDir: repo.gitDir, allowFailure: true });
+      base = mb.exitCode === 0 ? mb.stdout : undefined;
+    }
+    what = WORDS[planReconcile({ local, remote: remote.oid, base })];
+  }
+  const sync = !noSync && (await needsSync(repo, { ignoreBackoff: true })) ? '; then sync Letta (a sync is due)' : '';
+  return `${repo.agentId}: would ${what}${sync}`;
+}
