@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   pull: { summary: 'server: bring the external remote into repo.git safely and sync Letta', load: () => import('./commands/pull.js') },
   sync: { summary: 'server: deliver sync calls (--pending: retry undelivered ones)', load: () => import('./commands/sync.js') },
   watch: { summary: 'server: one process that pulls, pushes server edits and serves webhooks', load: () => import('./commands/watch.js') },
+  maintain: { summary: 'server: pack repo.git objects safely while Letta runs (watch does it for busy repos)', load: () => import('./commands/maintain.js') },
   'patch-server': { summary: 'check or apply our patches to a Letta server tree', load: () => import('./commands/patch-server.js') },
 };
 

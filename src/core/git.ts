@@ -65,6 +65,16 @@ export async function git(args: readonly string[], opts: GitOptions = {}): Promi
   return out;
 }
 
+/** Runs git with its stdout (binary, e.g. `pack-objects --stdout`) written to a file instead of memory. */
+export async function gitToFile(args: readonly string[], file: string, opts: GitOptions = {}): Promise<void> {
+  const full = opts.gitDir ? [`--git-dir=${opts.gitDir}`, ...args] : [...args];
+  const res = await execa('git', full, { cwd: opts.cwd, input: opts.input, env: cleanGitEnv(opts.env), reject: false, stdout: { file } });
+  if (res.failed && res.exitCode === undefined) {
+    throw new UserError(`could not run git: ${res.shortMessage}`, 'install git 2.38 or newer and put it on PATH');
+  }
+  if (res.exitCode !== 0) throw new GitError(args, { stdout: '', stderr: String(res.stderr), exitCode: res.exitCode ?? 1 });
+}
+
 export class GitError extends Error {
   constructor(
     readonly args: readonly string[],

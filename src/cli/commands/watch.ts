@@ -1,6 +1,7 @@
 import { UserError } from '../../core/errors.js';
 import { addSecret, logLine, warn } from '../../core/log.js';
 import { loadServerContext } from '../../server/setup/context.js';
+import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { Watcher } from '../../server/watch/watcher.js';
 import { parseCommandArgs } from '../args.js';
 
@@ -18,6 +19,9 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --port <n>          webhook endpoint port (default: webhookPort, 8284; 0 picks a free one)
   --no-listen         no webhook endpoint
   --once              one pass (scan, pull every agent, retry pending syncs), then exit
+  --no-maintain       no repo.git maintenance (by default a repo with 256 loose objects or 8 packs is packed, and
+                      what the pack replaces deleted after the grace period; see maintain --help)
+  --maintain-grace <s> that grace period in seconds (default 300)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
 POST /poke/<agentId> signed as described in deploy/README.md. The secret is read from the env var named by
@@ -42,6 +46,8 @@ export async function run(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'no-listen': { type: 'boolean' },
       once: { type: 'boolean' },
+      'no-maintain': { type: 'boolean' },
+      'maintain-grace': { type: 'string' },
     },
     HELP,
   );
@@ -58,7 +64,9 @@ export async function run(argv: string[]): Promise<number> {
     else warn(`webhook endpoint off: ${ctx.config.webhookSecretEnv} is not set (fix: export it, or pass --no-listen to silence this)`);
   }
   const rescan = num(v.rescan, 'rescan') ?? 30;
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, secret, log: logLine });
+  const grace = num(v['maintain-grace'], 'maintain-grace');
+  const maintenance = v['no-maintain'] ? false : { ...DEFAULT_POLICY, ...(grace === undefined ? {} : { graceMs: grace * 1000 }) };
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, secret, maintenance, log: logLine });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });

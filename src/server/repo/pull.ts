@@ -71,7 +71,7 @@ export interface PullState {
 }
 
 export const pullStateFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.json');
-const pullLockFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.lock');
+export const pullLockFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.lock');
 
 export async function readPullState(gitDir: string): Promise<PullState> {
   return (await readJson<PullState>(pullStateFile(gitDir))) ?? { version: 1, conflicts: [] };

@@ -28,7 +28,9 @@ export const INCLUDED_CONFIG = 'letta-memfs/config';
 /**
  * Pure: the config the server role needs, as the text of the included file. `gc.auto=0`: an auto gc inside the
  * server's temp copy can pack refs and leave a stale loose `refs/heads/main` in storage that hides the new commit
- * (facts file, section 1); the temp copy takes repo.git/config and this file along, so it applies there too. No
+ * (facts file, section 1); the temp copy takes repo.git/config and this file along, so it applies there too.
+ * `advice.ignoredHook=false`: the temp copy loses the hooks' exec bit, and git would print "hint: The
+ * '.git/hooks/reference-transaction' hook was ignored ..." into the server log on every server commit. No
  * `receive.denyCurrentBranch`: we fetch into repo.git and never push into it. No hooks wiring (core.hooksPath,
  * hook.*): the temp copies would run them.
  */
@@ -40,6 +42,8 @@ export function serverConfigText(remoteUrl: string): string {
     `\tfetch = +refs/heads/main:${TRACKING_REF}`,
     '[gc]',
     '\tauto = 0',
+    '[advice]',
+    '\tignoredHook = false',
     '',
   ].join('\n');
 }
