@@ -125,7 +125,7 @@ export async function syncAgent(repo: AgentRepo, letta: LettaClientOptions, opts
 }
 
 /** Whether an agent has a sync to deliver: a pending marker, or main ahead of the last acknowledged commit. */
-export async function needsSync(repo: AgentRepo): Promise<boolean> {
-  const [head, state] = await Promise.all([readRef(repo.gitDir, MAIN), readSyncState(repo.gitDir)]);
+export async function needsSync(repo: AgentRepo, knownHead?: string): Promise<boolean> {
+  const [head, state] = await Promise.all([knownHead ?? readRef(repo.gitDir, MAIN), readSyncState(repo.gitDir)]);
   return Boolean(state.pending) || (head !== undefined && head !== state.lastSynced);
 }

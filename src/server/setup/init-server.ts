@@ -1,16 +1,16 @@
 import { mapLimit } from '../../core/map-limit.js';
-import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/fs.js';
+import { readSmallFile, writeFileAtomic } from '../../core/fs.js';
 import { readSettings, type Settings, stateDirOf, writeSettings } from '../../core/settings.js';
 import { hasPlaceholder, renderRemote } from '../../core/template.js';
 import { type DesiredConfig, quoteConfigString } from '../../install/git-config.js';
 import { install } from '../../install/installer.js';
 import { readManifest } from '../../install/manifest.js';
-import { renderShim } from '../../install/shim.js';
+import { fillShim } from '../../install/shim.js';
 import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from '../repo/discover.js';
 import { MAIN, readRef } from '../repo/refs.js';
 import { REMOTE_NAME, TRACKING_REF } from '../repo/remote-auth.js';
@@ -104,7 +104,7 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
   const remote = renderRemote(template, repo.agentId);
   const included = path.join(repo.gitDir, INCLUDED_CONFIG);
   const text = serverConfigText(remote);
-  if ((await fs.readFile(included, 'utf8').catch(() => undefined)) !== text) {
+  if (readSmallFile(included) !== text) {
     await writeFileAtomic(included, text);
   }
   const settings: Settings = { version: 1, role: 'server', agentId: repo.agentId, remote, config };
@@ -138,6 +138,9 @@ function canonical(v: unknown): string {
 }
 
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+let shimText: string | undefined;
+/** hooks/shim.sh, read once per process (not once per hook per agent: 30,000 reads for a 10,000-agent re-run). */
+const shimTemplate = () => (shimText ??= fsSync.readFileSync(path.join(PACKAGE_ROOT, 'hooks', 'shim.sh'), 'utf8'));
 
 /**
  * Whether a repo already has exactly what `install` would write (manifest, hook shims, the include line, settings),
@@ -145,11 +148,8 @@ const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
  */
 async function upToDate(repo: AgentRepo, settings: Settings, node: string): Promise<boolean> {
   const stateDir = stateDirOf(repo.gitDir);
-  const [manifest, current, config] = await Promise.all([
-    readManifest(stateDir).catch(() => undefined),
-    readSettings(stateDir).catch(() => undefined),
-    fs.readFile(path.join(repo.gitDir, 'config'), 'utf8').catch(() => ''),
-  ]);
+  const [manifest, current] = await Promise.all([readManifest(stateDir).catch(() => undefined), readSettings(stateDir).catch(() => undefined)]);
+  const config = readSmallFile(path.join(repo.gitDir, 'config')) ?? '';
   if (!manifest || manifest.role !== 'server' || manifest.hooksDir !== path.join(repo.gitDir, 'hooks')) return false;
   if (!SERVER_HOOKS.every((h) => manifest.hooks.includes(h))) return false;
   if (canonical(current) !== canonical(settings)) return false;
@@ -157,9 +157,9 @@ async function upToDate(repo: AgentRepo, settings: Settings, node: string): Prom
   if (/hookspath/i.test(config) || !new RegExp(`^\\s*path\\s*=\\s*${INCLUDED_CONFIG}\\s*$`, 'm').test(config)) return false;
   for (const hook of SERVER_HOOKS) {
     const file = path.join(repo.gitDir, 'hooks', hook);
-    const [text, st] = await Promise.all([fs.readFile(file, 'utf8').catch(() => ''), fs.stat(file).catch(() => undefined)]);
+    const st = fsSync.statSync(file, { throwIfNoEntry: false });
     if (!st || (st.mode & 0o111) === 0) return false;
-    if (text !== (await renderShim({ hook, role: 'server', node, packageRoot: PACKAGE_ROOT, stateDir }))) return false;
+    if (readSmallFile(file) !== fillShim(shimTemplate(), { hook, role: 'server', node, packageRoot: PACKAGE_ROOT, stateDir })) return false;
   }
   return true;
 }

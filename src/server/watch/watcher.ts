@@ -175,7 +175,7 @@ export class Watcher {
           this.trigger(e.repo.agentId, 'maintain');
           return;
         }
-        if (now >= e.retryAt && (await needsSync(e.repo).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
+        if (now >= e.retryAt && (await needsSync(e.repo, head).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
       },
     );
   }
