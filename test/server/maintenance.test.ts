@@ -106,6 +106,7 @@ it('never races the server: Letta-style copies (and server commits) in a tight l
   const stop = path.join(h.root, 'stop');
   const copies = path.join(h.root, 'copies');
   await fs.mkdir(copies);
+  // RACE_GRACE=0 shows the test catching deletions made too early (copies then miss objects).
   const graceMs = Number(process.env.RACE_GRACE ?? 2500);
   // Each directory listing waits 15 ms: a copy takes ~0.3-0.8 s, still well inside the grace period.
   const child = spawn(process.execPath, [COPIER, a.gitDir, copies, stop, '15'], { stdio: ['ignore', 'pipe', 'inherit'] });
