@@ -74,9 +74,10 @@ export async function discoverAgents(memfsRoot: string): Promise<Discovery> {
 export async function selectAgents(memfsRoot: string, agents: readonly string[] | 'all'): Promise<AgentRepo[]> {
   const found = await discoverAgents(memfsRoot);
   if (agents === 'all') return found.repos;
+  const byId = new Map(found.repos.map((r) => [r.agentId, r])); // not a scan per id: 10,000 ids x 10,000 repos
   return agents.map((id) => {
     validateAgentId(id, '--agent');
-    const repo = found.repos.find((r) => r.agentId === id);
+    const repo = byId.get(id);
     if (!repo) {
       throw new UserError(
         `no memory repo for ${id} under ${path.join(path.resolve(memfsRoot), 'repository')}`,
