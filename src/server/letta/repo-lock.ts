@@ -37,6 +37,7 @@ function request(addr: RedisAddress, payload: string, timeoutMs = 3000): Promise
     let buf = '';
     sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`Redis at ${addr.host}:${addr.port} did not answer in ${timeoutMs} ms`)));
     sock.on('error', reject);
+    sock.on('close', () => reject(new Error(`Redis at ${addr.host}:${addr.port} closed the connection without a reply`))); // no-op after a reply
     sock.on('data', (d) => {
       buf += d.toString('utf8');
       const nl = buf.indexOf('\r\n');
