@@ -1,6 +1,8 @@
 // repo.git maintenance against a real patched letta server: after many pushes and server edits, `maintain` packs
 // and deletes loose objects, and both round trips (client push -> block; REST edit -> external host -> client)
-// still work; the server's log carries no "hook was ignored" hint for repos we manage.
+// still work. (No check of the server log for git's ignored-hook hint: Letta runs git with capture_output=True and
+// never logs its stderr, git_operations.py @ 0.16.7 `_run_git`, so such a check could not fail; the hint is covered
+// in test/server/maintenance.test.ts.)
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
@@ -41,7 +43,7 @@ const env = (): NodeJS.ProcessEnv => ({
 });
 
 describe(`letta ${version}: repo.git maintenance`, () => {
-  it('packs and deletes loose objects while the round trips keep working, with no ignored-hook hint in the log', async () => {
+  it('packs and deletes loose objects, and the round trips keep working on the packed repo', async () => {
     const agent = await api.createAgent('maintenance');
     await host.createRepo(`agents/${agent.id}.git`);
     cliOk(['init', '--server', '--agent', agent.id], env());
@@ -83,6 +85,5 @@ describe(`letta ${version}: repo.git maintenance`, () => {
     client.git('pull', '-q', '--rebase', 'origin', 'main');
     expect(client.read('system/persona.md')).toContain('server after maintenance');
 
-    expect(server.log()).not.toMatch(/hook was ignored/);
   }, 240_000);
 });
