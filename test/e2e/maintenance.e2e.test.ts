@@ -42,6 +42,16 @@ const env = (): NodeJS.ProcessEnv => ({
   LETTA_MEMFS_GIT_TOKEN: TOKEN,
 });
 
+/** A block edit over REST (a server commit); sent again if the kept-alive connection broke under it (same value). */
+async function editBlock(id: string, value: string): Promise<void> {
+  try {
+    await api.ok('PATCH', `/v1/blocks/${id}`, { value });
+  } catch (err) {
+    if (!/fetch failed/.test(String(err))) throw err;
+    await api.ok('PATCH', `/v1/blocks/${id}`, { value });
+  }
+}
+
 describe(`letta ${version}: repo.git maintenance`, () => {
   it('packs and deletes loose objects, and the round trips keep working on the packed repo', async () => {
     const agent = await api.createAgent('maintenance');
@@ -58,7 +68,7 @@ describe(`letta ${version}: repo.git maintenance`, () => {
       client.write('system/human.md', blockFile({ description: 'What I know about the human' }, `client ${i}`));
       client.git('commit', '-q', '-am', `client ${i}`);
       client.git('push', '-q', 'origin', 'main');
-      await api.ok('PATCH', `/v1/blocks/${persona.id}`, { value: `server ${i}` });
+      await editBlock(persona.id, `server ${i}`);
       cliOk(['pull', '--agent', agent.id], env());
       client.git('pull', '-q', '--rebase', 'origin', 'main');
     }
@@ -80,7 +90,7 @@ describe(`letta ${version}: repo.git maintenance`, () => {
     cliOk(['pull', '--agent', agent.id], env());
     expect((await api.ok('GET', `/v1/blocks/${human.id}`)).value).toBe('after maintenance');
     // Out: a server edit on the packed repo reaches the client.
-    await api.ok('PATCH', `/v1/blocks/${persona.id}`, { value: 'server after maintenance' });
+    await editBlock(persona.id, 'server after maintenance');
     cliOk(['pull', '--agent', agent.id], env());
     client.git('pull', '-q', '--rebase', 'origin', 'main');
     expect(client.read('system/persona.md')).toContain('server after maintenance');
