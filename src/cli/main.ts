@@ -21,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   sync: { summary: 'server: deliver sync calls (--pending: retry undelivered ones)', load: () => import('./commands/sync.js') },
   watch: { summary: 'server: one process that pulls, pushes server edits and serves webhooks', load: () => import('./commands/watch.js') },
   serve: { summary: 'server: the memfs git service behind an unpatched Letta\'s /v1/git/ proxy', load: () => import('./commands/serve.js') },
+  maintain: { summary: 'server: pack repo.git objects safely while Letta runs (watch does it for busy repos)', load: () => import('./commands/maintain.js') },
   'patch-server': { summary: 'check or apply our patches to a Letta server tree', load: () => import('./commands/patch-server.js') },
 };
 

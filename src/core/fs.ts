@@ -1,5 +1,21 @@
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+
+/**
+ * Reads a small file (a ref, a state file) in one synchronous call: `fs.promises.readFile` costs four thread-pool
+ * round trips (open, fstat, read, close), which at 10,000 agents made an idle `watch` tick and `status` take
+ * seconds to minutes; this blocks the event loop for tens of microseconds instead. undefined when it does not exist.
+ */
+export function readSmallFile(file: string): string | undefined {
+  try {
+    return fsSync.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
 
 export async function exists(p: string): Promise<boolean> {
   return fs.lstat(p).then(

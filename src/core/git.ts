@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { UserError } from './errors.js';
 
 export interface GitOptions {
@@ -53,14 +54,14 @@ interface RawResult {
  * Spawns git with node:child_process, not execa: hooks start this module on every push, and importing execa alone
  * costs ~90 ms there (issue 9). Environment: ours on top of the caller's, where undefined removes a variable.
  */
-function spawnGit(args: readonly string[], opts: GitOptions): Promise<RawResult> {
+function spawnGit(args: readonly string[], opts: GitOptions, stdoutFd?: number): Promise<RawResult> {
   const full = opts.gitDir ? [`--git-dir=${opts.gitDir}`, ...args] : [...args];
   return new Promise((resolve) => {
     // No stdin pipe unless there is input: each pipe is a socket node sets up, on the hook path too.
     const child = spawn('git', full, {
       cwd: opts.cwd,
       env: { ...process.env, ...cleanGitEnv(opts.env) },
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', stdoutFd ?? 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -69,7 +70,7 @@ function spawnGit(args: readonly string[], opts: GitOptions): Promise<RawResult>
       timedOut = true;
       child.kill('SIGKILL');
     }, opts.timeoutMs);
-    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stdout?.on('data', (c: Buffer) => out.push(c));
     child.stderr!.on('data', (c: Buffer) => err.push(c));
     // git may exit before reading all of its input (a bad argument): that is its exit code's business, not an error.
     child.stdin?.on('error', () => undefined);
@@ -113,6 +114,18 @@ export async function git(args: readonly string[], opts: GitOptions = {}): Promi
     throw new GitError(args, out);
   }
   return out;
+}
+
+/** Runs git with its stdout (binary, e.g. `pack-objects --stdout`) written to a file instead of memory. */
+export async function gitToFile(args: readonly string[], file: string, opts: GitOptions = {}): Promise<void> {
+  const fh = await open(file, 'w');
+  try {
+    const res = await spawnGit(args, opts, fh.fd);
+    if (res.exitCode === undefined) notStarted(res, opts.cwd);
+    if (res.exitCode !== 0) throw new GitError(args, { stdout: '', stderr: text(res.stderr), exitCode: res.exitCode });
+  } finally {
+    await fh.close();
+  }
 }
 
 export class GitError extends Error {

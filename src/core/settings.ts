@@ -1,8 +1,7 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config/schema.js';
 import { UserError } from './errors.js';
-import { writeFileAtomic } from './fs.js';
+import { readSmallFile, writeFileAtomic } from './fs.js';
 import { selfCommand } from './self-command.js';
 
 export type Role = 'client' | 'server';
@@ -32,13 +31,8 @@ export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
 }
 
 export async function readJson<T>(file: string): Promise<T | undefined> {
-  let text;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const text = readSmallFile(file);
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as T;
   } catch {

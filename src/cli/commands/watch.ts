@@ -4,6 +4,7 @@ import { addSecret, type LogFormat, timestampedLogger } from '../../core/log.js'
 import { coalescingLog } from '../../core/log-coalesce.js';
 import { EXIT } from '../exit-codes.js';
 import { failureLines } from '../outcome-lines.js';
+import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
@@ -22,6 +23,9 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --once              one pass (scan, pull every agent, retry pending syncs), then exit; exit 1 when anything
                       failed (one line each, with the fix), 3 on a conflict
   --log-format <f>    text (default: ISO timestamp first) or json (one object per line)
+  --no-maintain       no repo.git maintenance (by default a repo with 256 loose objects or 8 packs is packed, and
+                      what the pack replaces deleted after the grace period; see maintain --help)
+  --maintain-grace <s> that grace period in seconds (default 300)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
 POST /poke/<agentId> signed as described in deploy/README.md; GET /healthz. The secret is read from the env var
@@ -50,6 +54,8 @@ export async function run(argv: string[]): Promise<number> {
       'no-listen': { type: 'boolean' },
       once: { type: 'boolean' },
       'log-format': { type: 'string' },
+      'no-maintain': { type: 'boolean' },
+      'maintain-grace': { type: 'string' },
     },
     HELP,
   );
@@ -78,7 +84,9 @@ export async function run(argv: string[]): Promise<number> {
     else warn(`webhook endpoint off: ${ctx.config.webhookSecretEnv} is not set (fix: export it, or pass --no-listen to silence this)`);
   }
   const rescan = num(v.rescan, 'rescan') ?? 30;
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, log: logLine });
+  const grace = num(v['maintain-grace'], 'maintain-grace');
+  const maintenance = v['no-maintain'] ? false : { ...DEFAULT_POLICY, ...(grace === undefined ? {} : { graceMs: grace * 1000 }) };
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, log: logLine });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });

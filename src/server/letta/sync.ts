@@ -129,9 +129,10 @@ export async function syncAgent(repo: AgentRepo, letta: LettaClientOptions, opts
 /**
  * Whether an agent has a sync to deliver: a pending marker, or main ahead of the last acknowledged commit. A failed
  * sync of the current main waits out its recorded backoff (background retries); `ignoreBackoff` for explicit runs.
+ * `knownHead`: main as the caller already read it.
  */
-export async function needsSync(repo: AgentRepo, opts: { ignoreBackoff?: boolean } = {}): Promise<boolean> {
-  const [head, state] = await Promise.all([readRef(repo.gitDir, MAIN), readSyncState(repo.gitDir)]);
+export async function needsSync(repo: AgentRepo, opts: { ignoreBackoff?: boolean; knownHead?: string } = {}): Promise<boolean> {
+  const [head, state] = await Promise.all([opts.knownHead ?? readRef(repo.gitDir, MAIN), readSyncState(repo.gitDir)]);
   const p = state.pending;
   if (!opts.ignoreBackoff && p?.retryAfter && p.target === head && Date.parse(p.retryAfter) > Date.now()) return false;
   return Boolean(p) || (head !== undefined && head !== state.lastSynced);

@@ -1,5 +1,5 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
+import { readSmallFile } from '../../core/fs.js';
 
 export const MAIN = 'refs/heads/main';
 
@@ -9,13 +9,23 @@ export const MAIN = 'refs/heads/main';
  * (letta/services/memory_repo/git_operations.py @ 0.16.7, `_upload_delta`).
  */
 export async function readRef(gitDir: string, ref: string): Promise<string | undefined> {
-  const loose = await fs.readFile(path.join(gitDir, ref), 'utf8').catch(() => undefined);
+  let loose: string | undefined;
+  try {
+    loose = readSmallFile(path.join(gitDir, ref));
+  } catch {
+    loose = undefined; // EISDIR, EACCES: no loose ref to read
+  }
   if (loose !== undefined) {
     const v = loose.trim();
     if (/^[0-9a-f]{40}$/.test(v)) return v;
     if (v.startsWith('ref: ')) return readRef(gitDir, v.slice(5).trim());
   }
-  const packed = await fs.readFile(path.join(gitDir, 'packed-refs'), 'utf8').catch(() => '');
+  let packed = '';
+  try {
+    packed = readSmallFile(path.join(gitDir, 'packed-refs')) ?? '';
+  } catch {
+    // unreadable packed-refs: no packed value
+  }
   return packedRef(packed, ref);
 }
 

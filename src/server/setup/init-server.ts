@@ -1,16 +1,16 @@
 import { mapLimit } from '../../core/map-limit.js';
-import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/fs.js';
+import { readSmallFile, writeFileAtomic } from '../../core/fs.js';
 import { readSettings, type Settings, stateDirOf, writeSettings } from '../../core/settings.js';
 import { hasPlaceholder, renderRemote } from '../../core/template.js';
 import { type DesiredConfig, quoteConfigString } from '../../install/git-config.js';
 import { install } from '../../install/installer.js';
 import { readManifest } from '../../install/manifest.js';
 import { runtimeBase, useRuntime } from '../../install/runtime.js';
-import { renderShim } from '../../install/shim.js';
+import { fillShim } from '../../install/shim.js';
 import { selfCommand } from '../../core/self-command.js';
 import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from '../repo/discover.js';
 import { MAIN, readRef } from '../repo/refs.js';
@@ -29,7 +29,9 @@ export const INCLUDED_CONFIG = 'letta-memfs/config';
 /**
  * Pure: the config the server role needs, as the text of the included file. `gc.auto=0`: an auto gc inside the
  * server's temp copy can pack refs and leave a stale loose `refs/heads/main` in storage that hides the new commit
- * (facts file, section 1); the temp copy takes repo.git/config and this file along, so it applies there too. No
+ * (facts file, section 1); the temp copy takes repo.git/config and this file along, so it applies there too.
+ * `advice.ignoredHook=false`: the temp copy loses the hooks' exec bit, and git would print "hint: The
+ * '.git/hooks/reference-transaction' hook was ignored ..." into the server log on every server commit. No
  * `receive.denyCurrentBranch`: we fetch into repo.git and never push into it. No hooks wiring (core.hooksPath,
  * hook.*): the temp copies would run them.
  */
@@ -41,6 +43,8 @@ export function serverConfigText(remoteUrl: string): string {
     `\tfetch = +refs/heads/main:${TRACKING_REF}`,
     '[gc]',
     '\tauto = 0',
+    '[advice]',
+    '\tignoredHook = false',
     '',
   ].join('\n');
 }
@@ -121,9 +125,7 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
     });
     await writeSettings(stateDirOf(repo.gitDir), settings);
   }
-  if ((await fs.readFile(included, 'utf8').catch(() => undefined)) !== text) {
-    await writeFileAtomic(included, text);
-  }
+  if (readSmallFile(included) !== text) await writeFileAtomic(included, text);
   const out: InitServerAgent = { agentId: repo.agentId, gitDir: repo.gitDir, remote };
   const state = await readSyncState(repo.gitDir);
   if (!state.lastSynced && !state.pending) {
@@ -143,17 +145,22 @@ function canonical(v: unknown): string {
   );
 }
 
+const shimTexts = new Map<string, string>();
+/** A runtime's hooks/shim.sh, read once per process (not once per hook per agent: 30,000 reads for a 10,000-agent re-run). */
+function shimTemplate(runtimeDir: string): string {
+  let t = shimTexts.get(runtimeDir);
+  if (t === undefined) shimTexts.set(runtimeDir, (t = fsSync.readFileSync(path.join(runtimeDir, 'hooks', 'shim.sh'), 'utf8')));
+  return t;
+}
+
 /**
  * Whether a repo already has exactly what `install` would write (manifest, hook shims, the include line, settings),
  * read from files only: a re-run of `init --server` over 1,000 agents then starts no git process at all.
  */
 async function upToDate(repo: AgentRepo, settings: Settings, node: string, runtimeDir: string): Promise<boolean> {
   const stateDir = stateDirOf(repo.gitDir);
-  const [manifest, current, config] = await Promise.all([
-    readManifest(stateDir).catch(() => undefined),
-    readSettings(stateDir).catch(() => undefined),
-    fs.readFile(path.join(repo.gitDir, 'config'), 'utf8').catch(() => ''),
-  ]);
+  const [manifest, current] = await Promise.all([readManifest(stateDir).catch(() => undefined), readSettings(stateDir).catch(() => undefined)]);
+  const config = readSmallFile(path.join(repo.gitDir, 'config')) ?? '';
   if (!manifest || manifest.role !== 'server' || manifest.hooksDir !== path.join(repo.gitDir, 'hooks') || manifest.runtime !== runtimeDir) return false;
   if (!SERVER_HOOKS.every((h) => manifest.hooks.includes(h))) return false;
   if (canonical(current) !== canonical(settings)) return false;
@@ -161,9 +168,9 @@ async function upToDate(repo: AgentRepo, settings: Settings, node: string, runti
   if (/hookspath/i.test(config) || !new RegExp(`^\\s*path\\s*=\\s*${INCLUDED_CONFIG}\\s*$`, 'm').test(config)) return false;
   for (const hook of SERVER_HOOKS) {
     const file = path.join(repo.gitDir, 'hooks', hook);
-    const [text, st] = await Promise.all([fs.readFile(file, 'utf8').catch(() => ''), fs.stat(file).catch(() => undefined)]);
+    const st = fsSync.statSync(file, { throwIfNoEntry: false });
     if (!st || (st.mode & 0o111) === 0) return false;
-    if (text !== (await renderShim({ hook, role: 'server', node, runtimeDir, stateDir, self: selfCommand() }))) return false;
+    if (readSmallFile(file) !== fillShim(shimTemplate(runtimeDir), { hook, role: 'server', node, runtimeDir, stateDir, self: selfCommand() })) return false;
   }
   return true;
 }

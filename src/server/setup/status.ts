@@ -1,5 +1,6 @@
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
+import { readSmallFile } from '../../core/fs.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import { isOurShim } from '../../install/shim.js';
 import { type ServerContext } from './context.js';
@@ -35,8 +36,13 @@ export interface AgentStatus {
 
 async function conflictRefs(gitDir: string): Promise<string[]> {
   const dir = path.join(gitDir, CONFLICT_PREFIX);
-  const loose = await fs.readdir(dir).catch(() => [] as string[]);
-  const packed = (await fs.readFile(path.join(gitDir, 'packed-refs'), 'utf8').catch(() => ''))
+  let loose: string[] = [];
+  try {
+    loose = fs.readdirSync(dir);
+  } catch {
+    // no conflict refs dir
+  }
+  const packed = (readSmallFile(path.join(gitDir, 'packed-refs')) ?? '')
     .split('\n')
     .map((l) => l.slice(41))
     .filter((r) => r.startsWith(CONFLICT_PREFIX));
@@ -47,9 +53,9 @@ async function hookState(gitDir: string): Promise<AgentStatus['hooks']> {
   const out: AgentStatus['hooks'] = { installed: [], missing: [], notExecutable: [] };
   for (const h of SERVER_HOOKS) {
     const file = path.join(gitDir, 'hooks', h);
-    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    const text = readSmallFile(file);
     if (text === undefined || !isOurShim(text)) out.missing.push(h);
-    else if (((await fs.stat(file)).mode & 0o111) === 0) out.notExecutable.push(h);
+    else if ((fs.statSync(file).mode & 0o111) === 0) out.notExecutable.push(h);
     else out.installed.push(h);
   }
   return out;

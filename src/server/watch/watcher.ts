@@ -10,9 +10,11 @@ import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
 import { MAIN, readRef } from '../repo/refs.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
+import { maintainIfNeeded } from '../repo/maintain-repo.js';
+import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';
 import { watchHandler } from './endpoint.js';
 
-export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent';
+export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent' | 'maintain';
 
 export interface WatchOptions {
   ctx: ServerContext;
@@ -32,6 +34,8 @@ export interface WatchOptions {
   concurrency?: number;
   /** Node binary for hook shims of newly found agents. */
   node?: string;
+  /** repo.git maintenance after pulls that changed it (default thresholds and grace); false: none. */
+  maintenance?: MaintenancePolicy | false;
   log?: (line: string) => void;
 }
 
@@ -52,6 +56,8 @@ interface Entry {
   /** Earliest time a failed sync is retried (backoff while Letta is down). */
   retryAt: number;
   retryDelay: number;
+  /** When maintenance has deletions due (a new pack's grace period ends). */
+  maintainAt?: number;
 }
 
 /**
@@ -173,7 +179,11 @@ export class Watcher {
           this.trigger(e.repo.agentId, 'local-move');
           return;
         }
-        if (now >= e.retryAt && (await needsSync(e.repo).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
+        if (e.maintainAt !== undefined && now >= e.maintainAt) {
+          this.trigger(e.repo.agentId, 'maintain');
+          return;
+        }
+        if (now >= e.retryAt && (await needsSync(e.repo, { knownHead: head }).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
       },
     );
   }
@@ -195,6 +205,7 @@ export class Watcher {
 
   private async runOne(agentId: string, reason: TriggerReason): Promise<void> {
     const e = this.agents.get(agentId)!;
+    if (reason === 'maintain') return this.maintain(e, true);
     let o: PullOutcome;
     try {
       o = reason === 'pending' ? await this.syncOnly(e) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta });
@@ -222,6 +233,21 @@ export class Watcher {
         .filter(Boolean)
         .join('; ');
       this.log(`${agentId} (${reason}): ${what}`);
+    }
+    // Every push and server edit adds loose objects (gc.auto=0): check the busy repos, in the same per-agent slot.
+    if (o.steps.length > 0 || reason === 'startup' || reason === 'new-agent') await this.maintain(e, false);
+  }
+
+  private async maintain(e: Entry, due: boolean): Promise<void> {
+    const policy = this.opts.maintenance ?? DEFAULT_POLICY;
+    if (policy === false) return;
+    try {
+      const r = await maintainIfNeeded(e.repo, policy, due);
+      e.maintainAt = r.dueAtMs;
+      if (r.summary) this.log(`${e.repo.agentId} (maintenance): ${r.summary}`);
+    } catch (err) {
+      e.maintainAt = Date.now() + 60_000;
+      this.log(`${e.repo.agentId} (maintenance): ${formatError(err)}`);
     }
   }
 
