@@ -96,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     recheckMs: 30_000,
     log,
   });
-  const hooks = await createServiceHooks();
+  const hooks = await createServiceHooks(memfsRoot);
   const service = new MemfsService({
     memfsRoot,
     secret,
@@ -117,7 +117,6 @@ export async function run(argv: string[]): Promise<number> {
   try {
     addr = await service.start();
   } catch (err) {
-    await hooks.remove();
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, code === 'EADDRINUSE' ? 'pass another --port, or stop what uses it' : 'check --host and --port');
   }
@@ -136,6 +135,5 @@ export async function run(argv: string[]): Promise<number> {
   });
   await service.stop();
   await afterPush.stop();
-  await hooks.remove();
   return 0;
 }
