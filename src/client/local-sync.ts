@@ -17,12 +17,9 @@ import { git, type RepoPaths } from '../core/git.js';
 import { UserError } from '../core/errors.js';
 import { waitLock } from '../core/lock.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
+import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '../server/repo/merge.js';
 import {
-  type ConflictRecord,
-  keepConflict,
-  lastLine,
   MAX_ROUNDS,
-  mergeWithExternal,
   planReconcile,
   PUSH_REJECTED,
   pullLockFile,

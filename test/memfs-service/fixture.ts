@@ -45,13 +45,13 @@ export interface Service {
 }
 
 /** Starts `letta-memfs-hooks serve` on a free port with the secret in the environment; resolves once it listens. */
-export async function startService(opts: { args?: string[]; root?: string } = {}): Promise<Service> {
+export async function startService(opts: { args?: string[]; root?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Service> {
   const t = tempDir('lmh-memfs-');
   const root = opts.root ?? path.join(t.dir, 'memfs');
   fs.mkdirSync(root, { recursive: true });
   const secret = randomBytes(24).toString('hex');
   const proc = spawn(process.execPath, [CLI, 'serve', '--memfs-root', root, '--port', '0', ...(opts.args ?? [])], {
-    env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: secret, LETTA_MEMFS_INTERNAL: undefined },
+    env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: secret, LETTA_MEMFS_INTERNAL: undefined, ...opts.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

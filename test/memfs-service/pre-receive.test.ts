@@ -2,6 +2,7 @@
 // pushing git client shows why (`remote:` lines, `[remote rejected]`). Hooks come from the service's own directory
 // through the spawned receive-pack's environment; repo.git/config and repo.git/hooks play no part.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh, tempDir } from '../helpers/repo.js';
@@ -93,5 +94,36 @@ describe('memfs service: pre-receive validation', () => {
     const ok = await gitClient(dir, ['push', 'origin', 'main']);
     expect(ok.code, ok.err).toBe(0);
     expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('memfs service: its hooks directory', () => {
+  it('lives in <memfs-root>/letta-memfs/serve-hooks (0700), not /tmp; a SIGKILLed service leaves it for the next start, which still validates', async () => {
+    const first = await startService();
+    const hooksDir = path.join(first.root, 'letta-memfs', 'serve-hooks');
+    expect(fs.statSync(hooksDir).mode & 0o777).toBe(0o700);
+    expect(fs.readFileSync(path.join(hooksDir, 'pre-receive'), 'utf8')).toMatch(/^#!\/bin\/sh\n/);
+    const ownTmp = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('letta-memfs-serve-hooks-')).length;
+    const tmpBefore = ownTmp();
+    first.proc.kill('SIGKILL');
+    await new Promise((r) => first.proc.once('exit', r));
+    const again = await startService({ root: first.root });
+    try {
+      expect(ownTmp()).toBe(tmpBefore);
+      const agent = newAgentId();
+      createAgentRepo(again.root, agent);
+      const w = tempDir('lmh-memfs-hooks-');
+      try {
+        expect((await gitClient(w.dir, ['clone', '-q', again.base(agent), 'm'])).code).toBe(0);
+        commit(path.join(w.dir, 'm'), 'notes/blob.bin', Buffer.from([0, 1, 2]));
+        const r = await gitClient(path.join(w.dir, 'm'), ['push', 'origin', 'main']);
+        expect(r.err).toMatch(/pre-receive hook declined/);
+      } finally {
+        w.cleanup();
+      }
+    } finally {
+      await again.stop();
+      first.cleanup();
+    }
   });
 });

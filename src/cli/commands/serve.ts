@@ -5,7 +5,8 @@ import { addSecret, logLine, warn } from '../../core/log.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
 import { createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
-import { recompileIfSystemChanged } from '../../server/memfs-service/recompile.js';
+import { AfterPush } from '../../server/memfs-service/after-push.js';
+import { redisFromEnv } from '../../server/memfs-service/redis-lock.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> [options]
@@ -24,8 +25,14 @@ non-fast-forward pushes and deletions are refused. Repos are never created here 
   --max-backends <n>     git processes at once (default 4); up to --queue more wait, the rest get 503
   --queue <n>            requests waiting for a git process (default 16)
   --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it
-  --letta-url <url>      after a push that changed system/, wait for Letta's own block sync, then call
-                         POST /v1/agents/<id>/recompile there (password from LETTA_SERVER_PASSWORD); off without it`;
+  --letta-url <url>      Letta itself (password from LETTA_SERVER_PASSWORD): after a push that changed system/,
+                         wait for Letta's own block sync, then POST /v1/agents/<id>/recompile; and a push that a
+                         Letta server commit overwrote is merged back and pushed in again through Letta's proxy
+  --check-after <s>      check that main still holds an accepted push this long after it (default 3), again
+                         every 30 s while it is recorded (90 s)
+
+When Letta uses Redis (LETTA_REDIS_HOST, LETTA_REDIS_PORT: set the same here), a push moves main only while holding
+Letta's own commit lock (memory_repo:lock:<agent>), waiting up to 15 s for a Letta commit that holds it.`;
 
 function int(v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def;
@@ -51,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       queue: { type: 'string' },
       timeout: { type: 'string' },
       'letta-url': { type: 'string' },
+      'check-after': { type: 'string' },
     },
     HELP,
   );
@@ -78,8 +86,17 @@ export async function run(argv: string[]): Promise<number> {
   }
   const password = process.env.LETTA_SERVER_PASSWORD || undefined;
   addSecret(password);
+  const checkAfterMs = int(v['check-after'], 'check-after', 3, 1, 600) * 1000;
+  const redis = redisFromEnv(process.env);
+  if (process.env.LETTA_REDIS_HOST && !redis) throw new UserError('LETTA_REDIS_HOST/LETTA_REDIS_PORT are not a host and port', 'e.g. LETTA_REDIS_HOST=127.0.0.1 LETTA_REDIS_PORT=6379', 2);
   const log = (line: string) => logLine(`serve: ${line}`);
-  const hooks = await createServiceHooks();
+  const afterPush = new AfterPush({
+    letta: lettaUrl ? { baseUrl: lettaUrl, password, timeoutMs: 30_000, retries: 2 } : undefined,
+    checkAfterMs,
+    recheckMs: 30_000,
+    log,
+  });
+  const hooks = await createServiceHooks(memfsRoot);
   const service = new MemfsService({
     memfsRoot,
     secret,
@@ -93,24 +110,18 @@ export async function run(argv: string[]): Promise<number> {
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
     log,
-    onReceivePack: lettaUrl
-      ? (push) => {
-          recompileIfSystemChanged(push, { lettaUrl, password, waitMs: 10_000, log }).then(
-            (outcome) => log(`${push.agent}: after push: ${outcome}`),
-            (err: Error) => log(`${push.agent}: after push: ${err.message}`),
-          );
-        }
-      : undefined,
+    redis,
+    onReceivePack: (push) => afterPush.onPush(push),
   });
   let addr;
   try {
     addr = await service.start();
   } catch (err) {
-    await hooks.remove();
     const code = (err as NodeJS.ErrnoException).code;
     throw new UserError(`cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, code === 'EADDRINUSE' ? 'pass another --port, or stop what uses it' : 'check --host and --port');
   }
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=http://${shown}:${addr.port}/<secret>)`);
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
@@ -123,6 +134,6 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await service.stop();
-  await hooks.remove();
+  await afterPush.stop();
   return 0;
 }

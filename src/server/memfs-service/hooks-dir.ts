@@ -4,10 +4,11 @@
  * temp clones (facts §1), and a file in repo.git/hooks would lose its exec bit in Letta's copies anyway. So git runs
  * only hooks from this directory for our pushes (repo.git/hooks is not consulted), and only for those.
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { entryPath } from '../../core/package.js';
+import { writeFileAtomic } from '../../core/fs.js';
+import { stateDirOf } from '../../core/settings.js';
 
 // Paths come through the environment, so the script is constant text: nothing is quoted into shell.
 const PRE_RECEIVE = `#!/bin/sh
@@ -18,17 +19,17 @@ exec "$LMH_SERVICE_NODE" "$LMH_SERVICE_PRE_RECEIVE"
 export interface ServiceHooks {
   dir: string;
   env: Record<string, string>;
-  remove: () => Promise<void>;
 }
 
-/** A private (0700) directory with our pre-receive; removed when the service stops. */
-export async function createServiceHooks(): Promise<ServiceHooks> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'letta-memfs-serve-hooks-'));
+/**
+ * A private (0700) directory with our pre-receive, at a stable place in the memfs root's state dir
+ * (`<memfs-root>/letta-memfs/serve-hooks`, next to Letta's `repository/`), rewritten at every start: a service
+ * that dies uncleanly leaves nothing behind in /tmp, and two services on one root write the same constant file.
+ */
+export async function createServiceHooks(memfsRoot: string): Promise<ServiceHooks> {
+  const dir = path.join(stateDirOf(memfsRoot), 'serve-hooks');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  await writeFile(path.join(dir, 'pre-receive'), PRE_RECEIVE, { mode: 0o700 });
-  return {
-    dir,
-    env: { LMH_SERVICE_NODE: process.execPath, LMH_SERVICE_PRE_RECEIVE: entryPath('pre-receive') },
-    remove: () => rm(dir, { recursive: true, force: true }),
-  };
+  await writeFileAtomic(path.join(dir, 'pre-receive'), PRE_RECEIVE, 0o700);
+  return { dir, env: { LMH_SERVICE_NODE: process.execPath, LMH_SERVICE_PRE_RECEIVE: entryPath('pre-receive') } };
 }

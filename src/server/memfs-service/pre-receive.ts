@@ -9,6 +9,7 @@ import { lsTree, repoBlobReader } from '../../core/git-objects.js';
 import { formatProblem, type Problem } from '../../validate/problem.js';
 import { ZERO_OID } from '../../validate/push.js';
 import { MAX_FILE_BYTES, validateUpdate } from '../../validate/tree.js';
+import { acquireLock } from './redis-lock.js';
 
 export interface RefUpdate {
   oldOid: string;
@@ -47,17 +48,52 @@ export async function checkReceive(updates: readonly RefUpdate[], opts: GitOptio
   return problems;
 }
 
+/** The service's lock request for this receive-pack (server.ts sets it only when Letta uses Redis). */
+export interface LockRequest {
+  host: string;
+  port: number;
+  agentId: string;
+  token: string;
+  waitMs: number;
+}
+
+export function lockRequestOf(env: NodeJS.ProcessEnv): LockRequest | undefined {
+  const [host, port] = (env.LMH_LOCK_REDIS ?? '').split(/:(?=\d+$)/);
+  if (!host || !port || !env.LMH_LOCK_AGENT || !env.LMH_LOCK_TOKEN) return undefined;
+  return { host, port: Number(port), agentId: env.LMH_LOCK_AGENT, token: env.LMH_LOCK_TOKEN, waitMs: Number(env.LMH_LOCK_WAIT_MS) || 15_000 };
+}
+
+/**
+ * Takes Letta's commit lock once the push is known to be valid, right before receive-pack moves main; the service
+ * releases it when receive-pack exits (server.ts). A Letta commit holding it is waited for, up to waitMs. A Redis
+ * that cannot be reached does not stop the push: the service's after-push check re-merges an overwritten push.
+ */
+async function lockMain(updates: readonly RefUpdate[], req: LockRequest | undefined): Promise<'ok' | 'busy'> {
+  if (!req || !updates.some((u) => u.ref === 'refs/heads/main')) return 'ok';
+  try {
+    return (await acquireLock(req, req.agentId, req.token, req.waitMs)) ? 'ok' : 'busy';
+  } catch {
+    return 'ok';
+  }
+}
+
 /** Runs as the hook: returns the exit code; one stderr line per problem, the client shows them as `remote:`. */
 export async function preReceive(stdin: string, env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   let problems: Problem[];
+  const updates = parseReceiveInput(stdin);
   try {
-    problems = await checkReceive(parseReceiveInput(stdin), quarantineOptions(env, cwd));
+    problems = await checkReceive(updates, quarantineOptions(env, cwd));
   } catch (err) {
     // Cannot check: refuse rather than let an unchecked tree reach Letta's sync.
     process.stderr.write(`letta-memfs-hooks: push refused: the server could not check it (${(err as Error).message.split('\n')[0]}); try again\n`);
     return 1;
   }
-  if (problems.length === 0) return 0;
+  if (problems.length === 0) {
+    const req = lockRequestOf(env);
+    if ((await lockMain(updates, req)) === 'ok') return 0;
+    process.stderr.write(`letta-memfs-hooks: push refused: the Letta server kept this agent's memory locked for ${Math.round(req!.waitMs / 1000)} s; push again\n`);
+    return 1;
+  }
   if (problems.length > 1) process.stderr.write(`letta-memfs-hooks: push refused: ${problems.length} problems\n`);
   for (const p of problems) process.stderr.write(`letta-memfs-hooks: push refused: ${formatProblem(p)}\n`);
   return 1;

@@ -4,6 +4,7 @@
  * every POST chunked, without Content-Length: facts §6), caps request bodies, bounds concurrent git processes, and
  * answers every input with a status: no request can stop the process.
  */
+import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +13,7 @@ import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { spawnBackend } from './backend.js';
 import { mainOf } from './recompile.js';
+import { releaseLock, type RedisTarget } from './redis-lock.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 
@@ -30,6 +32,10 @@ export interface ServiceOptions {
   /** Our hooks directory for receive-pack (core.hooksPath through the environment), and the hooks' environment. */
   hooksDir?: string;
   hookEnv?: Record<string, string>;
+  /** Letta's Redis: receive-pack then holds Letta's commit lock while it moves main (redis-lock.ts). */
+  redis?: RedisTarget;
+  /** How long a push waits for a Letta commit that holds the lock. */
+  lockWaitMs?: number;
   log: (line: string) => void;
   /**
    * Called after a receive-pack that exited 0 (the refs may or may not have moved), with main as it was before and
@@ -147,7 +153,14 @@ export class MemfsService {
     release: () => void,
     info: { what: string; started: number; org: string; agent: string; before?: string; userId?: string },
   ): void {
-    const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: this.opts.hookEnv });
+    // A push takes Letta's commit lock in our pre-receive (after validation) with a token of this request; we
+    // release it when receive-pack has exited, so main moves only while the lock is ours.
+    const redis = service === 'git-receive-pack' && !advertise ? this.opts.redis : undefined;
+    const token = `letta-memfs-hooks:push:${randomUUID()}`;
+    const lockEnv: Record<string, string> = redis
+      ? { LMH_LOCK_REDIS: `${redis.host}:${redis.port}`, LMH_LOCK_AGENT: info.agent, LMH_LOCK_TOKEN: token, LMH_LOCK_WAIT_MS: String(this.opts.lockWaitMs ?? 15_000) }
+      : {};
+    const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: { ...this.opts.hookEnv, ...lockEnv } });
     let failure: { status: number; text: string } | undefined;
     let stderr = '';
     const kill = (why: { status: number; text: string }) => {
@@ -202,6 +215,7 @@ export class MemfsService {
       clearTimeout(idle);
       clearTimeout(total);
       release();
+      if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
       let status = res.headersSent ? 200 : 500;
       if (failure) {
         status = failure.status;

@@ -1,9 +1,7 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../core/config/schema.js';
 import { formatError, UserError } from '../../core/errors.js';
-import { git, GitError } from '../../core/git.js';
+import { git } from '../../core/git.js';
 import { readJson, readSettings, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
 import type { AgentRepo } from './discover.js';
 import type { LettaClientOptions } from '../letta/letta-api.js';
@@ -13,21 +11,16 @@ import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from './remote-auth.js';
 import { probeRemoteMain } from './remote-head.js';
 import { type SyncOutcome, syncAgent } from '../letta/sync.js';
 import { selfCommand } from '../../core/self-command.js';
+import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from './merge.js';
+import { type RecoverOutcome, recoverPushesLocked } from './lost-pushes.js';
+import { pushThroughLetta } from '../letta/proxy-push.js';
 
-export const CONFLICT_PREFIX = 'refs/letta-memfs/conflicts/';
+export { CONFLICT_PREFIX, type ConflictRecord, parseMergeTree } from './merge.js';
+
 const ZERO = '0'.repeat(40);
 export const MAX_ROUNDS = 6;
 /** A fetch or push that hangs (a dead host) must not stall `watch` for every other agent. */
 const NETWORK_TIMEOUT_MS = 120_000;
-
-// Our merge commits must not look like the Letta server's (its temp-copy commits set user.name/user.email in
-// repo.git/config, git_operations.py @ 0.16.7 `_commit_with_lock`, and that config is copied back).
-const IDENTITY = {
-  GIT_AUTHOR_NAME: 'letta-memfs-hooks',
-  GIT_AUTHOR_EMAIL: 'letta-memfs-hooks@localhost',
-  GIT_COMMITTER_NAME: 'letta-memfs-hooks',
-  GIT_COMMITTER_EMAIL: 'letta-memfs-hooks@localhost',
-};
 
 /** What the decision needs: main, the fetched external main, and their merge base (undefined: none or unknown). */
 export interface RefsView {
@@ -50,17 +43,6 @@ export function planReconcile(v: RefsView): ReconcileStep {
   if (v.base === v.local) return 'fast-forward';
   if (v.base === v.remote) return 'push';
   return 'merge';
-}
-
-/** One conflict: the local side is kept under `ref`; main took the external remote's version of `paths`. */
-export interface ConflictRecord {
-  ref: string;
-  /** The side that lost: the server's main (server role), or a local-backend checkout's main (client). */
-  server: string;
-  remote: string;
-  merge: string;
-  paths: string[];
-  at: string;
 }
 
 export interface PullState {
@@ -88,6 +70,8 @@ export interface PullOutcome {
   conflict?: ConflictRecord;
   error?: string;
   sync?: SyncOutcome;
+  /** Pushes a server copy-back had overwritten, merged back (lost-pushes.ts). */
+  recovered?: RecoverOutcome;
 }
 
 /** Test seams: run between the steps, to interleave server copies and client pushes deterministically. */
@@ -132,10 +116,6 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
   return r.exitCode === 0;
 }
 
-export function lastLine(s: string): string {
-  return s.trim().split('\n').filter(Boolean).pop() ?? '';
-}
-
 type Pushed = 'ok' | 'rejected';
 
 /** git push's stderr when the remote moved since we looked (fetch and merge again), as opposed to a failure. */
@@ -155,86 +135,6 @@ async function casMain(repo: AgentRepo, next: string, old: string | undefined, w
   return r.exitCode === 0;
 }
 
-interface MergeResult {
-  tree: string;
-  /** Conflicted paths with the external side's entry (undefined: the external side deleted it). */
-  conflicts: Map<string, { mode: string; oid: string } | undefined>;
-}
-
-/** Pure: parses `git merge-tree --write-tree --no-messages -z <server> <external>` output (git 2.38+). */
-export function parseMergeTree(out: string): MergeResult {
-  const parts = out.split('\0').filter(Boolean);
-  const conflicts = new Map<string, { mode: string; oid: string } | undefined>();
-  for (const entry of parts.slice(1)) {
-    const m = /^(\d+) ([0-9a-f]{40}) (\d)\t(.*)$/s.exec(entry);
-    if (!m) continue;
-    const [, mode, oid, stage, p] = m;
-    if (!conflicts.has(p)) conflicts.set(p, undefined);
-    // Stage 3 is the second commit given, the external side.
-    if (stage === '3') conflicts.set(p, { mode, oid });
-  }
-  return { tree: parts[0], conflicts };
-}
-
-async function mergeTrees(gitDir: string, local: string, remote: string, unrelated: boolean): Promise<MergeResult> {
-  const args = ['merge-tree', '--write-tree', '--no-messages', '-z'];
-  if (unrelated) args.push('--allow-unrelated-histories');
-  const r = await git([...args, local, remote], { gitDir, allowFailure: true });
-  if (r.exitCode !== 0 && r.exitCode !== 1) throw new UserError(`git merge-tree failed: ${lastLine(r.stderr)}`, 'git 2.38 or newer is needed');
-  return parseMergeTree(r.stdout);
-}
-
-/** The merged tree with each conflicted path replaced by the external side's version (or removed, if it deleted it). */
-async function externalWinsTree(gitDir: string, merged: MergeResult): Promise<string> {
-  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'lmh-index-'));
-  const env = { GIT_INDEX_FILE: path.join(tmp, 'index') };
-  try {
-    await git(['read-tree', merged.tree], { gitDir, env });
-    const lines = [...merged.conflicts].map(([p, e]) => (e ? `${e.mode} ${e.oid}\t${p}` : `0 ${ZERO}\t${p}`));
-    await git(['update-index', '-z', '--index-info'], { gitDir, env, input: lines.join('\0') + '\0' });
-    return (await git(['write-tree'], { gitDir, env })).stdout;
-  } finally {
-    await fs.rm(tmp, { recursive: true, force: true });
-  }
-}
-
-/** A merge of `local` with the external main, and the paths whose conflict the external side won. */
-export interface MergedCommit {
-  commit: string;
-  paths: string[];
-}
-
-/**
- * Joins `local` (whose edits: `side`, e.g. "Letta server") and the external `remote` in a new commit, objects only
- * (merge-tree, no index or work tree): a clean per-file merge, or on a true conflict the external version of each
- * conflicted path. First parent: the external main, so first-parent history follows the canonical copy. Shared by
- * the server's repo.git and a client's local-backend checkout.
- */
-export async function mergeWithExternal(gitDir: string, local: string, remote: string, base: string | undefined, side: string): Promise<MergedCommit> {
-  const merged = await mergeTrees(gitDir, local, remote, base === undefined);
-  const paths = [...merged.conflicts.keys()].sort();
-  const tree = paths.length > 0 ? await externalWinsTree(gitDir, merged) : merged.tree;
-  const message =
-    paths.length > 0
-      ? `Merge ${side} edits; conflicts in ${paths.join(', ')} take the external version (letta-memfs-hooks)`
-      : `Merge ${side} edits with the external remote (letta-memfs-hooks)`;
-  const commit = (await git(['commit-tree', tree, '-p', remote, '-p', local, '-m', message], { gitDir, env: IDENTITY })).stdout;
-  return { commit, paths };
-}
-
-/** Keeps the losing side (`local`, exactly as it was) under a conflict ref of its own, before main moves. */
-export async function keepConflict(gitDir: string, local: string, remote: string, merged: MergedCommit): Promise<ConflictRecord> {
-  const ref = `${CONFLICT_PREFIX}${stamp()}-${local.slice(0, 12)}`;
-  const made = await git(['update-ref', ref, local, ZERO], { gitDir, allowFailure: true });
-  // The same ref from an earlier round of this pull (same millisecond, same commit) is already the backup.
-  if (made.exitCode !== 0 && (await readRef(gitDir, ref)) !== local) throw new GitError(['update-ref', ref], made);
-  return { ref, server: local, remote, merge: merged.commit, paths: merged.paths, at: new Date().toISOString() };
-}
-
-function stamp(d = new Date()): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.(\d+)Z$/, '$1Z');
-}
-
 /**
  * `pull` for one agent: fetch the external main into a remote-tracking ref, then bring main and it together with
  * compare-and-swap ref updates only, push what the server added, and sync Letta. No work tree is needed: the Letta
@@ -248,6 +148,7 @@ export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<Pull
   const state = await readPullState(repo.gitDir);
   try {
     if (!ctx.noSync) await syncAgent(repo, ctx.letta, { markOnly: true });
+    out.recovered = await recoverLocked(repo, ctx.letta, state);
     await reconcile(repo, ctx, out, state);
     state.lastError = undefined;
   } catch (err) {
@@ -262,6 +163,30 @@ export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<Pull
   }
   if (!ctx.noSync) out.sync = await syncAgent(repo, ctx.letta, { waitMs: 30_000 });
   return out;
+}
+
+async function recoverLocked(repo: AgentRepo, letta: LettaClientOptions, state: PullState): Promise<RecoverOutcome> {
+  const r = await recoverPushesLocked(repo, (commit, userId) => pushThroughLetta(repo, commit, letta, userId));
+  state.conflicts.push(...r.conflicts);
+  if (r.error) throw new UserError(`${repo.agentId}: ${r.error}`, 'check that Letta and letta-memfs-hooks serve are up; the push stays recorded and is retried');
+  return r;
+}
+
+/**
+ * The service's check of the pushes it accepted (lost-pushes.ts), under the agent's pull lock; conflicts land in
+ * the pull state like a pull's.
+ */
+export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions): Promise<RecoverOutcome> {
+  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000);
+  if (!lock) throw new UserError(`${repo.agentId}: another pull has held the lock for 2 minutes`, `remove ${pullLockFile(repo.gitDir)} if no letta-memfs-hooks process runs`);
+  const state = await readPullState(repo.gitDir);
+  const before = state.conflicts.length;
+  try {
+    return await recoverLocked(repo, letta, state);
+  } finally {
+    if (state.conflicts.length > before) await writeJsonAtomic(pullStateFile(repo.gitDir), state);
+    await lock.release();
+  }
 }
 
 /** Idle fast path: the external main (asked without git) is main already: nothing to fetch, merge or push. */

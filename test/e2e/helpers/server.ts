@@ -20,6 +20,8 @@ export interface ServerOptions {
   password?: string;
   /** LETTA_MEMFS_SERVICE_URL; default `local` (no git service: the proxy fails). Stock mode points it at `serve`. */
   memfsServiceUrl?: string;
+  /** Letta's Redis (LETTA_REDIS_HOST/PORT): server commits then take memory_repo:lock:<agent>. */
+  redis?: { host: string; port: number };
 }
 
 export async function freePort(): Promise<number> {
@@ -100,6 +102,10 @@ export class LettaServer {
       // No Redis: server commits then take no lock (facts §1), which these single-writer tests do not need.
     };
     if (this.opts.patchedDir) env.PYTHONPATH = this.opts.patchedDir;
+    if (this.opts.redis) {
+      env.LETTA_REDIS_HOST = this.opts.redis.host;
+      env.LETTA_REDIS_PORT = String(this.opts.redis.port);
+    }
     if (this.opts.password) {
       // Through the environment, never argv (letta/server/rest_api/app.py @ 0.16.7 reads both).
       env.LETTA_SERVER_SECURE = 'true';

@@ -1,0 +1,76 @@
+/**
+ * What the service does after a receive-pack moved an agent's `main`: records the push and checks later that main
+ * still contains it (lost-pushes.ts: a Letta server copy-back can overwrite it), and recompiles the prompt when
+ * `system/` changed (recompile.ts). Letta's proxy already ran its own block sync: no second one here.
+ */
+import { formatError } from '../../core/errors.js';
+import type { LettaClientOptions } from '../letta/letta-api.js';
+import { readPushes, recordPush } from '../repo/lost-pushes.js';
+import { recoverPushes } from '../repo/pull.js';
+import { mainOf, recompileIfSystemChanged, type Push } from './recompile.js';
+
+export interface AfterPushOptions {
+  /** Letta, for recompiles and for pushing a lost push back in; without it pushes are only recorded (watch checks). */
+  letta?: LettaClientOptions;
+  /** First check of a push: longer than a Letta server commit takes (copy, commit, copy back). */
+  checkAfterMs: number;
+  /** Later checks while records remain (they are kept for KEEP_MS). */
+  recheckMs: number;
+  log: (line: string) => void;
+}
+
+export class AfterPush {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly busy = new Set<Promise<unknown>>();
+
+  constructor(private readonly o: AfterPushOptions) {}
+
+  onPush(push: Push & { org: string }): void {
+    this.track(this.handle(push).catch((err) => this.o.log(`${push.agent}: after push: ${formatError(err)}`)));
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.busy.add(p);
+    void p.finally(() => this.busy.delete(p));
+  }
+
+  private async handle(push: Push & { org: string }): Promise<void> {
+    const after = await mainOf(push.gitDir);
+    if (!after || after === push.before) return;
+    await recordPush(push.gitDir, after, push.userId);
+    this.schedule(push, this.o.checkAfterMs);
+    if (this.o.letta) {
+      const outcome = await recompileIfSystemChanged(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, waitMs: 10_000, log: this.o.log });
+      this.o.log(`${push.agent}: after push: ${outcome}`);
+    }
+  }
+
+  private schedule(push: Push & { org: string }, ms: number): void {
+    clearTimeout(this.timers.get(push.agent));
+    const timer = setTimeout(() => {
+      this.timers.delete(push.agent);
+      this.track(this.check(push).catch((err) => this.o.log(`${push.agent}: push check: ${formatError(err)}`)));
+    }, ms);
+    timer.unref();
+    this.timers.set(push.agent, timer);
+  }
+
+  private async check(push: Push & { org: string }): Promise<void> {
+    if (!this.o.letta) return;
+    const repo = { agentId: push.agent, orgId: push.org, gitDir: push.gitDir };
+    try {
+      const r = await recoverPushes(repo, this.o.letta);
+      for (const x of r.restored) this.o.log(`${push.agent}: push ${x.oid.slice(0, 12)} was overwritten by a Letta server commit; merged back as ${x.merge.slice(0, 12)}`);
+      for (const c of r.conflicts) this.o.log(`${push.agent}: CONFLICT in ${c.paths.join(', ')}: the push's version won, the server's is kept in ${c.ref}`);
+    } finally {
+      if ((await readPushes(push.gitDir)).length > 0 && !this.timers.has(push.agent)) this.schedule(push, this.o.recheckMs);
+    }
+  }
+
+  /** Stops the timers and waits for running work (a recompile, a check). */
+  async stop(): Promise<void> {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.busy]);
+  }
+}
