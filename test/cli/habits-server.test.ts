@@ -87,7 +87,7 @@ describe('pull, sync and watch --once: non-zero when anything failed, one line p
     await fs.rm(h.extPath(a.agentId), { recursive: true });
     const r = await cli(['pull', '--agent', a.agentId]);
     expect(r.code).toBe(1);
-    expect(first(r.out)).toMatch(new RegExp(`^${a.agentId}: pull failed: fetch from the external remote failed: .* \\(fix: check the remote URL, the network and the token \\(letta-memfs-hooks doctor\\)\\)$`));
+    expect(first(r.out)).toMatch(new RegExp(`^${a.agentId}: pull failed: fetch from the external remote failed: .* \\(fix: check the remote URL, the network and the token \\(.+ doctor\\)\\)$`));
     expect(r.out.split(a.agentId)).toHaveLength(2);
     expect(r.out).not.toMatch(/up to date/);
   });

@@ -68,7 +68,7 @@ describe('planReconcile and merge-tree parsing', () => {
 describe('sync-from-git call', () => {
   const ID = 'agent-123e4567-e89b-42d3-a456-426614174000';
   it('maps 404, 409, 401 and redirects to one-line errors with the fix', () => {
-    expect(classifySyncResponse(ID, 404, '{"detail":"Not Found"}').message).toBe('sync endpoint missing: apply the server patch (letta-memfs-hooks patch-server)');
+    expect(classifySyncResponse(ID, 404, '{"detail":"Not Found"}').message).toMatch(/^sync endpoint missing: apply the server patch \(.+ patch-server\)$/);
     expect(classifySyncResponse(ID, 404, `{"detail":"Agent with id ${ID} not found"}`).message).toMatch(/does not know agent/);
     expect(classifySyncResponse(ID, 409, '{"detail":"git memory is not enabled"}').message).toMatch(/^memfs not enabled for this server\/agent/);
     expect(classifySyncResponse(ID, 401, '{}')).toMatchObject({ retryable: false });
