@@ -1,4 +1,4 @@
-// Builds the self-contained runtime: dist/runtime/{cli,hook,poke-after-push,pre-receive}.mjs plus shared chunks, with every
+// Builds the self-contained runtime: dist/runtime/{cli,hook,poke-after-push,pre-receive,background-push}.mjs plus shared chunks, with every
 // dependency bundled in. The package's bin runs it, and `init` copies the directory to a stable per-version place
 // that installed hooks point at, so hooks keep working when the installing package (an npx cache, a clone, a global
 // prefix) goes away. Code splitting keeps each command's and each hook's modules in their own chunks, loaded on
@@ -16,7 +16,7 @@ const OUT = path.join(ROOT, 'dist', 'runtime');
 fs.rmSync(OUT, { recursive: true, force: true });
 await build({
   absWorkingDir: ROOT,
-  entryPoints: { cli: 'src/cli/main.ts', hook: 'src/hooks/run.ts', 'poke-after-push': 'src/client/poke-after-push.ts', 'pre-receive': 'src/server/memfs-service/pre-receive-main.ts' },
+  entryPoints: { cli: 'src/cli/main.ts', hook: 'src/hooks/run.ts', 'poke-after-push': 'src/client/poke-after-push.ts', 'pre-receive': 'src/server/memfs-service/pre-receive-main.ts', 'background-push': 'src/client/background-push-run.ts' },
   outdir: OUT,
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunk-[hash]',

@@ -9,11 +9,10 @@
  * first) waits for the next `letta-memfs-hooks pull`, which merges and pushes.
  */
 import { spawn } from 'node:child_process';
+import { entryPath } from '../core/package.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'background-push-run.js');
 
 export const pushLogFile = (stateDir: string) => path.join(stateDir, 'push.log');
 
@@ -21,7 +20,7 @@ export const pushLogFile = (stateDir: string) => path.join(stateDir, 'push.log')
 export async function startBackgroundPush(workTree: string, stateDir: string): Promise<void> {
   const log = await fs.open(pushLogFile(stateDir), 'a', 0o600);
   try {
-    const child = spawn(process.execPath, [RUNNER, workTree, stateDir], { cwd: workTree, detached: true, stdio: ['ignore', log.fd, log.fd] });
+    const child = spawn(process.execPath, [entryPath('background-push'), workTree, stateDir], { cwd: workTree, detached: true, stdio: ['ignore', log.fd, log.fd] });
     child.unref();
   } finally {
     await log.close();

@@ -17,10 +17,11 @@ const TSC_ENTRIES = {
   hook: 'hooks/run.js',
   'poke-after-push': 'client/poke-after-push.js',
   'pre-receive': 'server/memfs-service/pre-receive-main.js',
+  'background-push': 'client/background-push-run.js',
 } as const;
 export type Entry = keyof typeof TSC_ENTRIES;
 
-/** Absolute path of an entry point of the running layout (the CLI, the hook runner, the poke waiter, the service's pre-receive). */
+/** Absolute path of an entry point of the running layout (the CLI, the hook runner, the poke waiter, the service's pre-receive, the local backend's background push). */
 export function entryPath(name: Entry): string {
   return BUNDLED ? path.join(HERE, `${name}.mjs`) : path.join(PACKAGE_ROOT, 'dist', TSC_ENTRIES[name]);
 }
