@@ -114,6 +114,8 @@ describe(`letta ${version} unpatched + serve: round trip in through /v1/git/`, (
     expect(del.code, del.err).toBe(0);
     const after = await blocksUntil(agentId, (bs) => !bs.some((b) => b.label === 'reference/notes'));
     expect(after.map((b) => b.label)).not.toContain('reference/notes');
+    // The log line is written by the same background task, flushed a little later than the detach itself.
+    for (let i = 0; i < 100 && !/Detached block reference\/notes/.test(server.log()); i++) await new Promise((r) => setTimeout(r, 100));
     expect(server.log()).toMatch(/Detached block reference\/notes/);
   });
 

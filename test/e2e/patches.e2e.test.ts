@@ -54,7 +54,7 @@ describe(`letta ${version}: unpatched server`, () => {
     const r = doctor(unpatched);
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(1);
     expect(endpointCheck(r)).toMatchObject({ ok: false, detail: 'missing (HTTP 404 Not Found)' });
-    expect(endpointCheck(r)!.fix).toMatch(/apply the server patch \(letta-memfs-hooks patch-server --apply/);
+    expect(endpointCheck(r)!.fix).toMatch(/apply the server patch \(.+ patch-server --apply/);
 
     await api.createAgent('doctor'); // doctor wants <memfs>/repository, which the first git agent creates
     const p = doctor(patched);
