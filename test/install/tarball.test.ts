@@ -3,7 +3,8 @@
  * node_modules around; then the prefix is deleted and the hooks `init` installed keep working, because they run the
  * hook runtime init copied to a stable place (src/install/runtime.ts). CI runs this as part of `npm test`.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,18 +26,19 @@ let h: Harness;
 /** PATH without the prefix (as after `npm install -g --prefix ~/.local` with ~/.local/bin not on PATH). */
 let env: NodeJS.ProcessEnv;
 
-beforeAll(() => {
+// npm runs asynchronously: a synchronous npm on a loaded machine can block the test worker long enough for vitest's
+// own worker RPC to time out.
+const npm = promisify(execFile);
+
+beforeAll(async () => {
   tmp = tempDir('lmh-tarball-');
   // test/runtime-setup.ts has just built dist/runtime from src/; pack exactly that (prepack would build it again).
-  const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.dir], { cwd: ROOT, encoding: 'utf8' });
+  const { stdout: packed } = await npm('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.dir], { cwd: ROOT, encoding: 'utf8' });
   const [{ filename, files }] = JSON.parse(packed) as { filename: string; files: { path: string }[] }[];
   // Only what runs: the bundle, the shim template, the server patches, the README and package.json.
   for (const f of files) expect(f.path).toMatch(/^(dist\/runtime\/[\w-]+\.mjs|hooks\/shim\.sh|patches\/[\w.-]+|README\.md|package\.json)$/);
   prefix = path.join(tmp.dir, 'prefix');
-  execFileSync('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', path.join(tmp.dir, filename)], {
-    cwd: tmp.dir,
-    stdio: 'pipe',
-  });
+  await npm('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', path.join(tmp.dir, filename)], { cwd: tmp.dir });
   bin = path.join(prefix, 'bin', 'letta-memfs-hooks');
   env = { ...process.env, LETTA_MEMFS_INTERNAL: undefined, XDG_CONFIG_HOME: path.join(tmp.dir, 'xdg'), ...IDENTITY };
   for (const k of Object.keys(env)) if (k.startsWith('GIT_') && !(k in IDENTITY)) delete env[k];
