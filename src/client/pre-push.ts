@@ -1,11 +1,11 @@
 /**
  * The client's pre-push hook: refuses a push that would break the Letta server's sync or bypass the external host.
  * Decisions are in src/validate/ (validateUpdate, shared with a server's pre-receive); this module reads the pushed
- * trees (ls-tree, cat-file --batch-check, then a bounded cat-file --batch per pushed ref) and reports.
+ * trees (ls-tree of the pushed and the remote's commit, one cat-file --batch-command for the rest) and reports.
  */
 import path from 'node:path';
-import { git, GitError, type RepoPaths } from '../core/git.js';
-import { lsTree as lsTreeAt, repoBlobReader } from '../core/git-objects.js';
+import { GitError, type RepoPaths } from '../core/git.js';
+import { lsTree as lsTreeAt, ObjectReader } from '../core/git-objects.js';
 import { logLine } from '../core/log.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
 import { planPoke, startPokeWaiter } from './poke.js';
@@ -32,20 +32,15 @@ function lsTree(repo: RepoPaths, rev: string): Promise<TreeEntry[]> {
   return lsTreeAt(rev, repoOpts(repo));
 }
 
-async function hasCommit(repo: RepoPaths, oid: string): Promise<boolean> {
-  const r = await git(['cat-file', '-e', `${oid}^{commit}`], { ...repoOpts(repo), allowFailure: true });
-  return r.exitCode === 0;
-}
-
 /**
  * The remote's current tree for an update: its old oid when we have that commit, else our remote-tracking ref for
  * it, else unknown (a new branch on the remote: nothing to compare read_only against).
  */
-async function baseTree(repo: RepoPaths, remote: string, u: PushUpdate): Promise<TreeEntry[] | undefined> {
-  if (!ZERO_OID.test(u.remoteOid) && (await hasCommit(repo, u.remoteOid))) return lsTree(repo, u.remoteOid);
+async function baseTree(repo: RepoPaths, objects: ObjectReader, remote: string, u: PushUpdate): Promise<TreeEntry[] | undefined> {
+  if (!ZERO_OID.test(u.remoteOid) && (await objects.hasCommit(u.remoteOid))) return lsTree(repo, u.remoteOid);
   if (!ZERO_OID.test(u.remoteOid) && /^[\w.-]+$/.test(remote)) {
     const tracking = `refs/remotes/${remote}/${u.remoteRef.replace(/^refs\/heads\//, '')}`;
-    if (await hasCommit(repo, tracking)) return lsTree(repo, tracking);
+    if (await objects.hasCommit(tracking)) return lsTree(repo, tracking);
   }
   return undefined;
 }
@@ -56,17 +51,22 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
   // Checked for every branch: a reflection branch pushed to the Letta proxy fails just the same.
   const urlProblem = checkPushUrl(url);
   if (urlProblem) problems.push(urlProblem);
-  for (const u of mainUpdates(parsePrePushInput(input.stdin))) {
-    let tree: TreeEntry[];
-    try {
-      tree = await lsTree(input.repo, u.localOid);
-    } catch (err) {
-      if (!(err instanceof GitError)) throw err;
-      problems.push(unreadableTree(u.localRef, err.result.stderr));
-      continue;
+  const objects = new ObjectReader(MAX_FILE_BYTES, repoOpts(input.repo));
+  try {
+    for (const u of mainUpdates(parsePrePushInput(input.stdin))) {
+      let tree: TreeEntry[];
+      try {
+        tree = await lsTree(input.repo, u.localOid);
+      } catch (err) {
+        if (!(err instanceof GitError)) throw err;
+        problems.push(unreadableTree(u.localRef, err.result.stderr));
+        continue;
+      }
+      const base = await baseTree(input.repo, objects, remote, u);
+      problems.push(...(await validateUpdate({ tree, base }, objects)));
     }
-    const base = await baseTree(input.repo, remote, u);
-    problems.push(...(await validateUpdate({ tree, base }, repoBlobReader(MAX_FILE_BYTES, repoOpts(input.repo)))));
+  } finally {
+    await objects.close();
   }
   return problems;
 }

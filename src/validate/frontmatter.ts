@@ -1,105 +1,20 @@
 /**
- * Pure frontmatter rules for memory files, as Letta Code's pre-commit hook and the server's parser apply them.
+ * Frontmatter rules (frontmatter-rules.ts) with the full `yaml` parser behind the strict one: for callers that may
+ * load yaml up front (the CLI, a server, tests). The pre-push hook imports this module only when it needs yaml.
  */
-import { parse as parseYaml } from 'yaml';
-import { escapePath } from './names.js';
+import { parse } from 'yaml';
 import type { Problem } from './problem.js';
+import { checkFrontmatterWith, type Frontmatter, parseFrontmatterWith } from './frontmatter-rules.js';
+import { parseSimpleMapping } from './simple-yaml.js';
 
-/** Files whose frontmatter Letta Code checks (letta-code src/agent/memory-git-hooks.ts @ v0.30.28, pre-commit). */
-export function isCheckedMemoryFile(path: string): boolean {
-  return /^(memory\/)?(system|reference)\/.*\.md$/.test(path);
-}
+export { isCheckedMemoryFile } from './frontmatter-rules.js';
 
-// Keys the server reads (letta/services/memory_repo/block_markdown.py @ 0.16.7). Letta Code's pre-commit allows
-// description, read_only and limit; the server also writes `metadata` when a block has any, so a pulled file may carry it.
-const ALLOWED_KEYS = ['description', 'read_only', 'limit', 'metadata'];
+const parseYaml = (text: string): unknown => parseSimpleMapping(text) ?? parse(text);
 
-export type Frontmatter =
-  | { ok: true; data: Record<string, unknown> }
-  | { ok: false; message: string; fix: string };
-
-/**
- * Parses frontmatter the way the server does: the text (CRLF taken as LF) starts with `---\n`, and the YAML ends at
- * the first `\n---\n` after it. Anything else makes the server take the whole file, frontmatter included, as the
- * block's value, which is what this hook exists to prevent.
- */
 export function parseFrontmatter(text: string): Frontmatter {
-  const t = text.replace(/\r\n/g, '\n');
-  // Python keeps a UTF-8 BOM as U+FEFF, so the server sees no leading ---: frontmatter would become block text.
-  if (t.startsWith('\ufeff')) {
-    return { ok: false, message: 'starts with a UTF-8 byte order mark (BOM); the server would take the frontmatter as block text', fix: 'save the file as UTF-8 without BOM' };
-  }
-  if (!t.startsWith('---\n')) {
-    return { ok: false, message: 'has no frontmatter (the file must start with a --- line)', fix: 'start it with ---, a "description: ..." line, then ---' };
-  }
-  const end = t.indexOf('\n---\n', 4);
-  if (end < 0) {
-    const atEof = t.endsWith('\n---');
-    return {
-      ok: false,
-      message: atEof ? 'frontmatter closing --- has no newline after it' : 'frontmatter is opened but never closed',
-      fix: atEof ? 'add a newline after the closing ---' : 'add a --- line after the frontmatter',
-    };
-  }
-  const yamlText = t.slice(4, end);
-  let data: unknown;
-  try {
-    data = yamlText.trim() === '' ? {} : parseYaml(yamlText);
-  } catch (err) {
-    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    return { ok: false, message: `frontmatter is not valid YAML: ${first}`, fix: 'quote values that contain ": " or start with special characters' };
-  }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    return { ok: false, message: 'frontmatter is not a YAML mapping', fix: 'write it as "key: value" lines' };
-  }
-  return { ok: true, data: data as Record<string, unknown> };
+  return parseFrontmatterWith(text, parseYaml);
 }
 
-function readOnlyOf(data: Record<string, unknown>): boolean {
-  return data.read_only === true || data.read_only === 'true';
-}
-
-/**
- * Frontmatter rules for one changed file, after Letta Code's pre-commit hook (letta-code
- * src/agent/memory-git-hooks.ts @ v0.30.28): closed frontmatter, non-empty `description`, only known keys, and
- * `read_only` is the server's: a client may not add, change or remove it, nor edit a file that has it.
- * `base` is the remote's version of the file: a string, null when the remote has no such file, undefined when the
- * remote's state is unknown (a new branch), in which case there is nothing to compare read_only against.
- */
 export function checkFrontmatter(path: string, text: string, base: string | null | undefined): Problem[] {
-  const fm = parseFrontmatter(text);
-  if (!fm.ok) return [{ path, message: fm.message, fix: fm.fix }];
-  const problems: Problem[] = [];
-  const baseFm = typeof base === 'string' ? parseFrontmatter(base) : undefined;
-  const baseData = baseFm?.ok ? baseFm.data : undefined;
-  if (baseData && readOnlyOf(baseData)) {
-    // Compared after CRLF normalisation: the server stores LF, so a line-ending-only change is no edit.
-    if (base!.replace(/\r\n/g, '\n') !== text.replace(/\r\n/g, '\n')) {
-      return [{ path, message: 'is read_only on the server and cannot be edited', fix: `undo the change (git checkout origin/main -- ${escapePath(path)}) and edit the block in Letta instead` }];
-    }
-    return [];
-  }
-  for (const key of Object.keys(fm.data)) {
-    if (!ALLOWED_KEYS.includes(key)) {
-      problems.push({ path, message: `unknown frontmatter key "${key}" (allowed: ${ALLOWED_KEYS.join(', ')})`, fix: `remove "${key}" from the frontmatter` });
-    }
-  }
-  const desc = fm.data.description;
-  // The server writes `description: null` for a block without one (block_markdown.py @ 0.16.7); editing such a
-  // block's value is fine, only a description that was there may not be dropped or emptied.
-  const inheritedNull = desc === null && baseData !== undefined && (baseData.description === null || baseData.description === '');
-  if (!inheritedNull && (desc === undefined || desc === null)) {
-    problems.push({ path, message: 'frontmatter has no description', fix: 'add a line "description: <what this block is for>"' });
-  } else if (!inheritedNull && (typeof desc !== 'string' || desc.trim() === '')) {
-    problems.push({ path, message: 'description must be a non-empty string', fix: 'give the description some text' });
-  }
-  if (base !== undefined) {
-    const had = baseData ? baseData.read_only : undefined;
-    const has = fm.data.read_only;
-    if (JSON.stringify(had ?? null) !== JSON.stringify(has ?? null)) {
-      const what = had === undefined ? (base === null ? 'set on a new file' : 'added') : has === undefined ? 'removed' : 'changed';
-      problems.push({ path, message: `read_only is set by the server and cannot be ${what} by a client`, fix: `restore the remote's read_only line${base === null ? ' (none: drop it)' : ''}` });
-    }
-  }
-  return problems;
+  return checkFrontmatterWith(path, text, base, parseYaml);
 }

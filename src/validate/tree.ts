@@ -3,9 +3,10 @@
  * Role-independent: the client's pre-push and a server's pre-receive both call validateUpdate with a reader of
  * their own repo's objects; nothing here runs git or touches the file system.
  */
-import { checkFrontmatter, isCheckedMemoryFile } from './frontmatter.js';
+import { checkFrontmatterWith, isCheckedMemoryFile } from './frontmatter-rules.js';
 import { checkEntry, decodeName, escapePath } from './names.js';
 import type { Problem } from './problem.js';
+import { NeedsYaml, strictYaml } from './simple-yaml.js';
 
 /** One entry of `git ls-tree -r`: mode, type, object id, path (decoded by decodeName). */
 export interface TreeEntry {
@@ -80,7 +81,7 @@ const human = (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n 
  * server's whole read); frontmatter only on memory files that differ from the base, as Letta Code checks only staged
  * files. A file whose content is missing from `blobs` is skipped (checked by its size or absent from the repo).
  */
-export function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>): Problem[] {
+function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>, checkFrontmatter: FrontmatterCheck): Problem[] {
   const problems: Problem[] = [];
   const baseByPath = new Map((base ?? []).map((e) => [e.path, e]));
   for (const e of files) {
@@ -105,6 +106,23 @@ export function checkContent(files: readonly TreeEntry[], base: readonly TreeEnt
     problems.push(...checkFrontmatter(e.path, Buffer.from(content).toString('utf8'), baseText));
   }
   return problems;
+}
+
+type FrontmatterCheck = (path: string, text: string, base: string | null | undefined) => Problem[];
+
+const strictCheck: FrontmatterCheck = (path, text, base) => checkFrontmatterWith(path, text, base, strictYaml);
+
+/**
+ * checkContent with the strict frontmatter parser, which covers plain `key: value` frontmatter; only when some changed
+ * file needs more is the `yaml` package loaded (most of what a pre-push would otherwise load: issue 9).
+ */
+async function checkContentLoadingYaml(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>): Promise<Problem[]> {
+  try {
+    return checkContent(files, base, blobs, strictCheck);
+  } catch (err) {
+    if (!(err instanceof NeedsYaml)) throw err;
+    return checkContent(files, base, blobs, (await import('./frontmatter.js')).checkFrontmatter);
+  }
 }
 
 /**
@@ -142,5 +160,5 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, max
   for (const b of baseOids) if ((sizes.get(b.oid) ?? Infinity) <= maxFileBytes) readable.add(b.oid);
   const blobs = await reader.read([...readable]);
   const ok = files.filter((e) => readable.has(e.oid));
-  return [...problems, ...checkContent(ok, update.base, blobs)];
+  return [...problems, ...(await checkContentLoadingYaml(ok, update.base, blobs))];
 }

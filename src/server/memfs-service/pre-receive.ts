@@ -5,7 +5,7 @@
  * write to stderr as `remote:` lines and reports `[remote rejected] main -> main (pre-receive hook declined)`.
  */
 import type { GitOptions } from '../../core/git.js';
-import { lsTree, repoBlobReader } from '../../core/git-objects.js';
+import { lsTree, ObjectReader } from '../../core/git-objects.js';
 import { formatProblem, type Problem } from '../../validate/problem.js';
 import { ZERO_OID } from '../../validate/push.js';
 import { MAX_FILE_BYTES, validateUpdate } from '../../validate/tree.js';
@@ -39,11 +39,16 @@ export function quarantineOptions(env: NodeJS.ProcessEnv, cwd: string): GitOptio
 /** Problems in the pushed updates of main (Letta reads only HEAD = main; other branches are left alone). */
 export async function checkReceive(updates: readonly RefUpdate[], opts: GitOptions): Promise<Problem[]> {
   const problems: Problem[] = [];
-  for (const u of updates) {
-    if (u.ref !== 'refs/heads/main' || ZERO_OID.test(u.newOid)) continue;
-    const tree = await lsTree(u.newOid, opts);
-    const base = ZERO_OID.test(u.oldOid) ? undefined : await lsTree(u.oldOid, opts);
-    problems.push(...(await validateUpdate({ tree, base }, repoBlobReader(MAX_FILE_BYTES, opts))));
+  const objects = new ObjectReader(MAX_FILE_BYTES, opts);
+  try {
+    for (const u of updates) {
+      if (u.ref !== 'refs/heads/main' || ZERO_OID.test(u.newOid)) continue;
+      const tree = await lsTree(u.newOid, opts);
+      const base = ZERO_OID.test(u.oldOid) ? undefined : await lsTree(u.oldOid, opts);
+      problems.push(...(await validateUpdate({ tree, base }, objects)));
+    }
+  } finally {
+    await objects.close();
   }
   return problems;
 }
