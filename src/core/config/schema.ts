@@ -118,7 +118,7 @@ function shapeError(issues: readonly z.core.$ZodIssue[], raw: unknown, source: s
   return new UserError(`${source}: "${key}" must be a number of 0 or more`, `set "${key}" to a number of 0 or more`, USAGE);
 }
 
-const kindOf = (v: unknown) => (Array.isArray(v) ? 'a list' : v === null ? 'null' : `a ${typeof v}`);
+const kindOf = (v: unknown) => (Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
 const KNOWN_KEYS = Object.keys(LayerSchema.shape).filter((k) => k !== '$schema');
 
 /** Merges layers over the defaults and checks the rules that span keys. */
