@@ -1,10 +1,14 @@
-import { z } from 'zod';
+// zod/mini: the server's hooks load config when main moves, and the full zod build is ~450 KB to parse on each run.
+import * as z from 'zod/mini';
 import { validateAgentId } from '../agent-id.js';
 import { UserError } from '../errors.js';
 import { hasPlaceholder, validateRemoteTemplate } from '../template.js';
 import { checkActorId, checkEnvName, checkHttpUrl, checkNoUnsafeChars, checkUserName, normalizePath, printableKey, USAGE } from './values.js';
 
-const count = () => z.number().nonnegative();
+/** An optional key with its meaning (in the JSON Schema editors show). */
+const opt = <T extends z.core.$ZodType>(type: T, description: string) => z.optional(type).check(z.describe(description));
+const count = () => z.number().check(z.nonnegative());
+const whole = () => z.int().check(z.nonnegative());
 
 /**
  * The shape of one settings layer (a file, the environment or flags): keys, types and what each means. Settings,
@@ -13,25 +17,25 @@ const count = () => z.number().nonnegative();
  * (schema/config.schema.json, for editors) is generated from this; value rules are values.ts's, applied below.
  */
 export const LayerSchema = z.strictObject({
-  $schema: z.string().optional().describe('The JSON Schema of this file, for editors; ignored.'),
-  remote: z.string().optional().describe('External git URL, {agentId} templated; https, ssh:// or git@host:path; no credentials.'),
-  agents: z.array(z.string()).optional().describe('Agent ids (agent-<uuid>) this config serves; with more than one, remote must contain {agentId}.'),
-  lettaUrl: z.string().optional().describe("Letta server base URL (client: the origin whose /v1/git/ is redirected; server: where sync calls go)."),
+  $schema: opt(z.string(), 'The JSON Schema of this file, for editors; ignored.'),
+  remote: opt(z.string(), 'External git URL, {agentId} templated; https, ssh:// or git@host:path; no credentials.'),
+  agents: opt(z.array(z.string()), 'Agent ids (agent-<uuid>) this config serves; with more than one, remote must contain {agentId}.'),
+  lettaUrl: opt(z.string(), "Letta server base URL (client: the origin whose /v1/git/ is redirected; server: where sync calls go)."),
   // Sent as the user_id header (letta/server/rest_api/dependencies @ 0.16.7).
-  lettaUserId: z.string().optional().describe('Letta actor id (user-<uuid>), sent as the user_id header; default: the server default user.'),
-  lettaPasswordEnv: z.string().optional().describe("NAME of the env var holding a --secure Letta server's password (sent as Authorization: Bearer)."),
-  gitUsername: z.string().optional().describe("User name sent with the token to the external host (GitHub: x-access-token, GitLab: oauth2)."),
-  gitTokenEnv: z.string().optional().describe("NAME of the env var holding the external host's token."),
-  gitTokenFile: z.string().optional().describe("A chmod 600 file holding the external host's token, used when the env var is unset (~/ expanded)."),
-  memfsRoot: z.string().optional().describe("Server role: Letta's memfs root (~/.letta/memfs)."),
-  pollIntervalSeconds: count().optional().describe('Server role: seconds between periodic pulls in watch.'),
-  webhookHost: z.string().optional().describe('Server role: where watch listens for webhooks and client pokes.'),
-  webhookPort: count().int().optional().describe('Server role: the port watch listens on.'),
-  webhookSecretEnv: z.string().optional().describe('NAME of the env var holding the webhook secret (GitHub/Gitea HMAC key, GitLab token, poke key).'),
-  pokeUrl: z.string().optional().describe("Client role: the server's watch endpoint (http://host:8284); each push to main pokes it, signed."),
-  syncTimeoutSeconds: count().optional().describe('Server role: per-request timeout of sync calls to Letta.'),
-  syncRetries: count().int().optional().describe('Server role: retries of a sync call (backoff on connection errors, 429, 5xx).'),
-  syncBlocking: z.boolean().optional().describe('Hooks wait for the sync call instead of leaving it to the background (git then blocks on the network).'),
+  lettaUserId: opt(z.string(), 'Letta actor id (user-<uuid>), sent as the user_id header; default: the server default user.'),
+  lettaPasswordEnv: opt(z.string(), "NAME of the env var holding a --secure Letta server's password (sent as Authorization: Bearer)."),
+  gitUsername: opt(z.string(), "User name sent with the token to the external host (GitHub: x-access-token, GitLab: oauth2)."),
+  gitTokenEnv: opt(z.string(), "NAME of the env var holding the external host's token."),
+  gitTokenFile: opt(z.string(), "A chmod 600 file holding the external host's token, used when the env var is unset (~/ expanded)."),
+  memfsRoot: opt(z.string(), "Server role: Letta's memfs root (~/.letta/memfs)."),
+  pollIntervalSeconds: opt(count(), 'Server role: seconds between periodic pulls in watch.'),
+  webhookHost: opt(z.string(), 'Server role: where watch listens for webhooks and client pokes.'),
+  webhookPort: opt(whole(), 'Server role: the port watch listens on.'),
+  webhookSecretEnv: opt(z.string(), 'NAME of the env var holding the webhook secret (GitHub/Gitea HMAC key, GitLab token, poke key).'),
+  pokeUrl: opt(z.string(), "Client role: the server's watch endpoint (http://host:8284); each push to main pokes it, signed."),
+  syncTimeoutSeconds: opt(count(), 'Server role: per-request timeout of sync calls to Letta.'),
+  syncRetries: opt(whole(), 'Server role: retries of a sync call (backoff on connection errors, 429, 5xx).'),
+  syncBlocking: opt(z.boolean(), 'Hooks wait for the sync call instead of leaving it to the background (git then blocks on the network).'),
 });
 
 type Layer = Omit<z.output<typeof LayerSchema>, '$schema'>;
@@ -67,7 +71,7 @@ export interface LayerContext {
  * Errors exit 2 and never print a value: it may be a secret given to the wrong key.
  */
 export function validateLayer(raw: unknown, source: string, ctx: LayerContext = {}): Partial<Config> {
-  const parsed = LayerSchema.transform((layer) => applyValueRules(layer, source, ctx)).safeParse(raw);
+  const parsed = z.pipe(LayerSchema, z.transform((layer) => applyValueRules(layer, source, ctx))).safeParse(raw);
   if (!parsed.success) throw shapeError(parsed.error.issues, raw, source);
   return parsed.data;
 }
@@ -118,7 +122,7 @@ function shapeError(issues: readonly z.core.$ZodIssue[], raw: unknown, source: s
   return new UserError(`${source}: "${key}" must be a number of 0 or more`, `set "${key}" to a number of 0 or more`, USAGE);
 }
 
-const kindOf = (v: unknown) => (Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+const kindOf = (v: unknown) => (Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : typeof v === 'number' && !Number.isFinite(v) ? String(v) : `a ${typeof v}`);
 const KNOWN_KEYS = Object.keys(LayerSchema.shape).filter((k) => k !== '$schema');
 
 /** Merges layers over the defaults and checks the rules that span keys. */
