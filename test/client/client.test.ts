@@ -295,6 +295,16 @@ describe('client init redirects a Letta checkout to the external host', () => {
     expect(gitOk(sb, checkout, ['remote', 'get-url', 'origin'])).toBe(`git@git.example.com:agents/${AGENT}.git`);
     expect(fs.existsSync(path.join(checkout, '.git', 'letta-memfs', 'http-auth.gitconfig'))).toBe(false);
   });
+
+  it('reads the remote from a config file that names its JSON Schema ($schema, for editors)', async () => {
+    const { sb, checkout, url, remote } = await setup();
+    const schema = 'https://unpkg.com/letta-memfs-hooks/schema/config.schema.json';
+    fs.writeFileSync(path.join(checkout, '.git', 'letta-memfs-hooks.json'), JSON.stringify({ $schema: schema, remote, gitUsername: USER }));
+    const r = cli(sb, ['init', '--yes', '--letta-url', LETTA_BASE], { cwd: checkout });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`redirect  ${lettaUrl()} -> ${url}`);
+  });
 });
 
 describe('bad input: one line, non-zero exit, repo unchanged', () => {
