@@ -35,8 +35,8 @@ beforeAll(async () => {
   // test/runtime-setup.ts has just built dist/runtime from src/; pack exactly that (prepack would build it again).
   const { stdout: packed } = await npm('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.dir], { cwd: ROOT, encoding: 'utf8' });
   const [{ filename, files }] = JSON.parse(packed) as { filename: string; files: { path: string }[] }[];
-  // Only what runs: the bundle, the shim template, the server patches, the README and package.json.
-  for (const f of files) expect(f.path).toMatch(/^(dist\/runtime\/[\w-]+\.mjs|hooks\/shim\.sh|patches\/[\w.-]+|README\.md|package\.json)$/);
+  // Only what runs: the bundle, the shim template, the server patches, the config schema, the README and package.json.
+  for (const f of files) expect(f.path).toMatch(/^(dist\/runtime\/[\w-]+\.mjs|hooks\/shim\.sh|patches\/[\w.-]+|schema\/config\.schema\.json|README\.md|package\.json)$/);
   prefix = path.join(tmp.dir, 'prefix');
   await npm('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', path.join(tmp.dir, filename)], { cwd: tmp.dir });
   bin = path.join(prefix, 'bin', 'letta-memfs-hooks');
