@@ -98,9 +98,9 @@ describe('class 7: wrong-type and misplaced settings never print their value', (
   const FILES: [string, Record<string, unknown>, RegExp][] = [
     ['gitTokenEnv as a list', { gitTokenEnv: [T] }, /"gitTokenEnv" must be a string, got a list/],
     ['gitTokenEnv holding the token', { gitTokenEnv: T }, /gitTokenEnv is not an environment variable name/],
-    ['gitTokenFile as an object', { gitTokenFile: { path: T } }, /"gitTokenFile" must be a string, got a object/],
+    ['gitTokenFile as an object', { gitTokenFile: { path: T } }, /"gitTokenFile" must be a string, got an object/],
     ['webhookSecretEnv as a list', { webhookSecretEnv: [T] }, /"webhookSecretEnv" must be a string, got a list/],
-    ['lettaPasswordEnv as an object', { lettaPasswordEnv: { v: T } }, /"lettaPasswordEnv" must be a string, got a object/],
+    ['lettaPasswordEnv as an object', { lettaPasswordEnv: { v: T } }, /"lettaPasswordEnv" must be a string, got an object/],
     ['remote as a list', { remote: [`https://git:${T}@h.example/x.git`] }, /"remote" must be a string, got a list/],
     ['gitUsername as a list', { gitUsername: [T] }, /"gitUsername" must be a string, got a list/],
     ['the token as a key', { [T]: 1 }, /unknown key a key \(not shown\)/],
