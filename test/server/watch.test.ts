@@ -57,6 +57,8 @@ it('pushes server edits out, sets up new agents, answers pokes, and exits 0 on S
     await waitFor('new agent seeded', async () => (await rev(h.extPath(b.agentId), 'main')) === (await rev(b.gitDir, 'main')));
 
     // A client push and a signed poke: one sync.
+    // The "watching ..." line comes once the startup cycle is done, which may be after the seeds above.
+    await waitFor('startup line', async () => /webhooks on http:\/\/[^:]+:\d+/.test(log));
     const port = Number(/webhooks on http:\/\/[^:]+:(\d+)/.exec(log)?.[1]);
     expect(port).toBeGreaterThan(0);
     const pushed = await clientPush(h.extPath(b.agentId), path.join(h.root, 'cb'), 'system/human.md', 'poked\n');
