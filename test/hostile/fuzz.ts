@@ -1,19 +1,9 @@
 // Bounded fuzzing of one watch endpoint: seed requests mutated at the byte and the HTTP level, sent over raw
 // sockets (loopback) with a fixed concurrency; a deterministic PRNG so a failing run can be replayed by its seed.
+import { mulberry32 } from '../helpers/prng.js';
 import { expect } from 'vitest';
 import { raw, req, rssKb, type WatchProc } from './watch-process.js';
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NASTY = ['%', '%zz', '%00', '%C0%AF', '\x00', '\r\n', '\n', '\u00ff', '../', '//', '?', '#', ' ', '\t', ':', ',', '"', '{', '}', '[', 'A'.repeat(5000)];
 
@@ -86,7 +76,7 @@ export interface FuzzFigures {
  * process is alive, still answers, and its RSS grew less than `maxGrowthMb` from after the warm-up to the end.
  */
 export async function fuzz(w: WatchProc, name: string, seeds: () => Buffer[], opts: { count: number; seed: number; concurrency?: number; timeoutMs?: number; maxGrowthMb?: number }): Promise<FuzzFigures> {
-  const rnd = prng(opts.seed);
+  const rnd = mulberry32(opts.seed);
   const statuses: Record<string, number> = {};
   const pid = w.child.pid!;
   let sent = 0;

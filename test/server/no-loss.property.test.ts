@@ -5,6 +5,7 @@
  * side must be an ancestor of main in repo.git and on the external host, or be kept under a conflict ref.
  * Seeded: LMH_SEED=<n> replays a run; LMH_INTERLEAVINGS=<n> changes the count (default 1000).
  */
+import { mulberry32 } from '../helpers/prng.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -23,16 +24,6 @@ const SEED = Number(process.env.LMH_SEED ?? Date.now() % 2 ** 31);
 const CONCURRENCY = 3;
 const AGENT = 'agent-0b5e1c2d-3f4a-4b6c-8d7e-9f0a1b2c3d4e';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let h: Harness;
 let templateRepo: string;
