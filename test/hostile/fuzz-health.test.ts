@@ -1,18 +1,10 @@
 /** Bounded fuzz of GET /healthz (and whatever else the mutants hit) on a real watch process. */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { expectNoStack } from './harness.js';
+import { expect, it } from 'vitest';
 import { fuzz } from './fuzz.js';
-import { req, startWatch, type WatchProc } from './watch-process.js';
+import { req, type WatchProc, useWatch } from './watch-process.js';
 
 let w: WatchProc;
-beforeAll(async () => {
-  w = await startWatch();
-}, 60_000);
-afterAll(async () => {
-  const log = w.log();
-  expect(await w.stop()).toBe(0);
-  expectNoStack(log);
-});
+useWatch((x) => (w = x));
 
 it('survives thousands of mutated health checks', async () => {
   const seeds = () => [req(['GET /healthz HTTP/1.1', 'Host: 127.0.0.1', 'Content-Length: 0']), req(['HEAD /healthz HTTP/1.1', 'Host: x', 'Content-Length: 0']), req(['GET /healthz?verbose=1 HTTP/1.0', 'Content-Length: 0'])];

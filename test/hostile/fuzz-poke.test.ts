@@ -1,19 +1,11 @@
 /** Bounded fuzz of POST /poke/<agentId> on a real watch process: it stays up, answers, and its memory stays bounded. */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { signPoke } from '../../src/server/watch/webhook.js';
-import { expectNoStack } from './harness.js';
 import { fuzz } from './fuzz.js';
-import { post, raw, SECRET, startWatch, type WatchProc } from './watch-process.js';
+import { post, raw, SECRET, type WatchProc, useWatch } from './watch-process.js';
 
 let w: WatchProc;
-beforeAll(async () => {
-  w = await startWatch();
-}, 60_000);
-afterAll(async () => {
-  const log = w.log();
-  expect(await w.stop()).toBe(0);
-  expectNoStack(log);
-});
+useWatch((x) => (w = x));
 
 const poke = (agentId: string) => post(`/poke/${agentId}`, Object.entries(signPoke(SECRET, agentId)).map(([k, v]) => `${k}: ${v}`));
 

@@ -1,18 +1,10 @@
 /** Bounded fuzz of POST /webhook on a real watch process: it stays up, answers, and its memory stays bounded. */
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { expectNoStack } from './harness.js';
+import { expect, it } from 'vitest';
 import { fuzz } from './fuzz.js';
-import { hmac, post, pushPayload, raw, SECRET, startWatch, type WatchProc } from './watch-process.js';
+import { hmac, post, pushPayload, raw, SECRET, type WatchProc, useWatch } from './watch-process.js';
 
 let w: WatchProc;
-beforeAll(async () => {
-  w = await startWatch();
-}, 60_000);
-afterAll(async () => {
-  const log = w.log();
-  expect(await w.stop()).toBe(0);
-  expectNoStack(log);
-});
+useWatch((x) => (w = x));
 
 it('survives thousands of mutated webhook deliveries', async () => {
   let n = 0;

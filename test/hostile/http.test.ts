@@ -10,18 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signPoke } from '../../src/server/watch/webhook.js';
 import { clientPush, type Harness, makeHarness } from '../server/harness.js';
 import { expectNoStack, expectRefused, runHostile, snapshotAll } from './harness.js';
-import { hmac, post, pushPayload, raw, type RawReply, req, SECRET, startWatch, type WatchProc } from './watch-process.js';
+import { hmac, post, pushPayload, raw, type RawReply, req, SECRET, type WatchProc, useWatch } from './watch-process.js';
 
 let w: WatchProc;
-beforeAll(async () => {
-  w = await startWatch();
-}, 60_000);
-afterAll(async () => {
-  const log = w.log();
-  expect(await w.stop()).toBe(0);
-  expectNoStack(log);
-  expect(log).not.toContain(SECRET);
-});
+useWatch((x) => (w = x));
 
 /** The reply is one of `statuses` (undefined: closed without one); ours carry a one-line fix; watch still serves. */
 async function expectSurvived(r: RawReply, statuses: (number | undefined)[], ours = true): Promise<void> {

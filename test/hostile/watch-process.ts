@@ -1,5 +1,7 @@
 // A real `watch` process (dist/cli/main.js) against a temp memfs root with one agent, and raw-socket requests,
 // so that malformed requests reach it as an attacker would send them (node:net, loopback only).
+import { afterAll, beforeAll, expect } from 'vitest';
+import { expectNoStack } from './harness.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
@@ -124,4 +126,22 @@ export function rssKb(pid: number): number {
 /** A push payload for the harness's agent, as GitHub sends it. */
 export function pushPayload(w: WatchProc, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ ref: 'refs/heads/main', after: 'f'.repeat(40), repository: { clone_url: w.h.extPath(w.agentId) }, ...extra });
+}
+
+/**
+ * One real `watch` for a test file: started before its tests, handed to `set`; afterwards it must exit 0 on SIGTERM
+ * with no stack trace and no secret in its log.
+ */
+export function useWatch(set: (w: WatchProc) => void): void {
+  let w: WatchProc;
+  beforeAll(async () => {
+    w = await startWatch();
+    set(w);
+  }, 60_000);
+  afterAll(async () => {
+    const log = w.log();
+    expect(await w.stop()).toBe(0);
+    expectNoStack(log);
+    expect(log).not.toContain(SECRET);
+  });
 }
