@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../core/errors.js';
+import { selfCommand } from '../core/self-command.js';
 import { EXIT } from './exit-codes.js';
 import { suggest } from './suggest.js';
 
@@ -16,7 +17,7 @@ function commandOf(help: string): string {
  */
 export function usageError(err: { code?: string; message: string }, options: Options, help: string): UserError {
   const command = commandOf(help);
-  const helpFix = `run letta-memfs-hooks ${command} --help`;
+  const helpFix = `run ${selfCommand()} ${command} --help`;
   const flag = /'(-[^' ]+)/.exec(err.message)?.[1] ?? '';
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const name = flag.replace(/^-+/, '').split('=')[0];
@@ -30,6 +31,14 @@ export function usageError(err: { code?: string; message: string }, options: Opt
   }
   return new UserError(err.message.split('\n')[0].replace(/'/g, ''), helpFix, EXIT.usage);
 }
+
+/** The flags of every command that acts on agents of a memfs root: which agents, which root, which config file. */
+export const AGENT_FLAGS = {
+  agent: { type: 'string', multiple: true },
+  all: { type: 'boolean' },
+  'memfs-root': { type: 'string' },
+  config: { type: 'string' },
+} as const;
 
 /**
  * node:util parseArgs with our one-line error style. Returns undefined after printing `help` for `--help`,
@@ -55,5 +64,5 @@ export function parseCommandArgs<O extends Options>(argv: string[], options: O, 
 export function noPositionals(positionals: readonly string[], help: string, fix?: string): void {
   if (positionals.length === 0) return;
   const command = commandOf(help);
-  throw new UserError(`unexpected argument ${JSON.stringify(positionals[0])} for ${command}`, fix ?? `run letta-memfs-hooks ${command} --help`, EXIT.usage);
+  throw new UserError(`unexpected argument ${JSON.stringify(positionals[0])} for ${command}`, fix ?? `run ${selfCommand()} ${command} --help`, EXIT.usage);
 }

@@ -4,7 +4,7 @@ import { describeMaintenance, maintainRepo } from '../../server/repo/maintain-re
 import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
-import { parseCommandArgs } from '../args.js';
+import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks maintain (--agent <id>... | --all) [--memfs-root <dir>] [options]
 
@@ -29,10 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     argv,
     {
-      agent: { type: 'string', multiple: true },
-      all: { type: 'boolean' },
-      'memfs-root': { type: 'string' },
-      config: { type: 'string' },
+      ...AGENT_FLAGS,
       grace: { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -40,6 +37,7 @@ export async function run(argv: string[]): Promise<number> {
     HELP,
   );
   if (!parsed) return 0;
+  noPositionals(parsed.positionals, HELP);
   const v = parsed.values;
   const grace = v.grace === undefined ? DEFAULT_POLICY.graceMs / 1000 : Number(v.grace);
   if (!Number.isFinite(grace) || grace < 0) throw new UserError(`--grace must be a number of seconds, got ${JSON.stringify(v.grace)}`, 'e.g. --grace 300', 2);

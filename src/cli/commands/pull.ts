@@ -3,7 +3,7 @@ import { formatError } from '../../core/errors.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { type PullOutcome, pullAgent } from '../../server/repo/pull.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
-import { noPositionals, parseCommandArgs } from '../args.js';
+import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { failureLines, pullExitCode, summarize } from '../outcome-lines.js';
 import { progress } from '../progress.js';
@@ -35,10 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     argv,
     {
-      agent: { type: 'string', multiple: true },
-      all: { type: 'boolean' },
-      'memfs-root': { type: 'string' },
-      config: { type: 'string' },
+      ...AGENT_FLAGS,
       'no-sync': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },

@@ -6,7 +6,7 @@ import { discoverAgents } from '../../server/repo/discover.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
 import { needsSync, type SyncOutcome, syncAgent } from '../../server/letta/sync.js';
 import { readSyncState, writeSyncState } from '../../server/letta/sync-state.js';
-import { parseCommandArgs } from '../args.js';
+import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks sync (--agent <id>... | --all | --pending) [--memfs-root <dir>] [options]
 
@@ -36,18 +36,16 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     argv,
     {
-      agent: { type: 'string', multiple: true },
-      all: { type: 'boolean' },
+      ...AGENT_FLAGS,
       pending: { type: 'boolean' },
       force: { type: 'boolean' },
-      'memfs-root': { type: 'string' },
-      config: { type: 'string' },
       'git-dir': { type: 'string' },
       quiet: { type: 'boolean' },
     },
     HELP,
   );
   if (!parsed) return 0;
+  noPositionals(parsed.positionals, HELP);
   const v = parsed.values;
   let ctx: ServerContext;
   let repos: AgentRepo[];

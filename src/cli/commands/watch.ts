@@ -5,7 +5,7 @@ import { coalescingLog } from '../../core/log-coalesce.js';
 import { EXIT } from '../exit-codes.js';
 import { failureLines } from '../outcome-lines.js';
 import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
-import { parseCommandArgs } from '../args.js';
+import { noPositionals, parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
 
@@ -60,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     HELP,
   );
   if (!parsed) return 0;
+  noPositionals(parsed.positionals, HELP);
   const v = parsed.values;
   // Flags first, before the server modules load: a typo fails in well under the 2 s a service manager expects.
   parseListenAddress(v.host ?? '127.0.0.1', v.port ?? 0, NAMES);

@@ -2,7 +2,7 @@ import { mapLimit } from '../../core/map-limit.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { discoverAgents, selectAgents } from '../../server/repo/discover.js';
 import { agentStatus, formatAgentStatus, statusExitCode } from '../../server/setup/status.js';
-import { parseCommandArgs } from '../args.js';
+import { noPositionals, parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks status --server [--memfs-root <dir>] [--agent <id>...] [--remote] [--json]
 
@@ -29,6 +29,7 @@ export async function serverStatus(opts: { argv: string[] }): Promise<number> {
     HELP,
   );
   if (!parsed) return 0;
+  noPositionals(parsed.positionals, HELP);
   const v = parsed.values;
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const repos = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : (await discoverAgents(ctx.memfsRoot)).repos;

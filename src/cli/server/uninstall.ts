@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { noPositionals, parseCommandArgs } from '../args.js';
+import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
 import { formatError } from '../../core/errors.js';
 import { git } from '../../core/git.js';
 import { stateDirOf } from '../../core/settings.js';
@@ -29,7 +29,7 @@ first, or it sets the agents up again.
 export async function uninstallServer(opts: { argv: string[] }): Promise<number> {
   const parsed = parseCommandArgs(
     opts.argv,
-    { agent: { type: 'string', multiple: true }, all: { type: 'boolean' }, 'memfs-root': { type: 'string' }, config: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+    { ...AGENT_FLAGS, 'dry-run': { type: 'boolean' } },
     HELP,
   );
   if (!parsed) return EXIT.ok;
