@@ -131,15 +131,16 @@ export function appendEntries(text: string, adds: readonly ConfigEntry[]): strin
   for (const { key, value } of adds) {
     const first = key.indexOf('.');
     const last = key.lastIndexOf('.');
-    const section = key.slice(0, first).toLowerCase();
+    // Written as given: git keeps the caller's case in what it writes (it compares case-insensitively).
+    const section = key.slice(0, first);
     const name = key.slice(last + 1);
     // Control characters (refused before this anyway, git-config.ts) are left to git's own escaping.
     if (first < 0 || !SECTION.test(section) || NAME.exec(name)?.[0] !== name || /[\0-\x1f\x7f]/.test(key + value)) return undefined;
     const sub = first === last ? undefined : key.slice(first + 1, last);
-    const prefix = sub === undefined ? section : `${section}.${sub}`;
+    const prefix = sub === undefined ? section.toLowerCase() : `${section.toLowerCase()}.${sub}`;
     if (parsed.sections.has(prefix)) return undefined;
     if (!sections.has(prefix)) sections.set(prefix, [sub === undefined ? `[${section}]` : `[${section} "${sub.replace(/[\\"]/g, '\\$&')}"]`]);
-    sections.get(prefix)!.push(`\t${name.toLowerCase()} = ${formatValue(value)}`);
+    sections.get(prefix)!.push(`\t${name} = ${formatValue(value)}`);
   }
   const lead = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
   return text + lead + [...sections.values()].map((lines) => lines.join('\n') + '\n').join('');
