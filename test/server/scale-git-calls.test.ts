@@ -1,12 +1,14 @@
 /**
- * `init --server` at scale: the git processes it starts do not grow with the number of agents (three per agent made
- * a first run over 10,000 agents take 12 minutes), and where hooks go still follows core.hooksPath as git reads it.
+ * `init --server` and `uninstall --server` at scale: the git processes they start do not grow with the number of
+ * agents (three per agent made a first init over 10,000 agents take 12 minutes), and what they do is unchanged:
+ * hooks go where core.hooksPath says, the remote-tracking ref goes away on uninstall.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { snapshot } from '../helpers/repo.js';
 import { type Harness, makeHarness } from './harness.js';
 
 let harnesses: Harness[] = [];
@@ -75,4 +77,22 @@ it('installs where core.hooksPath points, whether the repo or the user config se
     expect(fs.existsSync(path.join(a.gitDir, 'user-hooks', 'reference-transaction'))).toBe(true);
     expect(fs.existsSync(path.join(a.gitDir, 'hooks', 'reference-transaction'))).toBe(false);
   }
+});
+
+it('uninstall --server deletes the remote-tracking ref, loose or packed, and starts git only for agents that have one', async () => {
+  const { h, repos } = await harness(3);
+  const before = snapshot(repos[2].gitDir);
+  expect(init(h).code).toBe(0);
+  for (const a of repos.slice(0, 2)) {
+    execFileSync('git', ['--git-dir', h.extPath(a.agentId), 'fetch', '-q', a.gitDir, 'main:main']);
+    git(a.gitDir, ['fetch', '-q', 'letta-memfs']);
+  }
+  git(repos[1].gitDir, ['pack-refs', '--all']);
+  expect(git(repos[1].gitDir, ['show-ref', 'refs/remotes/letta-memfs/main'])).toMatch(/^[0-9a-f]{40} /);
+  const counter = countingGit(h.root);
+  const r = runCli(['uninstall', '--server', '--all', '--memfs-root', h.memfsRoot], { cwd: h.root, env: counter.env });
+  expect(r.code, r.err).toBe(0);
+  for (const a of repos.slice(0, 2)) expect(() => git(a.gitDir, ['show-ref', '--verify', '-q', 'refs/remotes/letta-memfs/main'])).toThrow();
+  expect(snapshot(repos[2].gitDir)).toEqual(before);
+  expect(counter.calls().filter((c) => c.startsWith('--git-dir') && c.includes('update-ref'))).toHaveLength(2);
 });
