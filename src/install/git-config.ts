@@ -4,6 +4,7 @@ import path from 'node:path';
 import { USAGE, unsafeCharIn } from '../core/config/values.js';
 import { UserError } from '../core/errors.js';
 import { git } from '../core/git.js';
+import { appendEntries, entryMap, parseGitConfig } from './config-file.js';
 import type { ConfigChange } from './manifest.js';
 
 /**
@@ -26,15 +27,11 @@ export type DesiredConfig = Record<string, string[] | null>;
 
 /** Parses `git config --list -z` output into key -> values (keys as git prints them: section and name lowercased). */
 export function parseConfigList(z: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const entry of z.split('\0')) {
-    if (!entry) continue;
+  const entries = z.split('\0').filter(Boolean).map((entry) => {
     const nl = entry.indexOf('\n');
-    const key = nl < 0 ? entry : entry.slice(0, nl);
-    const value = nl < 0 ? '' : entry.slice(nl + 1);
-    out.set(key, [...(out.get(key) ?? []), value]);
-  }
-  return out;
+    return nl < 0 ? { key: entry, value: '' } : { key: entry.slice(0, nl), value: entry.slice(nl + 1) };
+  });
+  return entryMap(entries);
 }
 
 /** git lowercases the section and variable name but keeps the subsection (URLs) as written. */
@@ -58,7 +55,11 @@ export function planConfig(current: Map<string, string[]>, desired: DesiredConfi
   return { writes, newChanges };
 }
 
+/** What `git config --file <file> --list` holds (includes not followed), read without git when the text is plain. */
 export async function readConfigFile(file: string): Promise<Map<string, string[]>> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  const parsed = text === undefined ? undefined : parseGitConfig(text);
+  if (parsed) return entryMap(parsed.entries);
   const r = await git(['config', '--file', file, '--list', '-z'], { allowFailure: true });
   return parseConfigList(r.exitCode === 0 ? r.stdout : '');
 }
@@ -105,8 +106,13 @@ export async function applyConfig(
   if (writes.length === 0) return record;
   const original = await fs.readFile(file);
   const lock = `${file}.lock`;
+  // Only new keys in sections the file does not have yet (a first install): the bytes `git config --add` would write,
+  // straight into the lock; anything else is left to git.
+  const appended = writes.every((w) => !w.isSet)
+    ? appendEntries(original.toString('utf8'), writes.flatMap((w) => (w.values ?? []).map((value) => ({ key: w.key, value }))))
+    : undefined;
   try {
-    await fs.writeFile(lock, original, { flag: 'wx', mode: (await fs.stat(file)).mode & 0o777 });
+    await fs.writeFile(lock, appended ?? original, { flag: 'wx', mode: (await fs.stat(file)).mode & 0o777 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     throw new UserError(`${file} is locked by another git process (${lock} exists)`, `wait for it to finish and re-run; if no git is running, remove ${lock}`);
@@ -114,7 +120,7 @@ export async function applyConfig(
   const orig = path.join(stateDir, 'config.orig');
   const createdState = !(await fs.stat(stateDir).then(() => true, () => false));
   try {
-    for (const w of writes) await writeKey(lock, w.key, w.values, w.isSet);
+    if (appended === undefined) for (const w of writes) await writeKey(lock, w.key, w.values, w.isSet);
     await fs.mkdir(stateDir, { recursive: true });
     if (record.configAfterInstall === undefined) {
       await fs.writeFile(orig, original);

@@ -8,6 +8,7 @@ import { warn } from '../core/log.js';
 import { selfCommand } from '../core/self-command.js';
 import { type Role, stateDirOf } from '../core/settings.js';
 import { applyConfig, type DesiredConfig, restoreConfig } from './git-config.js';
+import { repoHooksPath } from './hooks-path.js';
 import { type Manifest, manifestPath, readManifest, writeManifest } from './manifest.js';
 import { releaseRuntime, runtimeBase, useRuntime } from './runtime.js';
 import { isOurShim, renderShim } from './shim.js';
@@ -22,6 +23,11 @@ export interface InstallOptions {
   hooks: readonly string[];
   /** Config the role needs in the repo's own config file (`<commonDir>/config`). */
   config: DesiredConfig;
+  /**
+   * Known for a batch of installs (`noHooksPathOutsideRepos`): no config outside the repo sets core.hooksPath, so the
+   * repo's own config files say where hooks go, read without a git process.
+   */
+  noHooksPathOutside?: boolean;
   /** Absolute node binary for the shims; defaults to the one running now. */
   node?: string;
   /** Where the hook runtime goes (install/runtime.ts); defaults to the role's per-user place. */
@@ -33,8 +39,9 @@ export interface InstallOptions {
  * common dir's `hooks/` so that linked worktrees share them. We install into a set hooksPath but never set one:
  * it would disable Letta Code's own hooks in `.git/hooks`.
  */
-export async function hooksDirOf(repo: RepoPaths): Promise<{ dir: string; viaHooksPath: boolean }> {
-  const hooksPath = await getConfig('core.hooksPath', repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir });
+export async function hooksDirOf(repo: RepoPaths, noHooksPathOutside = false): Promise<{ dir: string; viaHooksPath: boolean }> {
+  const known = noHooksPathOutside ? repoHooksPath(repo.commonDir) : undefined;
+  const hooksPath = known ? known.value : await getConfig('core.hooksPath', repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir });
   if (!hooksPath) return { dir: path.join(repo.commonDir, 'hooks'), viaHooksPath: false };
   const expanded = hooksPath.startsWith('~/') ? path.join(os.homedir(), hooksPath.slice(2)) : hooksPath;
   return { dir: path.resolve(repo.workTree ?? repo.gitDir, expanded), viaHooksPath: true };
@@ -45,7 +52,7 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
     if (CLIENT_OWNED.has(h)) throw new Error(`refusing to install ${h}: Letta Code owns it`);
   }
   const stateDir = stateDirOf(opts.repo.commonDir);
-  const { dir: hooksDir, viaHooksPath } = await hooksDirOf(opts.repo);
+  const { dir: hooksDir, viaHooksPath } = await hooksDirOf(opts.repo, opts.noHooksPathOutside);
   if (viaHooksPath) {
     warn(`core.hooksPath is set: installing into ${hooksDir}; tools that regenerate it (husky on npm install) drop our hooks, so re-run init after them`);
   }

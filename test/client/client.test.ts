@@ -136,11 +136,12 @@ describe('client init redirects a Letta checkout to the external host', () => {
 
     const forms = secretForms(USER, TOKEN);
     const argv = fs.readFileSync(sb.argvLog, 'utf8');
-    // The wrapper saw init's own git calls (ls-remote through the header, config writes) and the hooks' calls.
+    // The wrapper saw init's own git calls (ls-remote through the header, config reads; its config writes to a new
+    // section need no git, install/config-file.ts) and the hooks' calls.
     // (git puts its exec-path first on PATH for hooks, so the hooks' own git calls bypass the wrapper; they are
     // ls-tree and cat-file on local objects.)
     expect(argv).toContain('ls-remote\t--heads');
-    expect(argv).toContain('config\t--file');
+    expect(argv).toContain('config\t--get\tremote.origin.url');
     const config = fs.readFileSync(path.join(checkout, '.git', 'config'), 'utf8');
     const texts = { argv, config, initOut: r.stdout + r.stderr, push: push.stdout + push.stderr, status: st.stdout + st.stderr };
     for (const [where, text] of Object.entries(texts)) {

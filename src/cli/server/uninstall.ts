@@ -1,7 +1,9 @@
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
 import { formatError } from '../../core/errors.js';
+import { readSmallFile } from '../../core/fs.js';
 import { git } from '../../core/git.js';
 import { stateDirOf } from '../../core/settings.js';
 import { uninstall } from '../../install/installer.js';
@@ -24,6 +26,12 @@ first, or it sets the agents up again.
   --memfs-root <dir>  the Letta memfs root (default: the one init --server recorded, else ~/.letta/memfs)
   --config <file>     config file
   --dry-run           print what would be removed; change nothing`;
+
+/** Whether a ref may exist: a loose file or any mention in packed-refs (or a reftable store, not read here). */
+function mayHaveRef(gitDir: string, ref: string): boolean {
+  const has = (rel: string) => fsSync.existsSync(path.join(gitDir, rel));
+  return has(ref) || has('reftable') || (readSmallFile(path.join(gitDir, 'packed-refs')) ?? '').includes(ref);
+}
 
 /** `uninstall --server`: the installer's uninstall for each selected agent; one failure does not stop the others. */
 export async function uninstallServer(opts: { argv: string[] }): Promise<number> {
@@ -55,8 +63,9 @@ export async function uninstallServer(opts: { argv: string[] }): Promise<number>
       // The repo.git path is known: no git call on it first, which would fail on a broken included config (as an
       // older init wrote for a remote with a newline) and leave uninstall unable to repair it.
       await uninstall({ gitDir: r.gitDir, commonDir: r.gitDir });
-      // What status reads as "pending" or "external main": without our setup they would describe nothing.
-      await git(['update-ref', '-d', TRACKING_REF], { gitDir: r.gitDir, allowFailure: true });
+      // What status reads as "pending" or "external main": without our setup they would describe nothing. A git
+      // process only where the ref may be (a repo never pulled has none): `--all` over 10,000 agents.
+      if (mayHaveRef(r.gitDir, TRACKING_REF)) await git(['update-ref', '-d', TRACKING_REF], { gitDir: r.gitDir, allowFailure: true });
       process.stdout.write(`${r.agentId}: restored\n`);
     } catch (err) {
       failed++;

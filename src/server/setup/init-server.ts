@@ -7,6 +7,7 @@ import { readSmallFile, writeFileAtomic } from '../../core/fs.js';
 import { readSettings, type Settings, stateDirOf, writeSettings } from '../../core/settings.js';
 import { hasPlaceholder, renderRemote } from '../../core/template.js';
 import { type DesiredConfig, quoteConfigString } from '../../install/git-config.js';
+import { noHooksPathOutsideRepos } from '../../install/hooks-path.js';
 import { install } from '../../install/installer.js';
 import { readManifest } from '../../install/manifest.js';
 import { runtimeBase, useRuntime } from '../../install/runtime.js';
@@ -102,7 +103,7 @@ export function checkServerConfig(config: Config): { memfsRoot: string; remote: 
  * Idempotent. With no sync record yet, main is recorded as synced: the Letta server wrote it from Postgres.
  * (`letta-memfs-hooks sync --all --force` resyncs when that assumption does not hold.)
  */
-export async function initAgent(repo: AgentRepo, config: Config, node?: string): Promise<InitServerAgent> {
+export async function initAgent(repo: AgentRepo, config: Config, node?: string, noHooksPathOutside?: boolean): Promise<InitServerAgent> {
   const { remote: template } = checkServerConfig(config);
   const remote = renderRemote(template, repo.agentId);
   const included = path.join(repo.gitDir, INCLUDED_CONFIG);
@@ -120,6 +121,7 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string):
       role: 'server',
       hooks: SERVER_HOOKS,
       config: serverRepoConfig(),
+      noHooksPathOutside,
       node,
       runtimeBase: base,
     });
@@ -185,8 +187,10 @@ export async function setupServer(opts: InitServerOptions): Promise<InitServerRe
   if (repos.length > 1 && !hasPlaceholder(remote)) {
     throw new UserError(`remote ${remote} has no {agentId} but ${repos.length} agents would share it`, "put {agentId} in the URL, or pass --agent <id>");
   }
+  // Checked once for the batch, so each repo's hooks dir is read from its config file, not asked of git (installer.ts).
+  const noHooksPathOutside = repos.length > 0 && (await noHooksPathOutsideRepos({ gitDir: repos[0].gitDir }));
   const agents = await mapLimit(repos, opts.concurrency ?? 8, async (r) => {
-    const a = await initAgent(r, opts.config, opts.node);
+    const a = await initAgent(r, opts.config, opts.node, noHooksPathOutside);
     opts.onAgentDone?.(repos.length);
     return a;
   });
