@@ -6,10 +6,9 @@
 // so the test sees each call: none to sync-from-git, none while idle.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { CLI, CliProcess, cliOk, runCli } from './helpers/cli.js';
@@ -28,26 +27,51 @@ let host: GitHost;
 let api: Rest;
 let service: ChildProcess;
 let serviceLog = '';
-let counter: http.Server;
+let counter: ChildProcess;
 let counterUrl = '';
-/** Every request the toolkit sent to Letta: method and path (query included). */
-const lettaRequests: { method: string; path: string; at: number }[] = [];
-const scratch: string[] = [];
+const counterFile = join(mkdtempSync(join(tmpdir(), 'letta-e2e-counter-')), 'requests.jsonl');
+const scratch: string[] = [dirname(counterFile)];
 
-/** A transparent, streaming HTTP proxy in front of Letta that records each request. */
-async function startCounter(target: string): Promise<http.Server> {
-  const to = new URL(target);
-  const srv = http.createServer((req, res) => {
-    lettaRequests.push({ method: req.method ?? '', path: req.url ?? '', at: Date.now() });
-    const up = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
+/**
+ * A transparent, streaming HTTP proxy in front of Letta that appends each request (method and path) to a file. A
+ * separate process: the CLI runs synchronously from this test (spawnSync), which would stall a proxy living here.
+ */
+const COUNTER = `
+const http = require('node:http');
+const fs = require('node:fs');
+const [target, file] = process.argv.slice(1);
+const to = new URL(target);
+const srv = http.createServer((req, res) => {
+  fs.appendFileSync(file, JSON.stringify({ method: req.method, path: req.url, at: Date.now() }) + '\\n');
+  const up = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } }, (r) => {
+    res.writeHead(r.statusCode || 502, r.headers);
+    r.pipe(res);
   });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  return srv;
+  up.on('error', () => res.destroy());
+  req.pipe(up);
+});
+srv.listen(0, '127.0.0.1', () => process.stdout.write(srv.address().port + '\\n'));
+`;
+
+async function startCounter(target: string): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, ['-e', COUNTER, target, counterFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    proc.stdout!.once('data', (d) => resolve(String(d).trim()));
+    proc.once('exit', (code) => reject(new Error(`counter exited ${code}`)));
+  });
+  counterUrl = `http://127.0.0.1:${port}`;
+  return proc;
+}
+
+/** Every request the toolkit sent to Letta so far, oldest first. */
+function lettaRequests(): { method: string; path: string; at: number }[] {
+  let text = '';
+  try {
+    text = readFileSync(counterFile, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 beforeAll(async () => {
@@ -57,7 +81,6 @@ beforeAll(async () => {
     startGitHost({ user: 'git', token: TOKEN }),
   ]);
   counter = await startCounter(server.url);
-  counterUrl = `http://127.0.0.1:${(counter.address() as AddressInfo).port}`;
   mkdirSync(server.memfsRoot, { recursive: true });
   service = spawn(process.execPath, [CLI, 'serve', '--memfs-root', server.memfsRoot, '--port', String(servicePort), '--letta-url', counterUrl], {
     env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: SECRET },
@@ -71,7 +94,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   service?.kill('SIGTERM');
-  await new Promise<void>((r) => (counter ? counter.close(() => r()) : r()));
+  counter?.kill('SIGTERM');
   await Promise.all([server?.stop(), host?.close()]);
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
@@ -181,11 +204,11 @@ describe(`letta ${version} unpatched, stock mode: watch`, () => {
     await until('main and the host to agree', () => hostMain(agentId) === repoMain(agentId), Boolean);
     // Settle: the last pull and the service's delayed push checks are done.
     await new Promise((r) => setTimeout(r, 5000));
-    const before = lettaRequests.length;
+    const before = lettaRequests().length;
     const pulls = (watch.log.match(/\(periodic\)/g) ?? []).length;
     // Three polling intervals (2 s) plus slack: every tick and periodic pull runs, none may reach Letta.
     await new Promise((r) => setTimeout(r, 8000));
-    expect(lettaRequests.slice(before)).toEqual([]);
+    expect(lettaRequests().slice(before)).toEqual([]);
     // Idle periodic pulls log nothing (no step, no sync): the log did not grow with pull lines either.
     expect((watch.log.match(/\(periodic\)/g) ?? []).length).toBe(pulls);
   });
@@ -235,10 +258,10 @@ describe(`letta ${version} unpatched, stock mode: conflicts and refusals`, () =>
   });
 
   it('the unpatched server never received a sync-from-git call (only init --server\'s probe of an agent no server has)', () => {
-    const calls = lettaRequests.filter((q) => /sync-from-git/.test(q.path));
+    const calls = lettaRequests().filter((q) => /sync-from-git/.test(q.path));
     expect(calls.length).toBeGreaterThan(0);
     expect(calls.every((q) => q.path.startsWith(`/v1/agents/${PROBE_AGENT}/memory/sync-from-git`))).toBe(true);
     // Pushes did go through Letta's proxy.
-    expect(lettaRequests.some((q) => q.method === 'POST' && /\/v1\/git\/agent-[^/]+\/state\.git\/git-receive-pack$/.test(q.path))).toBe(true);
+    expect(lettaRequests().some((q) => q.method === 'POST' && /\/v1\/git\/agent-[^/]+\/state\.git\/git-receive-pack$/.test(q.path))).toBe(true);
   });
 });
