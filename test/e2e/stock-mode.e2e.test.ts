@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
-import { CLI, CliProcess, cliOk, runCli } from './helpers/cli.js';
+import { CliProcess, cliOk, runCli } from './helpers/cli.js';
+import { type Serve, startServe } from './helpers/serve.js';
 import { Client } from './helpers/client.js';
 import { lettaVersion } from './helpers/env.js';
 import { blockFile } from './helpers/repo.js';
@@ -25,8 +26,7 @@ const PROBE_AGENT = 'agent-00000000-0000-4000-8000-000000000000';
 let server: LettaServer;
 let host: GitHost;
 let api: Rest;
-let service: ChildProcess;
-let serviceLog = '';
+let service: Serve;
 let counter: ChildProcess;
 let counterUrl = '';
 const counterFile = join(mkdtempSync(join(tmpdir(), 'letta-e2e-counter-')), 'requests.jsonl');
@@ -82,18 +82,12 @@ beforeAll(async () => {
   ]);
   counter = await startCounter(server.url);
   mkdirSync(server.memfsRoot, { recursive: true });
-  service = spawn(process.execPath, [CLI, 'serve', '--memfs-root', server.memfsRoot, '--port', String(servicePort), '--letta-url', counterUrl], {
-    env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: SECRET },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  service.stderr!.on('data', (d) => (serviceLog += d));
-  for (let i = 0; i < 100 && !/on http:/.test(serviceLog); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(serviceLog).toMatch(/on http:/);
+  service = await startServe({ memfsRoot: server.memfsRoot, port: servicePort, secret: SECRET, lettaUrl: counterUrl });
   api = new Rest(server.url);
 }, 180_000);
 
 afterAll(async () => {
-  service?.kill('SIGTERM');
+  service?.proc.kill('SIGTERM');
   counter?.kill('SIGTERM');
   await Promise.all([server?.stop(), host?.close()]);
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
@@ -171,15 +165,15 @@ describe(`letta ${version} unpatched, stock mode: watch`, () => {
     expect(byLabel(blocks, 'reference/notes')).toMatchObject({ value: 'first note', description: 'Scratch notes' });
     // main moved by a push through Letta: the service saw it (its after-push ran) and recompiled for system/.
     expect(repoMain(agentId)).toBe(pushed);
-    await until('the recompile', () => serviceLog, (l) => new RegExp(`${agentId}: after push: recompiled`).test(l));
+    await until('the recompile', () => service.log(), (l) => new RegExp(`${agentId}: after push: recompiled`).test(l));
     expect(await api.systemPrompt(agentId)).toContain('Ada moved to Lisbon.');
 
     client.git('rm', '-q', 'reference/notes.md');
     client.git('commit', '-q', '-m', 'drop notes');
     client.git('push', '-q', 'origin', 'main');
     await until('the detach', () => api.blocks(agentId), (bs) => !byLabel(bs, 'reference/notes'), () => watch.log);
-    await until('the after-push of the delete', () => serviceLog, (l) => new RegExp(`${agentId}: after push: no-system-change`).test(l));
-    expect(serviceLog.match(new RegExp(`${agentId}: after push: recompiled`, 'g'))).toHaveLength(1);
+    await until('the after-push of the delete', () => service.log(), (l) => new RegExp(`${agentId}: after push: no-system-change`).test(l));
+    expect(service.log().match(new RegExp(`${agentId}: after push: recompiled`, 'g'))).toHaveLength(1);
     await until('the detach log line', () => server.log(), (l) => /Detached block reference\/notes/.test(l));
     // What Letta holds is recorded: nothing pending for status or sync --pending.
     await until('no pending sync', () => JSON.parse(runCli(['status', '--server', '--json', '--agent', agentId], serverEnv()).stdout)[0].pending, (p) => p === undefined);
