@@ -200,9 +200,13 @@ describe(`letta ${version} unpatched, stock mode: watch`, () => {
     await new Promise((r) => setTimeout(r, 5000));
     const before = lettaRequests().length;
     const pulls = (watch.log.match(/\(periodic\)/g) ?? []).length;
+    host.clearRequests();
     // Three polling intervals (2 s) plus slack: every tick and periodic pull runs, none may reach Letta.
     await new Promise((r) => setTimeout(r, 8000));
     expect(lettaRequests().slice(before)).toEqual([]);
+    // Nor a fetch: each periodic pull only asks the host for its main (info/refs) and finds it unchanged.
+    expect(host.requests.length).toBeGreaterThan(0);
+    expect(host.requests.filter((q) => q.method === 'POST')).toEqual([]);
     // Idle periodic pulls log nothing (no step, no sync): the log did not grow with pull lines either.
     expect((watch.log.match(/\(periodic\)/g) ?? []).length).toBe(pulls);
   });

@@ -36,7 +36,7 @@ export async function inspectLetta(o: LettaClientOptions): Promise<LettaKind> {
   }
   const ep = await probe(o, `/v1/agents/${NO_AGENT}/memory/sync-from-git?recompile=false`, 'POST');
   const endpoint = endpointFrom(ep.status, ep.detail);
-  const detail = endpoint === 'missing' ? 'missing (HTTP 404 Not Found)' : `HTTP ${ep.status}: ${ep.detail}`;
+  const detail = ep.status === 404 && endpoint === 'missing' ? 'missing (HTTP 404 Not Found)' : `HTTP ${ep.status ?? ep.error}: ${ep.detail}`;
   return { letta: true, version: health.version, guarded, endpoint, detail };
 }
 
