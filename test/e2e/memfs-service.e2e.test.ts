@@ -2,14 +2,14 @@
 // our `serve`. git talks to Letta's own /v1/git/<agent>/state.git (the proxy in
 // letta/server/rest_api/routers/v1/git_http.py), which forwards to the service and runs its own block sync after
 // each receive-pack. Clients use Letta Code's argv: -c http.extraHeader=Authorization: Basic base64(letta:<key>).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { lettaVersion, REPO_ROOT } from './helpers/env.js';
+import { lettaVersion } from './helpers/env.js';
+import { type Serve, startServe } from './helpers/serve.js';
 import { blockFile, git } from './helpers/repo.js';
 import { Rest, type Block } from './helpers/rest.js';
 import { DEFAULT_ORG, freePort, LettaServer } from './helpers/server.js';
@@ -19,8 +19,7 @@ const SECRET = randomBytes(24).toString('hex');
 const KEY = 'sk-let-e2e-not-a-real-key';
 const BASIC = `Authorization: Basic ${Buffer.from(`letta:${KEY}`).toString('base64')}`;
 let server: LettaServer;
-let service: ChildProcess;
-let serviceLog = '';
+let service: Serve;
 let servicePort = 0;
 let api: Rest;
 const scratch: string[] = [];
@@ -29,18 +28,12 @@ beforeAll(async () => {
   servicePort = await freePort();
   server = await LettaServer.start({ venv: inject('lettaVenv'), name: 'stock', memfsServiceUrl: `http://127.0.0.1:${servicePort}/${SECRET}` });
   mkdirSync(server.memfsRoot, { recursive: true });
-  service = spawn(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '--memfs-root', server.memfsRoot, '--port', String(servicePort), '--letta-url', server.url], {
-    env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: SECRET },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  service.stderr!.on('data', (d) => (serviceLog += d));
-  for (let i = 0; i < 100 && !/on http:/.test(serviceLog); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(serviceLog).toMatch(/on http:/);
+  service = await startServe({ memfsRoot: server.memfsRoot, port: servicePort, secret: SECRET, lettaUrl: server.url });
   api = new Rest(server.url);
 }, 180_000);
 
 afterAll(async () => {
-  service?.kill('SIGTERM');
+  service?.proc.kill('SIGTERM');
   await server?.stop();
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
@@ -154,8 +147,8 @@ describe(`letta ${version} unpatched + serve: round trip in through /v1/git/`, (
 });
 
 async function logUntil(pattern: RegExp): Promise<void> {
-  for (let i = 0; i < 150 && !pattern.test(serviceLog); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(serviceLog).toMatch(pattern);
+  for (let i = 0; i < 150 && !pattern.test(service.log()); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(service.log()).toMatch(pattern);
 }
 
 describe(`letta ${version} unpatched + serve: after a push`, () => {
@@ -166,7 +159,7 @@ describe(`letta ${version} unpatched + serve: after a push`, () => {
     git(['commit', '-q', '-m', 'reference only'], dir);
     expect(lc(['push', 'origin', 'main'], dir).code).toBe(0);
     await logUntil(new RegExp(`${agentId}: after push: no-system-change`));
-    expect(serviceLog).not.toMatch(new RegExp(`${agentId}: after push: recompiled`));
+    expect(service.log()).not.toMatch(new RegExp(`${agentId}: after push: recompiled`));
 
     write(dir, 'system/human.md', blockFile({ description: 'What I know about the human' }, 'Ada lives in Porto now.'));
     git(['commit', '-q', '-am', 'system change'], dir);
@@ -197,7 +190,7 @@ describe(`letta ${version} unpatched + serve: refusals`, () => {
     ]) {
       expect(await raw(p, org), p).not.toBe(200);
     }
-    expect(serviceLog).not.toContain(SECRET);
-    expect(serviceLog).not.toContain(Buffer.from(`letta:${KEY}`).toString('base64'));
+    expect(service.log()).not.toContain(SECRET);
+    expect(service.log()).not.toContain(Buffer.from(`letta:${KEY}`).toString('base64'));
   });
 });

@@ -45,6 +45,8 @@ export async function pushThroughLetta(repo: AgentRepo, commit: string, letta: L
   });
   if (r.exitCode === 0) return 'ok';
   if (/\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock/i.test(r.stderr)) return 'rejected';
-  const line = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `git exit ${r.exitCode}`;
-  return { error: line.slice(0, 300) };
+  // The service's refusal reaches git as `remote:` lines (pre-receive); they say why, git's last line only that it failed.
+  const lines = r.stderr.trim().split('\n').filter(Boolean);
+  const remote = lines.filter((l) => l.startsWith('remote: ') && l.trim() !== 'remote:').map((l) => l.slice(8).trim());
+  return { error: (remote.length > 0 ? remote.join('; ') : (lines.pop() ?? `git exit ${r.exitCode}`)).slice(0, 300) };
 }
