@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
-import { CliProcess, cliOk, runCli } from './helpers/cli.js';
+import { CliProcess, cliOkAsync, runCliAsync } from './helpers/cli.js';
 import { type Serve, startServe } from './helpers/serve.js';
 import { Client } from './helpers/client.js';
 import { lettaVersion } from './helpers/env.js';
@@ -34,7 +34,7 @@ const scratch: string[] = [dirname(counterFile)];
 
 /**
  * A transparent, streaming HTTP proxy in front of Letta that appends each request (method and path) to a file. A
- * separate process: the CLI runs synchronously from this test (spawnSync), which would stall a proxy living here.
+ * separate process: the client helper runs the CLI synchronously (spawnSync), which would stall a proxy living here.
  */
 const COUNTER = `
 const http = require('node:http');
@@ -115,9 +115,9 @@ async function until<T>(what: string, get: () => T | Promise<T>, ok: (v: T) => b
 async function provisionAgent(name: string): Promise<{ agentId: string; client: Client; init: string }> {
   const agent = await api.createAgent(name);
   await host.createRepo(`agents/${agent.id}.git`);
-  const init = cliOk(['init', '--server', '--agent', agent.id], serverEnv()).stdout;
+  const init = (await cliOkAsync(['init', '--server', '--agent', agent.id], serverEnv())).stdout;
   // Seeding the empty external repo pushes main out: no push into Letta, no sync call.
-  cliOk(['pull', '--agent', agent.id], serverEnv());
+  await cliOkAsync(['pull', '--agent', agent.id], serverEnv());
   expect(hostMain(agent.id)).toBe(repoMain(agent.id));
   const client = new Client(agent.id, { remote: `${host.url}/agents/{agentId}.git`, lettaUrl: server.url, token: TOKEN });
   scratch.push(client.home);
@@ -133,10 +133,10 @@ describe(`letta ${version} unpatched, stock mode: set-up`, () => {
   it('init --server detects stock mode; doctor says it fits and that serve answers behind /v1/git/; status shows it', async () => {
     first = await provisionAgent('stock-setup');
     expect(first.init).toContain(`server mode stock (detected: Letta ${version} without the sync-from-git endpoint)`);
-    const doctor = runCli(['doctor', '--server'], serverEnv());
+    const doctor = await runCliAsync(['doctor', '--server'], serverEnv());
     expect(doctor.stdout).toMatch(/^ok {3}server mode: stock: external commits are pushed through Letta's \/v1\/git\/ \(sync endpoint missing\)$/m);
     expect(doctor.stdout).toMatch(new RegExp(`^ok {3}serve behind Letta's /v1/git/: answers for agent-`, 'm'));
-    const status = runCli(['status', '--server', '--json'], serverEnv());
+    const status = await runCliAsync(['status', '--server', '--json'], serverEnv());
     expect((JSON.parse(status.stdout) as { mode: string }[]).every((s) => s.mode === 'stock')).toBe(true);
   });
 });
@@ -176,8 +176,8 @@ describe(`letta ${version} unpatched, stock mode: watch`, () => {
     expect(service.log().match(new RegExp(`${agentId}: after push: recompiled`, 'g'))).toHaveLength(1);
     await until('the detach log line', () => server.log(), (l) => /Detached block reference\/notes/.test(l));
     // What Letta holds is recorded: nothing pending for status or sync --pending.
-    await until('no pending sync', () => JSON.parse(runCli(['status', '--server', '--json', '--agent', agentId], serverEnv()).stdout)[0].pending, (p) => p === undefined);
-    expect(runCli(['sync', '--pending'], serverEnv()).stdout).toContain('0 agent(s) had a pending sync');
+    await until('no pending sync', async () => JSON.parse((await runCliAsync(['status', '--server', '--json', '--agent', agentId], serverEnv())).stdout)[0].pending, (p) => p === undefined);
+    expect((await runCliAsync(['sync', '--pending'], serverEnv())).stdout).toContain('0 agent(s) had a pending sync');
   });
 
   it('round trip out: a REST edit (read_only included) becomes a commit that watch pushes to the host and the client pulls', async () => {
@@ -224,7 +224,7 @@ describe(`letta ${version} unpatched, stock mode: conflicts and refusals`, () =>
     client.git('push', '-q', 'origin', 'main');
     const clientHead = client.git('rev-parse', 'HEAD').trim();
 
-    const r = runCli(['pull', '--agent', agentId, '--json'], serverEnv());
+    const r = await runCliAsync(['pull', '--agent', agentId, '--json'], serverEnv());
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(3);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(out.steps).toEqual(['conflict-merge', 'push']);
@@ -236,7 +236,7 @@ describe(`letta ${version} unpatched, stock mode: conflicts and refusals`, () =>
     await until('the block', () => api.blockByLabel(agentId, 'system/human'), (b) => b?.value === 'Client says: Ada lives in Oslo.');
     const kept = execFileSync('git', ['--git-dir', server.repoGitDir(agentId), 'show', `${out.conflict.ref}:system/human.md`], { encoding: 'utf8' });
     expect(kept).toContain('Server says: Ada lives in Rome.');
-    const status = runCli(['status', '--server', '--agent', agentId], serverEnv());
+    const status = await runCliAsync(['status', '--server', '--agent', agentId], serverEnv());
     expect(status.code).toBe(3);
     expect(status.stdout).toContain(`CONFLICT      ${out.conflict.ref} (system/human.md)`);
   });
@@ -248,7 +248,7 @@ describe(`letta ${version} unpatched, stock mode: conflicts and refusals`, () =>
     client.git('commit', '-q', '-am', 'persona: read only');
     // The client's pre-push refuses read_only changes; an operator can force it past. The service refuses it too.
     client.git('push', '-q', '--no-verify', 'origin', 'main');
-    const r = runCli(['pull', '--agent', agentId], serverEnv());
+    const r = await runCliAsync(['pull', '--agent', agentId], serverEnv());
     expect(r.code).toBe(1);
     expect(`${r.stdout}${r.stderr}`).toMatch(/push through Letta's \/v1\/git\/ failed: letta-memfs-hooks: push refused: system\/persona\.md: read_only is set by the server and cannot be \w+ by a client/);
     expect(repoMain(agentId)).toBe(before);

@@ -16,11 +16,36 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT):
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
+/**
+ * runCli without blocking this process: timers keep running meanwhile (the Rest helper's idle-socket drop, proxies
+ * served from the test process).
+ */
+export async function runCliAsync(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): Promise<CliResult> {
+  const { spawn } = await import('node:child_process');
+  const proc = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => (stdout += String(d)));
+  proc.stderr.on('data', (d) => (stderr += String(d)));
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 120_000);
+  const code = await new Promise<number | null>((resolve) => proc.on('close', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
 /** Like runCli, but throws with the command's output when it exits non-zero. */
 export function cliOk(args: string[], env: NodeJS.ProcessEnv, cwd?: string): CliResult {
-  const r = runCli(args, env, cwd);
+  return okOrThrow(args, runCli(args, env, cwd));
+}
+
+function okOrThrow(args: string[], r: CliResult): CliResult {
   if (r.code !== 0) throw new Error(`letta-memfs-hooks ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r;
+}
+
+/** Like runCliAsync, but throws with the command's output when it exits non-zero. */
+export async function cliOkAsync(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CliResult> {
+  return okOrThrow(args, await runCliAsync(args, env, cwd));
 }
 
 /** A long-running CLI process (e.g. `watch`) in its own process group; stop() sends SIGTERM and waits. */
