@@ -8,7 +8,6 @@ import { GitError, type RepoPaths } from '../core/git.js';
 import { lsTree as lsTreeAt, ObjectReader } from '../core/git-objects.js';
 import { logLine } from '../core/log.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
-import { planPoke, startPokeWaiter } from './poke.js';
 import { redactUrl } from '../core/redact.js';
 import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadableTree, ZERO_OID } from '../validate/push.js';
 import { formatProblem, type Problem } from '../validate/problem.js';
@@ -84,10 +83,14 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
   if (problems.length === 0) {
     const env = input.env ?? process.env;
     const { config, agentId } = input.settings;
+    const secret = env[config.webhookSecretEnv];
+    // Loaded only when a poke is configured: signing needs node:crypto, ~15 modules a plain push never uses.
+    if (!config.pokeUrl || !secret) return 0;
+    const { planPoke, startPokeWaiter } = await import('./poke.js');
     const poke = planPoke({
       agentId,
       pokeUrl: config.pokeUrl,
-      secret: env[config.webhookSecretEnv],
+      secret,
       remote: input.args[0] ?? '',
       updates: parsePrePushInput(input.stdin),
       commonDir: input.repo.commonDir,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of every installed hook: `node dist/hooks/run.js <hook> <git's args...>`, stdin as git gave it.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { formatError, UserError } from '../core/errors.js';
 import { type RepoPaths, resolveRepo } from '../core/git.js';
@@ -20,11 +20,28 @@ const HANDLERS: Record<string, () => Promise<{ default: HookHandler }>> = {
 // failure only confuses, so they always exit 0 and say what went wrong.
 const BLOCKING = new Set(['pre-push']);
 
+/**
+ * git's stdin for the hook. The shim hands it over as a pipe (or /dev/null), read with one readFileSync: touching
+ * process.stdin would set up a stream (net, stream modules) that costs a pre-push several ms. A terminal (the hook
+ * run by hand) gives nothing.
+ */
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  let st;
+  try {
+    st = fstatSync(0);
+  } catch {
+    return ''; // no fd 0 at all
+  }
+  if (!st.isFIFO() && !st.isFile()) return '';
+  try {
+    return readFileSync(0, 'utf8');
+  } catch (err) {
+    // A non-blocking pipe (a parent's, not the shim's) answers EAGAIN: read it as a stream then.
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
 }
 
 /**
