@@ -88,6 +88,8 @@ case "$LMH_ROLE:$LMH_HOOK" in
     [ "$3" = 1 ] || exit 0 ;;
 esac
 
+# pre-push has an entry of its own next to hook.mjs: one CommonJS file, which node loads faster (build-runtime.mjs).
+[ "$LMH_HOOK" = pre-push ] && LMH_ENTRY=${LMH_ENTRY%/*}/pre-push.cjs
 [ -x "$LMH_NODE" ] || LMH_NODE=$(command -v node) || LMH_NODE=
 if [ -z "$LMH_NODE" ] || [ ! -f "$LMH_ENTRY" ]; then
   echo "letta-memfs-hooks: $LMH_HOOK skipped: node or the hook runtime ($LMH_ENTRY) is gone (fix: re-run $LMH_SELF init)" >&2

@@ -25,6 +25,8 @@ function repo(name: string, algo: Algo): string {
   return dir;
 }
 
+const oidOf = (algo: Algo, t: Buffer) => createHash(algo).update(Buffer.concat([Buffer.from(`tree ${t.length}\0`), t])).digest('hex');
+
 /** Writes raw tree objects in one git call (oids computed here, checked against git's), returns their oids. */
 function writeTrees(dir: string, algo: Algo, trees: Buffer[]): string[] {
   const files = trees.map((t, i) => {
@@ -33,12 +35,11 @@ function writeTrees(dir: string, algo: Algo, trees: Buffer[]): string[] {
     return f;
   });
   const oids = execFileSync('git', ['hash-object', '-t', 'tree', '--literally', '-w', '--stdin-paths'], { cwd: dir, input: files.join('\n') + '\n', encoding: 'utf8' }).trim().split('\n');
-  trees.forEach((t, i) => expect(oids[i]).toBe(createHash(algo).update(Buffer.concat([Buffer.from(`tree ${t.length}\0`), t])).digest('hex')));
+  trees.forEach((t, i) => expect(oids[i]).toBe(oidOf(algo, t)));
   for (const f of files) fs.rmSync(f);
   return oids;
 }
 
-const oidOf = (algo: Algo, t: Buffer) => createHash(algo).update(Buffer.concat([Buffer.from(`tree ${t.length}\0`), t])).digest('hex');
 const entry = (mode: string, name: Buffer, oid: string) => Buffer.concat([Buffer.from(`${mode} `), name, Buffer.from([0]), Buffer.from(oid, 'hex')]);
 
 /** A random nested tree: odd but valid modes, names of any bytes but NUL and '/', duplicates, any order. */
