@@ -38,9 +38,47 @@ fi
 case "$LMH_ROLE:$LMH_HOOK" in
   client:post-merge|client:post-checkout)
     # A client pull or checkout changes nothing outside the checkout; only note it for `status` (which reads the
-    # file's mtime). A builtin redirection, not `date`: a fork costs ~4 ms, most of this hook's time.
-    : > "$LMH_STATE/last-$LMH_HOOK" 2>/dev/null
+    # file's mtime). A builtin redirection, not `date`: a fork costs ~4 ms, most of this hook's time. printf, not
+    # `:`: a failed redirection makes sh exit from a special builtin, and must stay silent (2>/dev/null comes first).
+    printf '' 2>/dev/null > "$LMH_STATE/last-$LMH_HOOK"
     exit 0 ;;
+  client:pre-push)
+    # Node runs only for what it validates (src/client/pre-push.ts): an update that sets the remote's main (the
+    # content the server reads; src/validate/push.ts mainUpdates), or a push URL still aimed at Letta's /v1/git/
+    # proxy (checkPushUrl, refused for every branch). git writes `<ref> <oid> <ref> <oid>` lines, and ref names hold
+    # no whitespace (git-check-ref-format); any other line goes to node too. Builtins only: no fork.
+    lmh_node=
+    lmh_u=${2%/}
+    case $lmh_u in */state.git)
+      lmh_p=${lmh_u%/state.git}
+      case ${lmh_p%/*} in */v1/git) [ -n "${lmh_p##*/}" ] && lmh_node=1 ;; esac ;;
+    esac
+    lmh_ifs=$IFS
+    IFS='
+'
+    set -f
+    for lmh_l in $LMH_IN; do
+      case $lmh_l in
+        *' '*' '*' '*' '*) lmh_node=1 ;;
+        ?*' '*' '*' '?*)
+          lmh_r=${lmh_l#* }; lmh_o=${lmh_r%% *}; lmh_r=${lmh_r#* }
+          if [ "${lmh_r%% *}" = refs/heads/main ]; then case $lmh_o in ''|*[!0]*) lmh_node=1 ;; esac; fi ;;
+        *) lmh_node=1 ;;
+      esac
+    done
+    set +f
+    IFS=$lmh_ifs
+    if [ -z "$lmh_node" ]; then
+      # For `status`, as node records last-push.json: the push URL, user info redacted like src/core/redact.ts
+      # redactUrl, and the time as the file's mtime.
+      lmh_u=$2
+      case $lmh_u in [A-Za-z]*://*)
+        lmh_r=${lmh_u#*://}
+        case ${lmh_r%%/*} in *@*) lmh_u="${lmh_u%%://*}://***@${lmh_r#*@}" ;; esac ;;
+      esac
+      printf '%s\n' "$lmh_u" 2>/dev/null > "$LMH_STATE/last-push"
+      exit 0
+    fi ;;
   *:reference-transaction)
     [ "$1" = committed ] || exit 0
     case "$LMH_IN" in *" refs/heads/main
@@ -50,6 +88,8 @@ case "$LMH_ROLE:$LMH_HOOK" in
     [ "$3" = 1 ] || exit 0 ;;
 esac
 
+# pre-push has an entry of its own next to hook.mjs: one CommonJS file, which node loads faster (build-runtime.mjs).
+[ "$LMH_HOOK" = pre-push ] && LMH_ENTRY=${LMH_ENTRY%/*}/pre-push.cjs
 [ -x "$LMH_NODE" ] || LMH_NODE=$(command -v node) || LMH_NODE=
 if [ -z "$LMH_NODE" ] || [ ! -f "$LMH_ENTRY" ]; then
   echo "letta-memfs-hooks: $LMH_HOOK skipped: node or the hook runtime ($LMH_ENTRY) is gone (fix: re-run $LMH_SELF init)" >&2

@@ -1,14 +1,14 @@
 /**
  * The client's pre-push hook: refuses a push that would break the Letta server's sync or bypass the external host.
  * Decisions are in src/validate/ (validateUpdate, shared with a server's pre-receive); this module reads the pushed
- * trees (ls-tree of the pushed and the remote's commit, one cat-file --batch-command for the rest) and reports.
+ * trees (the pushed and the remote's commit) and their files through one git cat-file --batch-command, and reports.
  */
 import path from 'node:path';
-import { GitError, type RepoPaths } from '../core/git.js';
-import { lsTree as lsTreeAt, ObjectReader } from '../core/git-objects.js';
+import type { RepoPaths } from '../core/git.js';
+import { ObjectReader } from '../core/git-objects.js';
+import { MalformedTree } from '../core/git-tree.js';
 import { logLine } from '../core/log.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
-import { planPoke, startPokeWaiter } from './poke.js';
 import { redactUrl } from '../core/redact.js';
 import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadableTree, ZERO_OID } from '../validate/push.js';
 import { formatProblem, type Problem } from '../validate/problem.js';
@@ -28,19 +28,15 @@ function repoOpts(repo: RepoPaths) {
   return repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir };
 }
 
-function lsTree(repo: RepoPaths, rev: string): Promise<TreeEntry[]> {
-  return lsTreeAt(rev, repoOpts(repo));
-}
-
 /**
  * The remote's current tree for an update: its old oid when we have that commit, else our remote-tracking ref for
  * it, else unknown (a new branch on the remote: nothing to compare read_only against).
  */
-async function baseTree(repo: RepoPaths, objects: ObjectReader, remote: string, u: PushUpdate): Promise<TreeEntry[] | undefined> {
-  if (!ZERO_OID.test(u.remoteOid) && (await objects.hasCommit(u.remoteOid))) return lsTree(repo, u.remoteOid);
+async function baseTree(objects: ObjectReader, remote: string, u: PushUpdate): Promise<TreeEntry[] | undefined> {
+  if (!ZERO_OID.test(u.remoteOid) && (await objects.hasCommit(u.remoteOid))) return objects.lsTree(u.remoteOid);
   if (!ZERO_OID.test(u.remoteOid) && /^[\w.-]+$/.test(remote)) {
     const tracking = `refs/remotes/${remote}/${u.remoteRef.replace(/^refs\/heads\//, '')}`;
-    if (await objects.hasCommit(tracking)) return lsTree(repo, tracking);
+    if (await objects.hasCommit(tracking)) return objects.lsTree(tracking);
   }
   return undefined;
 }
@@ -56,13 +52,13 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
     for (const u of mainUpdates(parsePrePushInput(input.stdin))) {
       let tree: TreeEntry[];
       try {
-        tree = await lsTree(input.repo, u.localOid);
+        tree = await objects.lsTree(u.localOid);
       } catch (err) {
-        if (!(err instanceof GitError)) throw err;
-        problems.push(unreadableTree(u.localRef, err.result.stderr));
+        if (!(err instanceof MalformedTree)) throw err;
+        problems.push(unreadableTree(u.localRef, err.message));
         continue;
       }
-      const base = await baseTree(input.repo, objects, remote, u);
+      const base = await baseTree(objects, remote, u);
       problems.push(...(await validateUpdate({ tree, base }, objects)));
     }
   } finally {
@@ -84,10 +80,14 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
   if (problems.length === 0) {
     const env = input.env ?? process.env;
     const { config, agentId } = input.settings;
+    const secret = env[config.webhookSecretEnv];
+    // Loaded only when a poke is configured: signing needs node:crypto, ~15 modules a plain push never uses.
+    if (!config.pokeUrl || !secret) return 0;
+    const { planPoke, startPokeWaiter } = await import('./poke.js');
     const poke = planPoke({
       agentId,
       pokeUrl: config.pokeUrl,
-      secret: env[config.webhookSecretEnv],
+      secret,
       remote: input.args[0] ?? '',
       updates: parsePrePushInput(input.stdin),
       commonDir: input.repo.commonDir,

@@ -37,10 +37,24 @@ export interface ClientStatus {
   local?: LocalSyncStatus;
 }
 
-/** When the shim last touched a marker file (hooks/shim.sh, client post-merge/post-checkout), as ISO time. */
+/** When the shim last touched a marker file (hooks/shim.sh, client post-merge/post-checkout/pre-push), as ISO time. */
 async function touchedAt(file: string): Promise<string | undefined> {
   const st = await fs.stat(file).catch(() => undefined);
   return st ? st.mtime.toISOString() : undefined;
+}
+
+/**
+ * The later of the two records of a push: last-push.json, which node's pre-push writes when it validated one, and
+ * last-push, which hooks/shim.sh writes (the redacted URL; its mtime is the time) for a push it let through without
+ * starting node.
+ */
+async function lastPush(stateDir: string): Promise<ClientStatus['lastPush']> {
+  const checked = await readJson<{ at: string; url: string; refused: boolean }>(path.join(stateDir, 'last-push.json')).catch(() => undefined);
+  const marker = path.join(stateDir, 'last-push');
+  const [at, text] = await Promise.all([touchedAt(marker), fs.readFile(marker, 'utf8').catch(() => undefined)]);
+  const fromShell = at !== undefined && text !== undefined ? { at, url: redactUrl(text.replace(/\n$/, '')), refused: false } : undefined;
+  if (!checked || (fromShell && Date.parse(fromShell.at) > Date.parse(checked.at))) return fromShell;
+  return { at: checked.at, url: checked.url, refused: checked.refused };
 }
 
 export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = process.env): Promise<ClientStatus> {
@@ -81,8 +95,7 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
     out.auth = { file, present: Boolean(st), mode: st ? (st.mode & 0o777).toString(8) : undefined, token };
   }
 
-  const last = await readJson<{ at: string; url: string; refused: boolean }>(path.join(stateDir, 'last-push.json')).catch(() => undefined);
-  if (last) out.lastPush = { at: last.at, url: last.url, refused: last.refused };
+  out.lastPush = await lastPush(stateDir);
   const rm = await git(['log', '-1', '--format=%H %cI', 'refs/remotes/origin/main', '--'], { ...opt, allowFailure: true });
   if (rm.exitCode === 0 && rm.stdout) {
     const [oid, date] = rm.stdout.split(' ');

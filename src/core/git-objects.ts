@@ -5,8 +5,11 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { BlobReader, TreeEntry } from '../validate/tree.js';
 import { parseLsTree } from '../validate/tree.js';
+import { decodeName } from '../validate/names.js';
+import { MalformedTree, parseTreeObject, type RawTreeEntry } from './git-tree.js';
 import { cleanGitEnv, gitBytes, GitError, type GitOptions } from './git.js';
 
+const SLASH = Buffer.from('/');
 const withDir = (opts: GitOptions, args: string[]) => (opts.gitDir ? [`--git-dir=${opts.gitDir}`, ...args] : args);
 
 /** `git ls-tree -r -z --full-tree <rev>`, read as bytes (a name need not be UTF-8). */
@@ -18,6 +21,12 @@ export async function lsTree(rev: string, opts: GitOptions = {}): Promise<TreeEn
 type Reply = { oid: string; type: string; size: number; content?: Buffer } | undefined;
 
 /**
+ * Largest tree object read. Not MAX_FILE_BYTES: a tree is git's own listing (~40 bytes an entry), and this bound only
+ * keeps memory finite.
+ */
+const MAX_TREE_BYTES = 64 * 1024 * 1024;
+
+/**
  * One `git cat-file --batch-command` (git >= 2.36) for every object question of a validation: commit existence, blob
  * sizes, then contents; each git process costs a hook ~9 ms of CPU (issue 9). A content is kept only up to
  * `maxBytes`: a larger object fails the read (callers ask only for blobs whose size they checked), so memory stays
@@ -26,7 +35,7 @@ type Reply = { oid: string; type: string; size: number; content?: Buffer } | und
 export class ObjectReader implements BlobReader {
   private child?: ChildProcessWithoutNullStreams;
   private pending: Buffer = Buffer.alloc(0);
-  private waiting: { content: boolean; resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
+  private waiting: { content: boolean; maxBytes: number; resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
   private stderr = '';
   private failed?: Error;
 
@@ -50,6 +59,37 @@ export class ObjectReader implements BlobReader {
     return out;
   }
 
+  /**
+   * `git ls-tree -r --full-tree <rev>` read through this process: trees fetched a level at a time, entries in git's
+   * order. Throws MalformedTree, with git's message, where ls-tree would fail.
+   */
+  async lsTree(rev: string): Promise<TreeEntry[]> {
+    const [root] = await this.ask('contents', [`${rev}^{tree}`], MAX_TREE_BYTES);
+    if (root?.type !== 'tree' || !root.content) throw new MalformedTree(`not a tree object: ${rev}`);
+    const hashBytes = root.oid.length / 2;
+    const trees = new Map<string, RawTreeEntry[]>([[root.oid, parseTreeObject(root.content, hashBytes)]]);
+    for (let level = [root.oid]; level.length > 0; ) {
+      const next = [...new Set(level.flatMap((oid) => trees.get(oid)!.filter((e) => e.type === 'tree' && !trees.has(e.oid)).map((e) => e.oid)))];
+      const replies = await this.ask('contents', next, MAX_TREE_BYTES);
+      next.forEach((oid, i) => {
+        const r = replies[i];
+        if (r?.type !== 'tree' || !r.content) throw new MalformedTree(`not a tree object: ${oid}`);
+        trees.set(oid, parseTreeObject(r.content, hashBytes));
+      });
+      level = next;
+    }
+    const out: TreeEntry[] = [];
+    const walk = (oid: string, prefix: Buffer) => {
+      for (const e of trees.get(oid)!) {
+        const name = prefix.length ? Buffer.concat([prefix, SLASH, e.name]) : e.name;
+        if (e.type === 'tree') walk(e.oid, name);
+        else out.push({ mode: e.mode, type: e.type, oid: e.oid, path: decodeName(name) });
+      }
+    };
+    walk(root.oid, Buffer.alloc(0));
+    return out;
+  }
+
   close(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -59,11 +99,11 @@ export class ObjectReader implements BlobReader {
     });
   }
 
-  private ask(command: 'info' | 'contents', names: readonly string[]): Promise<Reply[]> {
+  private ask(command: 'info' | 'contents', names: readonly string[], maxBytes = this.maxBytes): Promise<Reply[]> {
     // A newline would be a second command: names come from git's own output or our checked refs, never with one.
     if (names.some((n) => /[\n\r]/.test(n))) return Promise.reject(new Error('object name with a line break'));
     const child = this.start();
-    const replies = names.map((_) => new Promise<Reply>((resolve, reject) => this.waiting.push({ content: command === 'contents', resolve, reject })));
+    const replies = names.map((_) => new Promise<Reply>((resolve, reject) => this.waiting.push({ content: command === 'contents', maxBytes, resolve, reject })));
     if (this.failed) this.fail(this.failed);
     else child.stdin.write(names.map((n) => `${command} ${n}\n`).join(''));
     return Promise.all(replies);
@@ -107,7 +147,7 @@ export class ObjectReader implements BlobReader {
         this.waiting.shift()!.resolve({ oid, type, size });
         continue;
       }
-      if (size > this.maxBytes) return this.fail(new Error(`object ${oid} is ${size} bytes, over the ${this.maxBytes} byte read cap`));
+      if (size > w.maxBytes) return this.fail(new Error(`object ${oid} is ${size} bytes, over the ${w.maxBytes} byte read cap`));
       // Content, then one LF; wait until all of it is here (at most maxBytes, checked above).
       if (this.pending.length < nl + 1 + size + 1) return;
       const content = Buffer.from(this.pending.subarray(nl + 1, nl + 1 + size));

@@ -1,5 +1,5 @@
 /**
- * The installed hook runtime: a copy of the bundled package (dist/runtime/*.mjs, hooks/shim.sh, a package.json) in a
+ * The installed hook runtime: a copy of the bundled package (dist/runtime/*.{mjs,cjs}, hooks/shim.sh, a package.json) in a
  * stable place that every installed hook points at, so hooks keep working when what ran `init` goes away (an npx
  * cache cleaned, a clone moved, a global prefix removed). One copy per build, shared by every repo on the machine:
  *   client  ${XDG_DATA_HOME:-~/.local/share}/letta-memfs-hooks/runtime/<version>-<hash>/
@@ -39,7 +39,7 @@ async function sourceFiles(root: string): Promise<Map<string, Buffer>> {
   if (!names?.includes('hook.mjs')) {
     throw new UserError(`the hook runtime is not built (${path.join(root, BUNDLE)} is missing)`, 'run npm run build in the package');
   }
-  const rel = [...names.filter((n) => n.endsWith('.mjs')).map((n) => path.join(BUNDLE, n)), path.join('hooks', 'shim.sh')].sort();
+  const rel = [...names.filter((n) => /\.[mc]js$/.test(n)).map((n) => path.join(BUNDLE, n)), path.join('hooks', 'shim.sh')].sort();
   const out = new Map<string, Buffer>();
   for (const r of rel) out.set(r, await fs.readFile(path.join(root, r)));
   const { version } = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };

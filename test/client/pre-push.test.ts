@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AGENT, AGENT2, clientSuite, commitAll, gitOk, initCheckout, lettaGit, makeCheckout, md, sandbox, snapshot, writeFile, type Sandbox } from './env.js';
+import { AGENT, AGENT2, CLI, cli, clientSuite, commitAll, gitOk, initCheckout, LETTA_BASE, lettaGit, makeCheckout, md, sandbox, snapshot, writeFile, type Sandbox } from './env.js';
 
 const USER = 'memfs-bot';
 const TOKEN = 'prepush-token-51ab';
@@ -136,5 +137,58 @@ describe('client pre-push', () => {
     const env = { ...c.sb, env: { ...c.sb.env, LETTA_MEMFS_HOOKS: '0' } };
     expect(lettaGit(env, c.checkout, ['push', 'origin', 'main']).status).toBe(0);
     expect(suite.host.git(c.name, ['rev-parse', 'refs/heads/main'])).toBe(oid);
+  });
+
+  it('decides a push without main in shell: no node starts, and status shows it as the last push', async () => {
+    const t = { dir: suite.workspace('lmh-prepush-node-') };
+    const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
+    const url = await suite.host.createRepo(`n/${Math.random().toString(36).slice(2)}/${AGENT}.git`, { files: { 'system/human.md': md('About the human', 'Ada\n') } });
+    const checkout = makeCheckout(sb, path.join(t.dir, 'memory'));
+    // init records the node it runs on; run it on a link to node that then goes away (as after an nvm upgrade), so
+    // the hooks take the first node on PATH: a wrapper that notes every start.
+    const gone = path.join(t.dir, 'node-gone');
+    fs.linkSync(process.execPath, gone);
+    const init = spawnSync(gone, [CLI, 'init', '--yes', '--git-user', USER, '--letta-url', LETTA_BASE, '--remote', url.replace(AGENT, '{agentId}')], { cwd: checkout, env: sb.env, encoding: 'utf8' });
+    expect(init.status, init.stderr).toBe(0);
+    fs.rmSync(gone);
+    const starts = path.join(t.dir, 'node-starts.log');
+    fs.writeFileSync(starts, '');
+    fs.writeFileSync(path.join(sb.home, '..', 'bin', 'node'), `#!/bin/sh\necho "$*" >> '${starts}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    const nodeStarts = () => fs.readFileSync(starts, 'utf8').split('\n').filter(Boolean).length;
+    const lastPush = () => JSON.parse(cli(sb, ['status', '--json'], { cwd: checkout }).stdout).lastPush;
+    expect(lettaGit(sb, checkout, ['pull', '-q', '--ff-only', 'origin', 'main']).status).toBe(0);
+
+    // A branch, a tag and a branch deletion: content the server never reads, so pre-push has nothing to check.
+    gitOk(sb, checkout, ['checkout', '-q', '-b', 'letta/reflection/1']);
+    writeFile(checkout, 'system/draft.md', 'draft without frontmatter\n');
+    commitAll(sb, checkout, 'draft');
+    gitOk(sb, checkout, ['tag', 'v1']);
+    const before = Date.now() - 1000;
+    for (const args of [['push', 'origin', 'letta/reflection/1'], ['push', 'origin', 'v1'], ['push', 'origin', ':letta/reflection/1']]) {
+      const r = lettaGit(sb, checkout, args);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/letta-memfs-hooks/);
+    }
+    expect(nodeStarts()).toBe(0);
+    const shell = lastPush();
+    expect(shell).toEqual({ at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), url, refused: false });
+    expect(Date.parse(shell.at)).toBeGreaterThanOrEqual(before);
+
+    // A push of main is validated every time: node starts, a broken file is refused, and status says so.
+    gitOk(sb, checkout, ['checkout', '-q', 'main']);
+    writeFile(checkout, 'system/new.md', 'no frontmatter\n');
+    commitAll(sb, checkout, 'broken');
+    const refused = lettaGit(sb, checkout, ['push', 'origin', 'HEAD:main']);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/push refused: system\/new\.md: has no frontmatter/);
+    expect(nodeStarts()).toBe(1);
+    expect(lastPush()).toMatchObject({ url, refused: true });
+    expect(Date.parse(lastPush().at)).toBeGreaterThanOrEqual(Date.parse(shell.at));
+
+    // The later push wins in status, whichever of the two recorded it.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lettaGit(sb, checkout, ['push', 'origin', 'letta/reflection/1']).status).toBe(0);
+    expect(nodeStarts()).toBe(1);
+    expect(lastPush()).toMatchObject({ url, refused: false });
   });
 });
