@@ -94,10 +94,13 @@ describe(`letta ${version} unpatched + serve: restarts while pushes are in fligh
     const notSynced = await until('blocks match files', async () => {
       const left = unsynced(gitDir, await s.api.blocks(agentId));
       return left.length === 0 ? left : undefined;
-    }, 60_000).catch(async () => unsynced(gitDir, await s.api.blocks(agentId)));
-    expect(notSynced, `${trace.slice(-5).join('\n')}\n--- serve:\n${s.serveLog().slice(-4000)}\n--- letta:\n${s.server.log().split('\n').filter((l) => /sync|push|git/i.test(l)).slice(-40).join('\n')}`).toEqual([]);
+    }, 120_000).catch(async () => unsynced(gitDir, await s.api.blocks(agentId)));
+    const diag = () =>
+      `${trace.slice(-5).join('\n')}\n--- main:\n${git(['--git-dir', gitDir, 'log', '--format=%h %p %s', '--name-status', '-n', '12', 'main'])}\n--- serve:\n${s.serveLog().slice(-5000)}\n--- letta:\n${s.server.log().split('\n').filter((l) => /sync|push|git|error/i.test(l)).slice(-40).join('\n')}`;
+    expect(notSynced, diag()).toEqual([]);
     const labels = (await s.api.blocks(agentId)).map((b) => b.label);
-    for (let i = 0; i < reported.length; i++) expect(labels).toContain(`reference/push-${i}`);
+    const absent = Array.from({ length: reported.length }, (_, i) => `reference/push-${i}`).filter((l) => !labels.includes(l));
+    expect(absent, diag()).toEqual([]);
 
     const main = s.serverMain(agentId);
     await until('the external host has main', () => (s.hostMain(agentId) === main ? true : undefined), 120_000);

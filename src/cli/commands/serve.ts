@@ -29,7 +29,9 @@ non-fast-forward pushes and deletions are refused. Repos are never created here 
   --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it
   --letta-url <url>      Letta itself (password from LETTA_SERVER_PASSWORD): after a push that changed system/,
                          wait for Letta's own block sync, then POST /v1/agents/<id>/recompile; and a push that a
-                         Letta server commit overwrote is merged back and pushed in again through Letta's proxy
+                         Letta server commit overwrote is merged back and pushed in again through Letta's proxy;
+                         and at each check Letta's blocks are compared with main, and Letta made to sync again
+                         (an empty push through its proxy) when a post-push sync was lost or overtaken
   --check-after <s>      check that main still holds an accepted push this long after it (default 3), again
                          every 30 s while it is recorded (90 s)
   --config <file>        the server config file init --server wrote, when not the one in the memfs root
