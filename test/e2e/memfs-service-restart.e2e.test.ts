@@ -104,6 +104,7 @@ describe(`letta ${version} unpatched + serve: restarts while pushes are in fligh
 
     const main = s.serverMain(agentId);
     await until('the external host has main', () => (s.hostMain(agentId) === main ? true : undefined), 120_000);
+    console.log(`restarts, letta ${version}: blocks resynced by serve ${(s.serveLog().match(/Letta synced again/g) ?? []).length} time(s)`);
     expect(s.serveLog()).not.toContain(s.token);
   }, 900_000);
 });
