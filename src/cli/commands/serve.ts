@@ -6,6 +6,8 @@ import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret
 import { MemfsService } from '../../server/memfs-service/server.js';
 import { createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
 import { AfterPush } from '../../server/memfs-service/after-push.js';
+import { Mirror } from '../../server/memfs-service/mirror.js';
+import { loadServerContext } from '../../server/setup/context.js';
 import { redisFromEnv } from '../../server/memfs-service/redis-lock.js';
 import { parseCommandArgs } from '../args.js';
 
@@ -27,9 +29,18 @@ non-fast-forward pushes and deletions are refused. Repos are never created here 
   --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it
   --letta-url <url>      Letta itself (password from LETTA_SERVER_PASSWORD): after a push that changed system/,
                          wait for Letta's own block sync, then POST /v1/agents/<id>/recompile; and a push that a
-                         Letta server commit overwrote is merged back and pushed in again through Letta's proxy
+                         Letta server commit overwrote is merged back and pushed in again through Letta's proxy;
+                         and at each check Letta's blocks are compared with main, and Letta made to sync again
+                         (an empty push through its proxy) when a post-push sync was lost or overtaken
   --check-after <s>      check that main still holds an accepted push this long after it (default 3), again
                          every 30 s while it is recorded (90 s)
+  --config <file>        the server config file init --server wrote, when not the one in the memfs root
+
+A push that moved main is mirrored to the agent's external host at once (the letta-memfs remote init --server set
+up, with the token from its env var or 0600 file, as watch uses): the same reconcile as watch's, without the block
+sync (Letta's proxy ran it). Pushes of one agent within 250 ms are one mirror; a failed mirror is retried after
+5 s, doubling up to 5 min, and the push itself never waits for it. A repo not set up with init --server is noted
+once and not mirrored.
 
 When Letta uses Redis (LETTA_REDIS_HOST, LETTA_REDIS_PORT: set the same here), a push moves main only while holding
 Letta's own commit lock (memory_repo:lock:<agent>), waiting up to 15 s for a Letta commit that holds it.`;
@@ -59,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
       timeout: { type: 'string' },
       'letta-url': { type: 'string' },
       'check-after': { type: 'string' },
+      config: { type: 'string' },
     },
     HELP,
   );
@@ -90,7 +102,11 @@ export async function run(argv: string[]): Promise<number> {
   const redis = redisFromEnv(process.env);
   if (process.env.LETTA_REDIS_HOST && !redis) throw new UserError('LETTA_REDIS_HOST/LETTA_REDIS_PORT are not a host and port', 'e.g. LETTA_REDIS_HOST=127.0.0.1 LETTA_REDIS_PORT=6379', 2);
   const log = (line: string) => logLine(`serve: ${line}`);
+  const ctx = await loadServerContext({ memfsRoot, configFile: v.config, lettaUrl });
+  addSecret(process.env[ctx.config.gitTokenEnv]);
+  const mirror = new Mirror({ ctx, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log });
   const afterPush = new AfterPush({
+    mirror: (repo) => mirror.request(repo),
     letta: lettaUrl ? { baseUrl: lettaUrl, password, timeoutMs: 30_000, retries: 2 } : undefined,
     checkAfterMs,
     recheckMs: 30_000,
@@ -135,5 +151,6 @@ export async function run(argv: string[]): Promise<number> {
   });
   await service.stop();
   await afterPush.stop();
+  await mirror.stop();
   return 0;
 }

@@ -1,13 +1,16 @@
 /**
  * What the service does after a receive-pack moved an agent's `main`: records the push and checks later that main
  * still contains it (lost-pushes.ts: a Letta server copy-back can overwrite it), and recompiles the prompt when
- * `system/` changed (recompile.ts). Letta's proxy already ran its own block sync: no second one here.
+ * `system/` changed (recompile.ts), and has the new main mirrored to the external host (mirror.ts). Letta's proxy
+ * runs its own block sync; once pushes settle we only check it landed and ask for it again if not (resync.ts).
  */
 import { formatError } from '../../core/errors.js';
 import type { LettaClientOptions } from '../letta/letta-api.js';
+import type { AgentRepo } from '../repo/discover.js';
 import { readPushes, recordPush } from '../repo/lost-pushes.js';
 import { recoverPushes } from '../repo/pull.js';
 import { mainOf, recompileIfSystemChanged, type Push } from './recompile.js';
+import { ensureSynced } from './resync.js';
 
 export interface AfterPushOptions {
   /** Letta, for recompiles and for pushing a lost push back in; without it pushes are only recorded (watch checks). */
@@ -16,8 +19,12 @@ export interface AfterPushOptions {
   checkAfterMs: number;
   /** Later checks while records remain (they are kept for KEEP_MS). */
   recheckMs: number;
+  /** Main moved (a push, or a lost push merged back): send it to the external host. */
+  mirror?: (repo: AgentRepo) => void;
   log: (line: string) => void;
 }
+
+const repoOf = (push: Push & { org: string }): AgentRepo => ({ agentId: push.agent, orgId: push.org, gitDir: push.gitDir });
 
 export class AfterPush {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -38,6 +45,7 @@ export class AfterPush {
     const after = await mainOf(push.gitDir);
     if (!after || after === push.before) return;
     await recordPush(push.gitDir, after, push.userId);
+    this.o.mirror?.(repoOf(push));
     this.schedule(push, this.o.checkAfterMs);
     if (this.o.letta) {
       const outcome = await recompileIfSystemChanged(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, waitMs: 10_000, log: this.o.log });
@@ -57,11 +65,14 @@ export class AfterPush {
 
   private async check(push: Push & { org: string }): Promise<void> {
     if (!this.o.letta) return;
-    const repo = { agentId: push.agent, orgId: push.org, gitDir: push.gitDir };
+    const repo = repoOf(push);
     try {
       const r = await recoverPushes(repo, this.o.letta);
+      if (r.restored.length > 0) this.o.mirror?.(repo);
       for (const x of r.restored) this.o.log(`${push.agent}: push ${x.oid.slice(0, 12)} was overwritten by a Letta server commit; merged back as ${x.merge.slice(0, 12)}`);
       for (const c of r.conflicts) this.o.log(`${push.agent}: CONFLICT in ${c.paths.join(', ')}: the push's version won, the server's is kept in ${c.ref}`);
+      const s = await ensureSynced(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, settleMs: 5_000, waitMs: 15_000 });
+      if (s.outcome === 'resynced' || s.outcome === 'failed') this.o.log(`${push.agent}: Letta's blocks did not match main (${s.labels?.slice(0, 5).join(', ')}); ${s.outcome === 'resynced' ? 'Letta synced again' : 'a sync through its proxy did not fix it'}`);
     } finally {
       if ((await readPushes(push.gitDir)).length > 0 && !this.timers.has(push.agent)) this.schedule(push, this.o.recheckMs);
     }

@@ -36,11 +36,19 @@ export async function mainOf(gitDir: string): Promise<string | undefined> {
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
-async function call(o: RecompileOptions, userId: string | undefined, method: 'GET' | 'POST', urlPath: string): Promise<{ status: number; body: string }> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+/** One request to Letta as the pushing actor (a `--secure` Letta's password as Bearer); JSON unless `body` is given. */
+export async function lettaCall(
+  o: { lettaUrl: string; password?: string },
+  userId: string | undefined,
+  method: 'GET' | 'POST',
+  urlPath: string,
+  body?: { contentType: string; data: Buffer },
+): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = { accept: body ? '*/*' : 'application/json' };
+  if (body) headers['content-type'] = body.contentType;
   if (userId) headers.user_id = userId;
   if (o.password) headers.authorization = `Bearer ${o.password}`;
-  const res = await request(`${o.lettaUrl}${urlPath}`, { method, headers, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const res = await request(`${o.lettaUrl}${urlPath}`, { method, headers, body: body?.data, headersTimeout: 30_000, bodyTimeout: 30_000 });
   return { status: res.statusCode, body: await res.body.text() };
 }
 
@@ -58,7 +66,7 @@ export async function recompileIfSystemChanged(push: Push, o: RecompileOptions):
   const id = encodeURIComponent(push.agent);
   const end = Date.now() + o.waitMs;
   for (;;) {
-    const r = await call(o, push.userId, 'GET', `/v1/agents/${id}/core-memory/blocks?limit=1000`).catch(() => undefined);
+    const r = await lettaCall(o, push.userId, 'GET', `/v1/agents/${id}/core-memory/blocks?limit=1000`).catch(() => undefined);
     if (r?.status === 200) {
       const blocks = JSON.parse(r.body) as { label: string; value: string }[];
       // git's stdout was trimmed of its final newline: compare the same way.
@@ -71,7 +79,7 @@ export async function recompileIfSystemChanged(push: Push, o: RecompileOptions):
     }
     await new Promise((res) => setTimeout(res, 100));
   }
-  const rc = await call(o, push.userId, 'POST', `/v1/agents/${id}/recompile`).catch((err: Error) => ({ status: 0, body: err.message }));
+  const rc = await lettaCall(o, push.userId, 'POST', `/v1/agents/${id}/recompile`).catch((err: Error) => ({ status: 0, body: err.message }));
   if (rc.status >= 200 && rc.status < 300) return 'recompiled';
   o.log(`${push.agent}: recompile failed (HTTP ${rc.status || 'no answer'})`);
   return 'failed';
