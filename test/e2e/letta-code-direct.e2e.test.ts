@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLettaCode, type LettaCode } from '../fixtures/letta-code.js';
 import { lettaVersion } from './helpers/env.js';
 import { blockFile, git } from './helpers/repo.js';
-import { LETTA_KEY, lcGit, StockStack, unsynced, until } from './helpers/stock.js';
+import { LETTA_KEY, lcGit, StockStack, unsynced } from './helpers/stock.js';
+import { until } from '../helpers/until.js';
 
 const version = lettaVersion();
 let s: StockStack;

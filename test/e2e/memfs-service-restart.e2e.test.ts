@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lettaVersion } from './helpers/env.js';
 import { blockFile, git } from './helpers/repo.js';
-import { lcGit, StockStack, unsynced, until } from './helpers/stock.js';
+import { lcGit, StockStack, unsynced } from './helpers/stock.js';
+import { until } from '../helpers/until.js';
 
 const version = lettaVersion();
 const MIN_PUSHES = 20;

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { lettaVersion } from './helpers/env.js';
-import { type Serve, startServe } from './helpers/serve.js';
+import type { CliProcess } from './helpers/cli.js';
+import { startServe } from './helpers/serve.js';
 import { blockFile, git } from './helpers/repo.js';
 import { Rest, type Block } from './helpers/rest.js';
 import { DEFAULT_ORG, freePort, LettaServer } from './helpers/server.js';
@@ -19,7 +20,7 @@ const SECRET = randomBytes(24).toString('hex');
 const KEY = 'sk-let-e2e-not-a-real-key';
 const BASIC = `Authorization: Basic ${Buffer.from(`letta:${KEY}`).toString('base64')}`;
 let server: LettaServer;
-let service: Serve;
+let service: CliProcess;
 let servicePort = 0;
 let api: Rest;
 const scratch: string[] = [];
@@ -33,7 +34,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  service?.proc.kill('SIGTERM');
+  await service?.stop();
   await server?.stop();
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
@@ -147,8 +148,8 @@ describe(`letta ${version} unpatched + serve: round trip in through /v1/git/`, (
 });
 
 async function logUntil(pattern: RegExp): Promise<void> {
-  for (let i = 0; i < 150 && !pattern.test(service.log()); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(service.log()).toMatch(pattern);
+  for (let i = 0; i < 150 && !pattern.test(service.log); i++) await new Promise((r) => setTimeout(r, 100));
+  expect(service.log).toMatch(pattern);
 }
 
 describe(`letta ${version} unpatched + serve: after a push`, () => {
@@ -159,7 +160,7 @@ describe(`letta ${version} unpatched + serve: after a push`, () => {
     git(['commit', '-q', '-m', 'reference only'], dir);
     expect(lc(['push', 'origin', 'main'], dir).code).toBe(0);
     await logUntil(new RegExp(`${agentId}: after push: no-system-change`));
-    expect(service.log()).not.toMatch(new RegExp(`${agentId}: after push: recompiled`));
+    expect(service.log).not.toMatch(new RegExp(`${agentId}: after push: recompiled`));
 
     write(dir, 'system/human.md', blockFile({ description: 'What I know about the human' }, 'Ada lives in Porto now.'));
     git(['commit', '-q', '-am', 'system change'], dir);
@@ -190,7 +191,7 @@ describe(`letta ${version} unpatched + serve: refusals`, () => {
     ]) {
       expect(await raw(p, org), p).not.toBe(200);
     }
-    expect(service.log()).not.toContain(SECRET);
-    expect(service.log()).not.toContain(Buffer.from(`letta:${KEY}`).toString('base64'));
+    expect(service.log).not.toContain(SECRET);
+    expect(service.log).not.toContain(Buffer.from(`letta:${KEY}`).toString('base64'));
   });
 });

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { CliProcess, cliOkAsync, runCliAsync } from './helpers/cli.js';
-import { type Serve, startServe } from './helpers/serve.js';
+import { startServe } from './helpers/serve.js';
 import { Client } from './helpers/client.js';
 import { lettaVersion } from './helpers/env.js';
 import { blockFile } from './helpers/repo.js';
@@ -26,7 +26,7 @@ const PROBE_AGENT = 'agent-00000000-0000-4000-8000-000000000000';
 let server: LettaServer;
 let host: GitHost;
 let api: Rest;
-let service: Serve;
+let service: CliProcess;
 let counter: ChildProcess;
 let counterUrl = '';
 const counterFile = join(mkdtempSync(join(tmpdir(), 'letta-e2e-counter-')), 'requests.jsonl');
@@ -87,7 +87,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  service?.proc.kill('SIGTERM');
+  await service?.stop();
   counter?.kill('SIGTERM');
   await Promise.all([server?.stop(), host?.close()]);
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
@@ -165,15 +165,15 @@ describe(`letta ${version} unpatched, stock mode: watch`, () => {
     expect(byLabel(blocks, 'reference/notes')).toMatchObject({ value: 'first note', description: 'Scratch notes' });
     // main moved by a push through Letta: the service saw it (its after-push ran) and recompiled for system/.
     expect(repoMain(agentId)).toBe(pushed);
-    await until('the recompile', () => service.log(), (l) => new RegExp(`${agentId}: after push: recompiled`).test(l));
+    await until('the recompile', () => service.log, (l) => new RegExp(`${agentId}: after push: recompiled`).test(l));
     expect(await api.systemPrompt(agentId)).toContain('Ada moved to Lisbon.');
 
     client.git('rm', '-q', 'reference/notes.md');
     client.git('commit', '-q', '-m', 'drop notes');
     client.git('push', '-q', 'origin', 'main');
     await until('the detach', () => api.blocks(agentId), (bs) => !byLabel(bs, 'reference/notes'), () => watch.log);
-    await until('the after-push of the delete', () => service.log(), (l) => new RegExp(`${agentId}: after push: no-system-change`).test(l));
-    expect(service.log().match(new RegExp(`${agentId}: after push: recompiled`, 'g'))).toHaveLength(1);
+    await until('the after-push of the delete', () => service.log, (l) => new RegExp(`${agentId}: after push: no-system-change`).test(l));
+    expect(service.log.match(new RegExp(`${agentId}: after push: recompiled`, 'g'))).toHaveLength(1);
     await until('the detach log line', () => server.log(), (l) => /Detached block reference\/notes/.test(l));
     // What Letta holds is recorded: nothing pending for status or sync --pending.
     await until('no pending sync', async () => JSON.parse((await runCliAsync(['status', '--server', '--json', '--agent', agentId], serverEnv())).stdout)[0].pending, (p) => p === undefined);

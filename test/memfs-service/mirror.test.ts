@@ -9,6 +9,7 @@ import { createServerRepo } from '../fixtures/server-repo.js';
 import { runCli } from '../helpers/cli.js';
 import { sh, tempDir } from '../helpers/repo.js';
 import { gitClient, newAgentId, startService, type Service } from './fixture.js';
+import { until as untilOr } from '../helpers/until.js';
 
 const TOKEN = 'mirror-host-token-5d1e7a90';
 let t: { dir: string; cleanup: () => void };
@@ -24,15 +25,7 @@ afterEach(async () => {
   t.cleanup();
 });
 
-async function until<T>(what: string, fn: () => T | undefined, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`never: ${what}\n${svc?.log().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => T | undefined, ms = 60_000) => untilOr(what, fn, ms, () => svc?.log().slice(-3000) ?? '');
 
 function hostMain(name: string): string | undefined {
   try {

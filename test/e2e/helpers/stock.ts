@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { inject } from 'vitest';
 import { startGitHost, type GitHost } from '../../fixtures/git-host.js';
-import { CliProcess, cliOk } from './cli.js';
+import { type CliProcess, cliOk } from './cli.js';
+import { startServe } from './serve.js';
 import { git } from './repo.js';
 import { Rest, type Block } from './rest.js';
 import { freePort, LettaServer } from './server.js';
@@ -81,10 +82,8 @@ export class StockStack {
   }
 
   async startServe(): Promise<void> {
-    const args = ['serve', '--memfs-root', this.server.memfsRoot, '--port', String(this.servePort), '--letta-url', this.server.url, '--check-after', '2'];
-    this.serveProc = await CliProcess.start(args, { ...this.env(), LETTA_MEMFS_SERVICE_SECRET: this.secret });
     this.serveLogs.push('');
-    await this.serveProc.waitFor(/on http:/);
+    this.serveProc = await startServe({ memfsRoot: this.server.memfsRoot, port: this.servePort, secret: this.secret, lettaUrl: this.server.url, args: ['--check-after', '2'], env: this.env() });
   }
 
   /** SIGTERM: serve finishes running requests, then exits. */
@@ -126,16 +125,6 @@ export class StockStack {
   }
 }
 
-/** Polls until fn returns a value (not undefined); throws with `what` after ms. */
-export async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /**
  * Blocks as the files of main say they should be: every `*.md` outside skills/ is a block whose value is the file's
