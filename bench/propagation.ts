@@ -6,7 +6,8 @@
 //        BENCH_SERIES    topology/mode/maintenance list (default: every series below)
 //        BENCH_WINDOW    pushes measured at the start and at the end of a series (default 50)
 //        BENCH_FILLER    pushes between the two windows that grow the agent's history (default 60; polling: none)
-//        BENCH_FILLER_COMMITS  commits carried by each filler push (default 8; keep it under ~20 so each push stays below git's unpackLimit and lands as loose objects, as single pushes do)
+//        BENCH_FILLER_COMMITS  commits carried by each filler push (default 8; under ~20 keeps a push below git's
+//                        unpackLimit, so its objects land loose as a single push's do)
 //        BENCH_POLL_INTERVAL (watch --interval, default 2), BENCH_MAINT_GRACE (s, default 60),
 //        BENCH_MAINT_EVERY (direct: s between `maintain` runs, default 30)
 //
