@@ -2,12 +2,14 @@
  * Issue 10, server role: each bullet against the built CLI (dist/cli/main.js), real agent repos made the way Letta
  * makes them, bare external repos and the Letta API double; exit codes and first lines asserted.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { serverEdit } from '../fixtures/server-repo.js';
+import { readSyncState } from '../../src/server/letta/sync-state.js';
 import { runCliAsync } from '../helpers/cli.js';
 import { snapshot } from '../helpers/repo.js';
 import { clientPush, type Harness, makeHarness } from '../server/harness.js';
@@ -188,6 +190,81 @@ describe('doctor (server role)', () => {
     const r = await cli(['doctor', '--server']);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^ok {3}Letta reachable: Letta 0\.16\.7 at http/m);
-    expect(r.out).toMatch(/^FAIL sync endpoint: missing \(HTTP 404 Not Found\) \(fix: Letta without the endpoint: apply the server patch/m);
+    expect(r.out).toMatch(/^FAIL sync endpoint: missing \(HTTP 404 Not Found\); stock mode is what fits this server \(fix: Letta without the endpoint: apply the server patch .+, or re-run .+ init --server --mode stock/m);
+    // Without the endpoint, doctor also asks whether serve answers behind Letta's /v1/git/ (the double has no proxy).
+    expect(r.out).toMatch(/^FAIL serve behind Letta's \/v1\/git\/: refused \(HTTP 404/m);
+  });
+
+  it('stock mode: the sync endpoint is not needed', async () => {
+    await h.addAgent();
+    await h.letta.setMode('patch-missing');
+    expect((await init()).code).toBe(0);
+    const r = await cli(['doctor', '--server']);
+    expect(r.out).toMatch(/^ok {3}server mode: stock: external commits are pushed through Letta's \/v1\/git\/ \(sync endpoint missing\)$/m);
+    expect(r.out).not.toMatch(/sync endpoint:/);
+  });
+});
+
+describe('server mode', () => {
+  it('init --server detects it (endpoint missing: stock; present: patched), records it, and status shows it', async () => {
+    await h.addAgent();
+    await h.letta.setMode('patch-missing');
+    const stock = await init();
+    expect(stock.code, stock.err).toBe(0);
+    expect(stock.out).toContain('server mode stock (detected: Letta 0.16.7 without the sync-from-git endpoint)');
+    const file = JSON.parse(await fs.readFile(path.join(h.memfsRoot, '.letta-memfs-hooksrc.json'), 'utf8'));
+    expect(file.serverMode).toBe('stock');
+    const st = await cli(['status', '--server', '--json']);
+    expect((JSON.parse(st.out) as { mode: string }[]).map((s) => s.mode)).toEqual(['stock']);
+    expect((await cli(['status', '--server'])).out).toMatch(/server mode stock \(external commits pushed through Letta's \/v1\/git\/\)\n$/);
+
+    // A re-run keeps the recorded mode whatever the server shows now; --mode changes it.
+    await h.letta.setMode('ok');
+    expect((await init()).out).toContain('server mode stock (recorded earlier)');
+    expect((await init('--mode', 'patched')).out).toContain('server mode patched (--mode)');
+    expect((await cli(['status', '--server'])).out).toMatch(/server mode patched \(the sync-from-git endpoint\)\n$/);
+  });
+
+  it('a Letta that cannot be asked records nothing and says so; a bad --mode is exit 2 with one line, nothing written', async () => {
+    await h.addAgent();
+    const r = await cli(['init', '--server', '--memfs-root', h.memfsRoot, '--remote', remote(), '--letta-url', await deadUrl()]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/server mode patched \(not detected: .*ECONNREFUSED; patched applies, pass --mode stock for an unpatched Letta\)/);
+    expect(JSON.parse(await fs.readFile(path.join(h.memfsRoot, '.letta-memfs-hooksrc.json'), 'utf8')).serverMode).toBeUndefined();
+
+    const before = snapshot(h.memfsRoot);
+    const bad = await init('--mode', 'stockk');
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim().split('\n')).toHaveLength(1);
+    expect(bad.err).toMatch(/"serverMode" must be stock or patched \(fix: set "serverMode" to stock or patched\)|--mode/);
+    expect(snapshot(h.memfsRoot)).toEqual(before);
+  });
+
+  it('stock mode: sync makes no call, only records main as what Letta holds; sync --force is exit 2', async () => {
+    const a = await h.addAgent();
+    expect((await init('--mode', 'stock')).code).toBe(0);
+    // main moved by a commit Letta did not make (patched mode would call sync-from-git for it).
+    const env = { ...process.env, GIT_AUTHOR_NAME: 'Client', GIT_AUTHOR_EMAIL: 'client@example.com', GIT_COMMITTER_NAME: 'Client', GIT_COMMITTER_EMAIL: 'client@example.com' };
+    const gitIn = (...args: string[]) => execFileSync('git', [`--git-dir=${a.gitDir}`, ...args], { env, encoding: 'utf8' }).trim();
+    const moveMain = (hooks: boolean) => {
+      const next = gitIn('commit-tree', 'HEAD^{tree}', '-p', 'HEAD', '-m', 'client edit');
+      gitIn(...(hooks ? [] : ['-c', 'core.hooksPath=/dev/null']), 'update-ref', 'refs/heads/main', next);
+      return next;
+    };
+    moveMain(false);
+    const r = await cli(['sync', '--all']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`${a.agentId}: acknowledged without a call`);
+    // The hooks run the same sync: mark only.
+    const next = moveMain(true);
+    for (let i = 0; i < 100 && (await readSyncState(a.gitDir)).lastSynced !== next; i++) await new Promise((res) => setTimeout(res, 100));
+    expect((await readSyncState(a.gitDir)).lastSynced).toBe(next);
+    expect(h.letta.calls).toHaveLength(0);
+    const st = JSON.parse((await cli(['status', '--server', '--json'])).out) as { pending?: unknown }[];
+    expect(st[0].pending).toBeUndefined();
+    const force = await cli(['sync', '--all', '--force']);
+    expect(force.code).toBe(2);
+    expect(force.err).toMatch(/^letta-memfs-hooks: sync --force needs the sync-from-git endpoint; the server mode is stock \(fix: .+\)\n$/);
+    expect(h.letta.calls).toHaveLength(0);
   });
 });

@@ -8,10 +8,43 @@ import { packedRef } from '../../src/server/repo/refs.js';
 import { isServerCommit, planSync } from '../../src/server/letta/sync-state.js';
 import { startLettaDouble } from '../fixtures/letta-double.js';
 import { parseGitVersion } from '../../src/server/setup/doctor.js';
+import { chooseMode, endpointFrom, serviceAnswer } from '../../src/server/setup/server-mode.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const C = 'c'.repeat(40);
+
+describe('server mode decisions', () => {
+  it('stock mode never plans a call: any new main is marked as what Letta holds', () => {
+    expect(planSync({ version: 1 }, A, {}, 'stock')).toMatchObject({ action: 'mark', target: A });
+    expect(planSync({ version: 1, lastSynced: A }, B, { changedPaths: ['system/x.md'] }, 'stock')).toMatchObject({ action: 'mark', target: B });
+    expect(planSync({ version: 1, lastSynced: A }, A, {}, 'stock')).toMatchObject({ action: 'none' });
+    expect(planSync({ version: 1, lastSynced: A }, B, { changedPaths: ['system/x.md'] }, 'patched')).toMatchObject({ action: 'call', recompile: true });
+  });
+
+  it('init picks the mode: flag, then recorded, then detected; nothing when Letta cannot be asked', () => {
+    const stock = { letta: true as const, version: '0.16.7', guarded: false, endpoint: 'missing' as const, detail: '' };
+    const patched = { ...stock, endpoint: 'present' as const };
+    const down = { letta: false as const, reached: false, detail: 'http://x: ECONNREFUSED' };
+    expect(chooseMode('patched', 'stock', stock)).toEqual({ mode: 'patched', why: '--mode' });
+    expect(chooseMode(undefined, 'stock', patched)).toEqual({ mode: 'stock', why: 'recorded earlier' });
+    expect(chooseMode(undefined, undefined, stock)).toMatchObject({ mode: 'stock' });
+    expect(chooseMode(undefined, undefined, patched)).toMatchObject({ mode: 'patched' });
+    expect(chooseMode(undefined, undefined, down).mode).toBeUndefined();
+  });
+
+  it("reads Letta's answers: a bare 404 is no endpoint; the proxy's 501 is no LETTA_MEMFS_SERVICE_URL", () => {
+    expect(endpointFrom(404, 'Not Found')).toBe('missing');
+    expect(endpointFrom(404, `Agent with id ${A} not found`)).toBe('present');
+    expect(endpointFrom(405, '')).toBe('missing');
+    expect(serviceAnswer(200, '001e# service=git-upload-pack\n0000')).toBe('answers');
+    expect(serviceAnswer(200, '<html>')).toBe('refused');
+    expect(serviceAnswer(501, 'git HTTP requires memfs service')).toBe('not-configured');
+    expect(serviceAnswer(500, '')).toBe('unreachable');
+    expect(serviceAnswer(undefined, '')).toBe('unreachable');
+    expect(serviceAnswer(404, 'not found')).toBe('refused');
+  });
+});
 
 describe('planSync', () => {
   it('calls only when main moved, recompiling only for system/ changes', () => {

@@ -15,9 +15,10 @@ Client (in a checkout set up by init, or with --repo): set up, origin redirected
 host, the stored token current, hooks installed, the external remote reachable through origin.
 
 Server (--server, --memfs-root, or outside a checkout): git version (2.38+), Letta reachable and really Letta (its
-/v1/health/ route and version), auth accepted, the sync-from-git endpoint present (Letta without it: apply the
-server patch), the external remote reachable with the configured token, and hooks in every agent repo. Repairs
-hooks whose hook runtime is gone (installs this package's runtime and rewrites them).
+/v1/health/ route and version), auth accepted, the server mode against the server (patched needs the sync-from-git
+endpoint; Letta without it is what stock mode fits), in stock mode whether serve answers behind Letta's /v1/git/,
+the external remote reachable with the configured token, and hooks in every agent repo. Repairs hooks whose hook
+runtime is gone (installs this package's runtime and rewrites them).
 
 Each failed check prints its fix. Exit status 1 when any check fails.
 
@@ -40,10 +41,12 @@ async function inClientCheckout(): Promise<boolean> {
 async function serverChecks(v: { 'memfs-root'?: string; config?: string; 'letta-url'?: string; agent?: string[]; remotes?: string }): Promise<Check[]> {
   const { loadServerContext } = await import('../../server/setup/context.js');
   const { discoverAgents, selectAgents } = await import('../../server/repo/discover.js');
-  const { checkGit, checkLetta, checkRemotes, checkRepos } = await import('../../server/setup/doctor.js');
+  const { checkGit, checkLetta, checkRemotes, checkRepos, checkService } = await import('../../server/setup/doctor.js');
+  const { inspectLetta } = await import('../../server/setup/server-mode.js');
   const checks: Check[] = [await checkGit()];
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config, lettaUrl: v['letta-url'] });
-  checks.push(...(await checkLetta(ctx)));
+  const kind = await inspectLetta(ctx.letta);
+  checks.push(...(await checkLetta(ctx, kind)));
   // A fresh server has no repository/ until its first git-enabled agent: a failed check, not the end of the report.
   const discovery = await discoverAgents(ctx.memfsRoot).catch((err: unknown) => {
     if (!(err instanceof UserError)) throw err;
@@ -52,6 +55,7 @@ async function serverChecks(v: { 'memfs-root'?: string; config?: string; 'letta-
   });
   if (discovery) {
     const chosen = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : discovery.repos;
+    checks.push(...(await checkService(ctx, kind, chosen)));
     checks.push(...(await checkRemotes(ctx, chosen, v.agent?.length ? chosen.length : Number(v.remotes ?? 3))));
     checks.push(...(await checkRepos(ctx, discovery.repos)));
     checks.push(await (await import('../../server/setup/repair-runtime.js')).repairRuntimes(ctx, discovery.repos));

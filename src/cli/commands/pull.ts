@@ -16,14 +16,16 @@ host: fetch, fast-forward or merge (never with uncommitted changes or a merge or
 the host's version wins and this checkout's side is kept under refs/letta-memfs/conflicts/), then push. For cron or
 a login hook.
 
-Server role. Fetches each agent's external remote into its repo.git, fast-forwards main (compare-and-swap), merges
-and pushes commits the Letta server made, and syncs Letta when main moved.
+Server role. Fetches each agent's external remote into its repo.git, fast-forwards main (compare-and-swap; stock
+mode: a push through Letta's /v1/git/), merges and pushes commits the Letta server made, and syncs Letta when
+main moved (stock mode: Letta synced it on that push; nothing is called).
 
   --agent <id>        an agent (repeatable)
   --all               every agent repo under the memfs root
   --memfs-root <dir>  the Letta memfs root (default: the one init --server recorded, else ~/.letta/memfs)
   --config <file>     config file
-  --no-sync           only the git side; leave Letta alone
+  --no-sync           only the git side; leave Letta alone (stock mode: main still moves by a push through
+                      Letta's /v1/git/, whose own sync follows; only the sync record is left alone)
   --dry-run           print what each pull would do (asks the remote, writes nothing)
   --json              one JSON object per agent
   --repo <dir>        the local-backend checkout (default: the current directory)

@@ -10,14 +10,16 @@ import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks sync (--agent <id>... | --all | --pending) [--memfs-root <dir>] [options]
 
-Server role. Asks Letta to re-read each agent's memory from repo.git (POST /v1/agents/{id}/memory/sync-from-git),
-with recompile=true only when system/ changed since the last acknowledged sync. Nothing is sent for an agent
-whose main was already acknowledged.
+Server role. Patched mode: asks Letta to re-read each agent's memory from repo.git (POST
+/v1/agents/{id}/memory/sync-from-git), with recompile=true only when system/ changed since the last acknowledged
+sync. Nothing is sent for an agent whose main was already acknowledged. Stock mode: no call at all; main moves
+only through Letta there (its own commits, or pushes through its /v1/git/ that it syncs itself), so this only
+records main as what Letta holds (the hooks run the same).
 
   --agent <id>        an agent (repeatable)
   --all               every agent repo under the memfs root
   --pending           every agent with an undelivered sync (what hooks or watch could not deliver)
-  --force             forget the last acknowledged commit first: resync everything, with recompile
+  --force             forget the last acknowledged commit first: resync everything, with recompile (patched mode)
   --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
   --config <file>     config file
   --git-dir <dir>     one repo.git, using the settings init recorded there (what hooks run)
@@ -29,7 +31,7 @@ function line(o: SyncOutcome): string {
   if (o.action === 'failed') return `${o.agentId}: sync failed (stays pending): ${o.error}`;
   if (o.action === 'synced') return `${o.agentId}: synced ${o.target?.slice(0, 12)}${o.recompile ? ' (recompile)' : ''}`;
   if (o.action === 'busy') return `${o.agentId}: another process is delivering this sync`;
-  return `${o.agentId}: ${o.action === 'marked' ? 'server commits acknowledged' : 'already synced'}`;
+  return `${o.agentId}: ${o.action === 'marked' ? 'acknowledged without a call (server commits; stock mode: any main)' : 'already synced'}`;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -65,6 +67,9 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       repos = await agentsFromFlags(ctx, v.agent, v.all, 'sync');
     }
+  }
+  if (v.force && ctx.letta.mode === 'stock') {
+    throw new UserError('sync --force needs the sync-from-git endpoint; the server mode is stock', "make Letta re-read a file by pushing a commit that changes it through its /v1/git/ (or run init --server --mode patched on a patched server)", 2);
   }
   const outcomes = await mapLimit(repos, 4, async (repo) => {
     if (v.force) {

@@ -13,6 +13,8 @@ import { selfCommand } from '../../core/self-command.js';
 import { defaultMemfsRoot, rememberMemfsRoot } from '../../core/user-state.js';
 import { withProgress } from '../progress.js';
 import { printServerPlan } from './init-dry-run.js';
+import { lettaOptionsFromConfig } from '../../server/letta/letta-api.js';
+import { chooseMode, inspectLetta } from '../../server/setup/server-mode.js';
 
 const HELP = `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
 
@@ -23,7 +25,11 @@ Idempotent: re-run it any time; watch also sets up agents created later.
 
   --memfs-root <dir>     the Letta memfs root (~/.letta/memfs on the server; env LETTA_MEMFS_ROOT)
   --remote <url>         external git URL with {agentId}, e.g. 'https://git.example.com/agents/{agentId}.git'
-  --letta-url <url>      Letta server base URL for sync calls (default http://localhost:8283)
+  --letta-url <url>      Letta server base URL (default http://localhost:8283)
+  --mode <m>             stock: unpatched Letta with LETTA_MEMFS_SERVICE_URL at '${'${selfCommand()}'} serve'; external commits
+                         are pushed through its /v1/git/. patched: Letta with the sync-from-git endpoint. Default:
+                         the mode recorded earlier, else detected (endpoint present: patched, else stock); a Letta
+                         that cannot be asked leaves it unrecorded (patched applies)
   --letta-user <id>      Letta actor sent as the user_id header (user-<uuid>)
   --password-env <VAR>   env var holding the Letta server password (default LETTA_SERVER_PASSWORD)
   --git-user <name>      user name for HTTPS auth to the external host (default git)
@@ -43,6 +49,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
       'memfs-root': { type: 'string' },
       remote: { type: 'string' },
       'letta-url': { type: 'string' },
+      mode: { type: 'string' },
       'letta-user': { type: 'string' },
       'password-env': { type: 'string' },
       'git-user': { type: 'string' },
@@ -67,6 +74,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
       Object.entries({
         remote: v.remote,
         lettaUrl: v['letta-url'],
+        serverMode: v.mode,
         lettaUserId: v['letta-user'],
         lettaPasswordEnv: v['password-env'],
         gitUsername: v['git-user'],
@@ -85,19 +93,24 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   const file = v.config ?? serverConfigFile(memfsRoot);
   const ctx = await loadServerContext({ memfsRoot, configFile: (await exists(file)) ? file : undefined });
   const saved = ((await readDataFile(file)) ?? {}) as Record<string, unknown>;
-  const merged = { ...saved, ...given, memfsRoot };
-  const config: Config = mergeLayers([ctx.config, given, { memfsRoot }]);
+  let config: Config = mergeLayers([ctx.config, given, { memfsRoot }]);
   checkServerConfig(config);
-  if (v['dry-run']) return printServerPlan(config, v.agent, file);
+  const savedMode = (validateLayer({ serverMode: saved.serverMode }, file) as Partial<Config>).serverMode;
+  const asked = given.serverMode || savedMode || v['dry-run'] ? undefined : await inspectLetta({ ...lettaOptionsFromConfig(config), retries: 0 });
+  const mode = chooseMode(given.serverMode, savedMode, asked);
+  if (v['dry-run']) return printServerPlan(config, v.agent, file, mode);
+  const merged = { ...saved, ...given, memfsRoot, ...(mode.mode ? { serverMode: mode.mode } : {}) };
+  config = mergeLayers([config, mode.mode ? { serverMode: mode.mode } : {}]);
   const result = await withProgress('setting up agent repos', (onDone) => setupServer({ config, agents: v.agent?.length ? v.agent : 'all', onAgentDone: onDone }));
   await writeJsonAtomic(file, merged);
   await rememberMemfsRoot(result.memfsRoot);
   if (v.json) {
-    process.stdout.write(JSON.stringify({ ...result, configFile: file }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ ...result, configFile: file, serverMode: config.serverMode, serverModeWhy: mode.why }, null, 2) + '\n');
   } else {
     for (const s of result.skipped) process.stdout.write(`skipped ${s.path}: ${s.reason}\n`);
     process.stdout.write(
       `set up ${result.agents.length} agent repo(s) under ${result.memfsRoot} in ${result.elapsedMs} ms; settings in ${file}\n` +
+        `server mode ${config.serverMode} (${mode.why})\n` +
         `next: keep '${selfCommand()} watch --memfs-root ${result.memfsRoot}' running (deploy/ has a systemd unit and a compose service)\n`,
     );
   }

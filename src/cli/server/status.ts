@@ -1,19 +1,29 @@
 import { mapLimit } from '../../core/map-limit.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { discoverAgents, selectAgents } from '../../server/repo/discover.js';
-import { agentStatus, formatAgentStatus, statusExitCode } from '../../server/setup/status.js';
+import { type AgentStatus, agentStatus, formatAgentStatus, statusExitCode } from '../../server/setup/status.js';
+import type { ServerMode } from '../../core/config/schema.js';
+import { selfCommand } from '../../core/self-command.js';
 import { parseCommandArgs } from '../args.js';
 
 const HELP = `usage: letta-memfs-hooks status --server [--memfs-root <dir>] [--agent <id>...] [--remote] [--json]
 
-Server role: per agent, the repo.git main, the external main, the last synced commit, a pending sync, conflict
-refs and the last error. Exit status: 3 a conflict ref exists, 1 an error or missing hooks, 0 otherwise.
+Server role: the server mode (stock or patched, as init --server recorded it), and per agent the repo.git main,
+the external main, the last synced commit, a pending sync, conflict refs and the last error (--json: the same
+per agent, with its "mode"). Exit status: 3 a conflict ref exists, 1 an error or missing hooks, 0 otherwise.
 
   --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
   --config <file>     config file
   --agent <id>        only this agent (repeatable)
   --remote            ask the external host for its main (network) instead of the last fetched value
   --json              JSON array`;
+
+/** The server mode, and agents whose recorded settings still name another one (init --server not re-run). */
+function modeLine(mode: ServerMode, all: readonly AgentStatus[]): string {
+  const other = all.filter((s) => s.setUp && s.mode !== mode).length;
+  const how = mode === 'stock' ? "external commits pushed through Letta's /v1/git/" : 'the sync-from-git endpoint';
+  return `server mode ${mode} (${how})${other ? `; ${other} agent(s) still set up for the other mode (fix: re-run ${selfCommand()} init --server)` : ''}`;
+}
 
 /** `status --server` (src/cli/commands/status.ts hands over everything but --server). */
 export async function serverStatus(opts: { argv: string[] }): Promise<number> {
@@ -38,7 +48,7 @@ export async function serverStatus(opts: { argv: string[] }): Promise<number> {
     process.stdout.write(all.map(formatAgentStatus).join('\n') + (all.length ? '\n' : ''));
     const pending = all.filter((s) => s.pending).length;
     const conflicts = all.reduce((n, s) => n + s.conflicts.length, 0);
-    process.stdout.write(`${all.length} agent(s) under ${ctx.memfsRoot}: ${pending} pending sync(s), ${conflicts} conflict ref(s)\n`);
+    process.stdout.write(`${all.length} agent(s) under ${ctx.memfsRoot}: ${pending} pending sync(s), ${conflicts} conflict ref(s); ${modeLine(ctx.config.serverMode, all)}\n`);
   }
   return statusExitCode(all);
 }

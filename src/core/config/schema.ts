@@ -10,6 +10,10 @@ const opt = <T extends z.core.$ZodType>(type: T, description: string) => z.optio
 const count = () => z.number().check(z.nonnegative());
 const whole = () => z.int().check(z.nonnegative());
 
+/** How external commits reach Letta's Postgres: a push through its own /v1/git/ proxy, or the patched endpoint. */
+export const SERVER_MODES = ['stock', 'patched'] as const;
+export type ServerMode = (typeof SERVER_MODES)[number];
+
 /**
  * The shape of one settings layer (a file, the environment or flags): keys, types and what each means. Settings,
  * from lowest to highest precedence: defaults, user config dir, repo config file, environment, flags. Secrets are
@@ -36,6 +40,10 @@ export const LayerSchema = z.strictObject({
   syncTimeoutSeconds: opt(count(), 'Server role: per-request timeout of sync calls to Letta.'),
   syncRetries: opt(whole(), 'Server role: retries of a sync call (backoff on connection errors, 429, 5xx).'),
   syncBlocking: opt(z.boolean(), 'Hooks wait for the sync call instead of leaving it to the background (git then blocks on the network).'),
+  serverMode: opt(
+    z.enum(SERVER_MODES),
+    "Server role: stock (unpatched Letta; external commits are pushed through its /v1/git/ proxy to letta-memfs-hooks serve) or patched (the sync-from-git endpoint).",
+  ),
 });
 
 type Layer = Omit<z.output<typeof LayerSchema>, '$schema'>;
@@ -53,6 +61,8 @@ export const DEFAULTS = {
   syncTimeoutSeconds: 10,
   syncRetries: 5,
   syncBlocking: false,
+  // What a config without the key meant before stock mode existed; `init --server` records the detected mode.
+  serverMode: 'patched' as ServerMode,
 } satisfies Layer;
 
 /** A merged config: every key with a default is set. */
@@ -117,6 +127,10 @@ function shapeError(issues: readonly z.core.$ZodIssue[], raw: unknown, source: s
     const value = (raw as Record<string, unknown>)[key];
     const got = index !== undefined ? `a list with ${kindOf((value as unknown[])[index])}` : kindOf(value);
     return new UserError(`${source}: "${key}" must be a ${kind}, got ${got}`, `set "${key}" to a ${kind}`, USAGE);
+  }
+  if (issue.code === 'invalid_value') {
+    const allowed = issue.values.map(String).join(' or ');
+    return new UserError(`${source}: "${key}" must be ${allowed}`, `set "${key}" to ${allowed}`, USAGE);
   }
   // The one other check in the shape: counts are not negative.
   return new UserError(`${source}: "${key}" must be a number of 0 or more`, `set "${key}" to a number of 0 or more`, USAGE);

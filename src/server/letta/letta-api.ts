@@ -1,5 +1,5 @@
 import { request } from 'undici';
-import type { Config } from '../../core/config/schema.js';
+import type { Config, ServerMode } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { addSecret } from '../../core/log.js';
 import { selfCommand } from '../../core/self-command.js';
@@ -14,6 +14,8 @@ export interface LettaClientOptions {
   retries: number;
   /** First backoff delay; doubles each retry (with jitter), capped at 10 s. */
   backoffMs?: number;
+  /** How git changes reach Letta (config serverMode): stock pushes through /v1/git/, never sync-from-git. Default patched. */
+  mode?: ServerMode;
 }
 
 export interface SyncCallResult {
@@ -44,6 +46,7 @@ export function lettaOptionsFromConfig(cfg: Config, env: NodeJS.ProcessEnv = pro
     password,
     timeoutMs: cfg.syncTimeoutSeconds * 1000,
     retries: cfg.syncRetries,
+    mode: cfg.serverMode,
   };
 }
 

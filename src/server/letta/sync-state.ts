@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { ServerMode } from '../../core/config/schema.js';
 import { readJson, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
 
 /**
@@ -8,7 +9,8 @@ import { readJson, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
  */
 export interface SyncState {
   version: 1;
-  /** The commit whose content Letta acknowledged (sync-from-git answered 2xx while main pointed at it). */
+  /** The commit whose content Letta holds: sync-from-git answered 2xx while main pointed at it (patched mode), or
+   * main as Letta itself moved it (stock mode: its own commits, or a push through its proxy, which it synced). */
   lastSynced?: string;
   lastSyncedAt?: string;
   /** A sync that was wanted but not acknowledged yet: the head it was for. */
@@ -47,14 +49,17 @@ export type SyncPlan =
   | { action: 'call'; target: string; recompile: boolean; reason: string };
 
 /**
- * Pure: whether to call sync-from-git for `head`, and with `recompile=true` only when `system/` changed since the
+ * Pure: whether to call sync-from-git for `head` (never in stock mode), and with `recompile=true` only when `system/` changed since the
  * last acknowledged commit (recompiling invalidates the LLM provider's prompt cache; only `system/*` blocks reach the
  * prompt, letta/services/memory_repo/path_mapping.py @ 0.16.7). Always targets the current head, so repeated
  * triggers coalesce and nothing is ever synced out of order.
  */
-export function planSync(state: SyncState, head: string | undefined, diff: SyncDiff = {}): SyncPlan {
+export function planSync(state: SyncState, head: string | undefined, diff: SyncDiff = {}, mode: ServerMode = 'patched'): SyncPlan {
   if (!head) return { action: 'none', reason: 'main does not exist yet' };
   if (state.lastSynced === head) return { action: 'none', reason: 'already synced' };
+  // Stock mode moves main only through Letta (its commits, or a push through /v1/git/ after which the proxy runs its
+  // own block sync, and the service recompiles): Letta holds main already, and there is no endpoint to call.
+  if (mode === 'stock') return { action: 'mark', target: head, reason: 'stock mode: Letta moved main itself' };
   if (diff.serverOrigin && state.lastSynced) return { action: 'mark', target: head, reason: 'server-made commits only' };
   if (!state.lastSynced || diff.changedPaths === undefined) {
     return { action: 'call', target: head, recompile: true, reason: 'no usable last synced commit' };

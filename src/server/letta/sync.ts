@@ -7,7 +7,7 @@ import { isServerCommit, planSync, readSyncState, retryDelayMs, type SyncDiff, s
 
 export interface SyncOutcome {
   agentId: string;
-  /** none: nothing to do; marked: server-made commits acknowledged without a call; busy: another process holds the
+  /** none: nothing to do; marked: server-made commits (stock mode: any main) acknowledged without a call; busy: another process holds the
    * lock and re-checks main when it lets go. */
   action: 'none' | 'marked' | 'synced' | 'failed' | 'busy';
   target?: string;
@@ -60,7 +60,8 @@ async function deliverLocked(repo: AgentRepo, letta: LettaClientOptions, out: Sy
       if (state.pending || state.lastError) await writeSyncState(repo.gitDir, { ...state, pending: undefined, lastError: undefined });
       return;
     }
-    const plan = planSync(state, head, head ? await diffSince(repo.gitDir, state, head) : {});
+    // Stock mode needs no diff: it only marks (planSync).
+    const plan = planSync(state, head, head && letta.mode !== 'stock' ? await diffSince(repo.gitDir, state, head) : {}, letta.mode);
     if (plan.action === 'none') return;
     if (plan.action === 'mark') {
       await writeSyncState(repo.gitDir, { ...state, lastSynced: plan.target, lastSyncedAt: now(), pending: undefined, lastError: undefined });

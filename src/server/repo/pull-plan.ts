@@ -17,6 +17,9 @@ const WORDS: Record<ReconcileStep, string> = {
   merge: "merge the server's commits with the external main, then push the merge",
 };
 
+/** Steps that move main: in stock mode by a push through Letta, which syncs the blocks itself. */
+const MOVES_MAIN = new Set<ReconcileStep>(['create-main', 'fast-forward', 'merge']);
+
 /**
  * What `pull` would do for one agent, without writing anything: `ls-remote` (read-only) for the external main, the
  * planner (planReconcile) when both commits are here, and whether a sync call would follow.
@@ -37,8 +40,9 @@ export async function describePull(repo: AgentRepo, config: Config, noSync: bool
       const mb = await git(['merge-base', local, remote.oid], { gitDir: repo.gitDir, allowFailure: true });
       base = mb.exitCode === 0 ? mb.stdout : undefined;
     }
-    what = WORDS[planReconcile({ local, remote: remote.oid, base })];
+    const step = planReconcile({ local, remote: remote.oid, base });
+    what = WORDS[step] + (config.serverMode === 'stock' && MOVES_MAIN.has(step) ? " (main moved by a push through Letta's /v1/git/)" : '');
   }
-  const sync = !noSync && (await needsSync(repo, { ignoreBackoff: true })) ? '; then sync Letta (a sync is due)' : '';
+  const sync = !noSync && config.serverMode !== 'stock' && (await needsSync(repo, { ignoreBackoff: true })) ? '; then sync Letta (a sync is due)' : '';
   return `${repo.agentId}: would ${what}${sync}`;
 }

@@ -136,8 +136,26 @@ async function casMain(repo: AgentRepo, next: string, old: string | undefined, w
 }
 
 /**
- * `pull` for one agent: fetch the external main into a remote-tracking ref, then bring main and it together with
- * compare-and-swap ref updates only, push what the server added, and sync Letta. No work tree is needed: the Letta
+ * Moves main to `next` (a descendant of `old`); false when main moved meanwhile (fetch and merge again). Patched
+ * mode: a CAS update-ref, then the sync-from-git call. Stock mode: a push through Letta's own /v1/git/ (never
+ * update-ref behind its back): the service moves main under Letta's lock, the proxy syncs the blocks, and the
+ * push's fast-forward-only rule is the CAS (a main that moved no longer has `next` as a descendant).
+ */
+async function moveMain(repo: AgentRepo, ctx: PullContext, next: string, old: string | undefined, why: string): Promise<boolean> {
+  if (ctx.letta.mode !== 'stock') return casMain(repo, next, old, why);
+  const r = await pushThroughLetta(repo, next, ctx.letta);
+  if (r === 'ok') return true;
+  if (r === 'rejected') return false;
+  throw new UserError(
+    `${repo.agentId}: push through Letta's /v1/git/ failed: ${r.error}`,
+    `check that Letta has LETTA_MEMFS_SERVICE_URL pointing at ${selfCommand()} serve, and that serve runs (${selfCommand()} doctor --server)`,
+  );
+}
+
+/**
+ * `pull` for one agent: fetch the external main into a remote-tracking ref, then bring main and it together
+ * (moveMain: compare-and-swap ref updates in patched mode, pushes through Letta's /v1/git/ in stock mode), push
+ * what the server added, and sync Letta (stock mode: only record what Letta now holds). No work tree is needed: the Letta
  * server resets its temp copy to HEAD before each commit (`git reset --hard`, git_operations.py @ 0.16.7
  * `_commit_with_lock`), so repo.git's own index may lag behind main without effect; we leave it alone.
  */
@@ -227,7 +245,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       case 'create-main':
       case 'fast-forward': {
         await ctx.inject?.beforeUpdateRef?.();
-        if (!(await casMain(repo, remote!, local, 'fast-forward to external main'))) continue;
+        if (!(await moveMain(repo, ctx, remote!, local, 'fast-forward to external main'))) continue;
         out.steps.push(step);
         out.head = remote;
         return;
@@ -245,7 +263,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
         const { commit, paths } = merged;
         const conflict = paths.length > 0 ? await keepConflict(repo.gitDir, local!, remote!, merged) : undefined;
         await ctx.inject?.beforeUpdateRef?.();
-        if (!(await casMain(repo, commit, local, 'merge server edits'))) continue;
+        if (!(await moveMain(repo, ctx, commit, local, 'merge server edits'))) continue;
         out.steps.push(paths.length > 0 ? 'conflict-merge' : 'merge');
         out.head = commit;
         if (conflict) {

@@ -6,7 +6,9 @@ import { git } from '../../core/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from './context.js';
 import type { AgentRepo } from '../repo/discover.js';
+import type { ServerMode } from '../../core/config/schema.js';
 import { probe } from '../letta/letta-api.js';
+import { type Endpoint, type LettaKind, probeService, type ServiceAnswer } from './server-mode.js';
 import { INCLUDED_CONFIG } from './init-server.js';
 import { lsRemoteMain } from '../repo/remote-head.js';
 import { agentStatus } from './status.js';
@@ -36,34 +38,23 @@ export async function checkGit(): Promise<Check> {
   };
 }
 
-/** Letta reachable, auth accepted, sync endpoint present (404 `Not Found` means the server patch is missing). */
-export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
+/**
+ * Letta reachable, auth accepted, and the server mode fitting it: patched needs the sync-from-git endpoint (a 404
+ * `Not Found` means the server patch is missing); Letta without it is what stock mode is for.
+ */
+export async function checkLetta(ctx: ServerContext, kind: LettaKind): Promise<Check[]> {
   const o = ctx.letta;
-  const health = await probe(o, '/v1/health/');
-  if (health.error) {
-    return [{ name: 'Letta reachable', ok: false, detail: `${o.baseUrl}: ${health.error}`, fix: 'start the Letta server or fix lettaUrl (--letta-url)' }];
-  }
-  if (health.status !== undefined && health.status >= 300 && health.status < 400) {
+  if (!kind.letta && kind.redirect) {
     return [
-      { name: 'Letta reachable', ok: true, detail: `${o.baseUrl} answered HTTP ${health.status}` },
-      { name: 'Letta URL', ok: false, detail: `HTTP ${health.status} redirect: credentials are never sent after a redirect`, fix: 'set lettaUrl (--letta-url) to the final URL' },
+      { name: 'Letta reachable', ok: true, detail: kind.detail },
+      { name: 'Letta URL', ok: false, detail: `HTTP ${kind.redirect} redirect: credentials are never sent after a redirect`, fix: 'set lettaUrl (--letta-url) to the final URL' },
     ];
   }
-  // Letta answers GET /v1/health/ with {"version": ..., "status": "ok"} (letta/server/rest_api/routers/v1/health.py
-  // @ 0.16.7). Anything else (a 404 from a wrong port, a web page) is not Letta: its 404s say nothing about a patch.
-  // A --secure server may guard every route: 401/403 is Letta asking for the password (checked next), not a stranger.
-  const guarded = health.status === 401 || health.status === 403;
-  if (!guarded && (health.status !== 200 || !health.version)) {
-    return [
-      {
-        name: 'Letta reachable',
-        ok: false,
-        detail: `${o.baseUrl} is not a Letta server (GET /v1/health/ answered HTTP ${health.status}${health.version ? '' : ', no version'})`,
-        fix: 'point --letta-url (lettaUrl) at the Letta server (default port 8283)',
-      },
-    ];
+  // Anything but Letta's health answer (a 404 from a wrong port, a web page) is not Letta: its 404s say nothing.
+  if (!kind.letta) {
+    return [{ name: 'Letta reachable', ok: false, detail: kind.detail, fix: kind.reached ? 'point --letta-url (lettaUrl) at the Letta server (default port 8283)' : 'start the Letta server or fix lettaUrl (--letta-url)' }];
   }
-  const out: Check[] = [{ name: 'Letta reachable', ok: true, detail: guarded ? `${o.baseUrl} answered HTTP ${health.status} (password required)` : `Letta ${health.version} at ${o.baseUrl}` }];
+  const out: Check[] = [{ name: 'Letta reachable', ok: true, detail: kind.guarded ? `${o.baseUrl} answered with a password required` : `Letta ${kind.version} at ${o.baseUrl}` }];
   const agents = await probe(o, '/v1/agents/?limit=1');
   const authOk = agents.status !== 401 && agents.status !== 403;
   out.push({
@@ -72,18 +63,46 @@ export async function checkLetta(ctx: ServerContext): Promise<Check[]> {
     detail: authOk ? `accepted (${o.password ? 'Bearer password' : 'no password'}${o.userId ? `, user_id ${o.userId}` : ''})` : `HTTP ${agents.status}: ${agents.detail}`,
     fix: authOk ? undefined : 'export the server password in the env var named by lettaPasswordEnv (default LETTA_SERVER_PASSWORD)',
   });
-  // An agent id no server has: the patched endpoint answers 404 naming the agent, an unpatched server FastAPI's
-  // bare `Not Found` (patches/03-sync-from-git-endpoint.patch). Nothing is synced either way.
-  const ep = await probe(o, '/v1/agents/agent-00000000-0000-4000-8000-000000000000/memory/sync-from-git?recompile=false', 'POST');
-  const missing = ep.status === 404 && (ep.detail === 'Not Found' || ep.detail === '');
-  const present = !missing && ep.status !== undefined && ep.status !== 405;
-  out.push({
-    name: 'sync endpoint',
-    ok: present,
-    detail: missing ? 'missing (HTTP 404 Not Found)' : `HTTP ${ep.status ?? ep.error}: ${ep.detail}`,
-    fix: present ? undefined : `Letta without the endpoint: apply the server patch (${selfCommand()} patch-server --apply <site-packages>) and restart Letta, or use stock mode (${selfCommand()} serve)`,
-  });
+  out.push(modeCheck(ctx.config.serverMode, kind.endpoint, kind.detail));
   return out;
+}
+
+/** Pure: the recorded server mode against the endpoint found. Stock mode works on either server. */
+export function modeCheck(mode: ServerMode, endpoint: Endpoint, detail: string): Check {
+  if (mode === 'stock') {
+    return { name: 'server mode', ok: true, detail: `stock: external commits are pushed through Letta's /v1/git/ (sync endpoint ${endpoint})` };
+  }
+  const ok = endpoint === 'present';
+  return {
+    name: 'sync endpoint',
+    ok,
+    detail: ok ? `${detail} (server mode patched)` : `${detail}; stock mode is what fits this server`,
+    fix: ok
+      ? undefined
+      : `Letta without the endpoint: apply the server patch (${selfCommand()} patch-server --apply <site-packages>) and restart Letta, or re-run ${selfCommand()} init --server --mode stock and run ${selfCommand()} serve behind LETTA_MEMFS_SERVICE_URL`,
+  };
+}
+
+/**
+ * Stock mode (or Letta without the endpoint): whether `serve` answers behind Letta's /v1/git/, asked through the
+ * proxy for one agent repo (a read-only info/refs).
+ */
+export async function checkService(ctx: ServerContext, kind: LettaKind, repos: readonly AgentRepo[]): Promise<Check[]> {
+  if (repos.length === 0 || !kind.letta || (ctx.config.serverMode !== 'stock' && kind.endpoint === 'present')) return [];
+  const { answer, detail } = await probeService(ctx.letta, repos[0].agentId);
+  const fixes: Record<Exclude<ServiceAnswer, 'answers'>, string> = {
+    'not-configured': `set LETTA_MEMFS_SERVICE_URL=http://<host>:<port>/<secret> in Letta's environment, pointing at ${selfCommand()} serve, and restart Letta`,
+    unreachable: `start ${selfCommand()} serve (with LETTA_MEMFS_SERVICE_SECRET) at the address in Letta's LETTA_MEMFS_SERVICE_URL`,
+    refused: `check that LETTA_MEMFS_SERVICE_URL ends with serve's secret prefix and that the Letta actor (lettaUserId) can access ${repos[0].agentId}`,
+  };
+  return [
+    {
+      name: "serve behind Letta's /v1/git/",
+      ok: answer === 'answers',
+      detail: answer === 'answers' ? `answers for ${repos[0].agentId}` : `${answer} (${detail})`,
+      fix: answer === 'answers' ? undefined : fixes[answer],
+    },
+  ];
 }
 
 /** The external remote answers `ls-remote` with the configured credentials (a sample of agents: it is network). */

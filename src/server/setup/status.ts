@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { ServerMode } from '../../core/config/schema.js';
 import path from 'node:path';
 import { readSmallFile } from '../../core/fs.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
@@ -18,6 +19,8 @@ export interface AgentStatus {
   gitDir: string;
   /** init --server has set this repo up (its settings exist); otherwise nothing below is expected. */
   setUp: boolean;
+  /** How external commits reach Letta for this agent: its recorded settings, else the config's (see serverMode). */
+  mode: ServerMode;
   remote?: string;
   /** main in repo.git. */
   head?: string;
@@ -88,6 +91,7 @@ export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = fa
     agentId: repo.agentId,
     gitDir: repo.gitDir,
     setUp: Boolean(settings),
+    mode: settings?.config.serverMode ?? ctx.config.serverMode,
     remote: settings?.remote,
     head,
     externalHead,
