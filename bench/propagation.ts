@@ -5,8 +5,8 @@
 //   env: LETTA_VERSION (default 0.16.7)
 //        BENCH_SERIES    topology/mode/maintenance list (default: every series below)
 //        BENCH_WINDOW    pushes measured at the start and at the end of a series (default 50)
-//        BENCH_FILLER    pushes between the two windows that grow the agent's history (default 60; polling: none)
-//        BENCH_FILLER_COMMITS  commits carried by each filler push (default 8; under ~20 keeps a push below git's
+//        BENCH_FILLER    pushes between the two windows that grow the agent's history (default 25; polling: none)
+//        BENCH_FILLER_COMMITS  commits carried by each filler push (default 16; under ~20 keeps a push below git's
 //                        unpackLimit, so its objects land loose as a single push's do)
 //        BENCH_POLL_INTERVAL (watch --interval, default 2), BENCH_MAINT_GRACE (s, default 60),
 //        BENCH_MAINT_EVERY (direct: s between `maintain` runs, default 30)
@@ -44,16 +44,17 @@ const SERIES: SeriesSpec[] = (process.env.BENCH_SERIES ?? ALL_SERIES).split(',')
   return { topology, mode, maintenance } as SeriesSpec;
 });
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 50);
-const FILLER = Number(process.env.BENCH_FILLER ?? 60);
-const FILLER_COMMITS = Number(process.env.BENCH_FILLER_COMMITS ?? 8);
+const FILLER = Number(process.env.BENCH_FILLER ?? 25);
+const FILLER_COMMITS = Number(process.env.BENCH_FILLER_COMMITS ?? 16);
 const OPTIONS: Omit<RigOptions, 'webhookSecret' | 'lettaKey'> = {
   pollInterval: Number(process.env.BENCH_POLL_INTERVAL ?? 2),
   maintGrace: Number(process.env.BENCH_MAINT_GRACE ?? 60),
   maintEvery: Number(process.env.BENCH_MAINT_EVERY ?? 30),
 };
 const PER_PUSH_TIMEOUT_MS = 30_000;
-// How `init --server` / `watch --once` select stock mode (the pull path pushes through Letta's proxy).
-const STOCK_FLAGS: string[] = [];
+// Ctrl-C or SIGTERM ends the current push and runs the cleanup (servers, databases, watch), instead of leaking them.
+let interrupted: string | undefined;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (interrupted = sig));
 
 interface Sample {
   ms: number;
@@ -73,6 +74,7 @@ async function onePush(site: Site, rig: Rig, tag: string, commits: number): Prom
   const pushMs = performance.now() - t0;
   await rig.notify();
   while (performance.now() - t0 < PER_PUSH_TIMEOUT_MS) {
+    if (interrupted) throw new Error(`interrupted by ${interrupted}`);
     const r = await site.api.call('GET', `/v1/blocks/${rig.blockId}`);
     if (r.status === 200 && r.json.value === value) return { ms: performance.now() - t0, pushMs };
     await new Promise((res) => setTimeout(res, 20));
@@ -182,11 +184,11 @@ async function main(): Promise<void> {
       startGitHost({ user: 'git', token }),
     ]);
     host = h;
-    const site = (server: LettaServer, modeFlags: string[]): Site => ({
+    const site = (server: LettaServer, mode: Site['mode']): Site => ({
       server,
       api: new Rest(server.url),
       host: h,
-      modeFlags,
+      mode,
       env: {
         LETTA_MEMFS_ROOT: server.memfsRoot,
         LETTA_MEMFS_GIT_URL: `${h.url}/agents/{agentId}.git`,
@@ -196,7 +198,7 @@ async function main(): Promise<void> {
       },
     });
     for (const s of [patched, stock]) if (s) servers.push(s);
-    const sites = { patched: patched && site(patched, []), host: stock && site(stock, STOCK_FLAGS), direct: stock && site(stock, []) };
+    const sites = { patched: patched && site(patched, 'patched'), host: stock && site(stock, 'stock'), direct: stock && site(stock, 'stock') };
     const results: SeriesResult[] = [];
     for (const spec of SERIES) results.push(await runSeries(sites[spec.topology]!, spec, opts));
 

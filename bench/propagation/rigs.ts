@@ -26,8 +26,8 @@ export interface Site {
   host: GitHost;
   /** Environment for the CLI's server role against this server. */
   env: NodeJS.ProcessEnv;
-  /** Extra `init --server` / `watch --once` flags that select this server's mode. */
-  modeFlags: string[];
+  /** `init --server --mode`: how watch gets external commits into this server. */
+  mode: 'patched' | 'stock';
 }
 
 export interface RigOptions {
@@ -69,9 +69,10 @@ async function waitForEndpoint(port: number, w: CliProcess): Promise<void> {
 
 /** patched and host: the client pushes to the external host; `watch` pulls it and gets it to Letta. */
 async function viaWatch(site: Site, spec: SeriesSpec, o: RigOptions, agentId: string): Promise<Omit<Rig, 'agentId' | 'blockId'>> {
-  await site.host.createRepo(`agents/${agentId}.git`);
-  cliOk(['watch', '--once', '--no-maintain', ...site.modeFlags], site.env); // sets the agent repo up, seeds its external repo
-  const client = new Client(agentId, { remote: `${site.host.url}/agents/{agentId}.git`, lettaUrl: site.server.url, token: site.host.token });
+  const remote = `${site.host.url}/agents/{agentId}.git`;
+  cliOk(['init', '--server', '--memfs-root', site.server.memfsRoot, '--remote', remote, '--letta-url', site.server.url, '--mode', site.mode, '--agent', agentId], site.env);
+  cliOk(['watch', '--once', '--no-maintain'], site.env); // seeds the external repo
+  const client = new Client(agentId, { remote, lettaUrl: site.server.url, token: site.host.token });
   client.init();
   const maint = spec.maintenance === 'on' ? ['--maintain-grace', String(o.maintGrace)] : ['--no-maintain'];
   let notify = async () => {};
@@ -135,6 +136,8 @@ async function direct(site: Site, spec: SeriesSpec, o: RigOptions, agentId: stri
 
 export async function startRig(site: Site, spec: SeriesSpec, o: RigOptions): Promise<Rig> {
   const agent = await site.api.createAgent(`bench-${spec.topology}-${spec.mode}-${spec.maintenance}`);
+  // Every agent gets its external repo, also in direct series: a later series' `watch` sets up every agent it finds.
+  await site.host.createRepo(`agents/${agent.id}.git`);
   const rig = spec.topology === 'direct' ? await direct(site, spec, o, agent.id) : await viaWatch(site, spec, o, agent.id);
   const blockId = (await site.api.blockByLabel(agent.id, 'system/human'))!.id;
   return { ...rig, agentId: agent.id, blockId };
