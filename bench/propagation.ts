@@ -153,17 +153,18 @@ async function startStock(install: LettaInstall, processes: CliProcess[]): Promi
   return server;
 }
 
+function row(r: SeriesResult): string {
+  const ratio = r.last.n > 0 ? `${(r.last.p50 / r.first.p50).toFixed(2)}x` : '–';
+  const pushes = `${r.pushes} (${r.commits} commits)${r.failures ? `, ${r.failures} failed` : ''}`;
+  const g = r.repoGit;
+  return `| ${r.spec.topology} | ${r.spec.mode} | ${r.spec.maintenance} | ${pushes} | ${r.minutes.toFixed(1)} min | ${p50p99(r.first)} | ${p50p99(r.filler)} | ${p50p99(r.last)} | ${ratio} | ${seconds(r.push.p50)} | ${g.files} | ${(g.bytes / 1024).toFixed(0)} KiB | ${g.loose} / ${g.packs} |`;
+}
+
 function table(results: SeriesResult[]): string {
-  const rows = results.map((r) => {
-    const ratio = r.last.n > 0 ? `${(r.last.p50 / r.first.p50).toFixed(2)}x` : '–';
-    const pushes = `${r.pushes} (${r.commits} commits)${r.failures ? `, ${r.failures} failed` : ''}`;
-    const g = r.repoGit;
-    return `| ${r.spec.topology} | ${r.spec.mode} | ${r.spec.maintenance} | ${pushes} | ${r.minutes.toFixed(1)} min | ${p50p99(r.first)} | ${p50p99(r.filler)} | ${p50p99(r.last)} | ${ratio} | ${seconds(r.push.p50)} | ${g.files} | ${(g.bytes / 1024).toFixed(0)} KiB | ${g.loose} / ${g.packs} |`;
-  });
   return [
     `| topology | mode | maint. | pushes | time | first ${WINDOW} p50 / p99 | filler p50 / p99 | last ${WINDOW} p50 / p99 | last/first p50 | git push p50 | repo.git files | size | loose / packs |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows,
+    ...results.map(row),
   ].join('\n');
 }
 
@@ -200,7 +201,12 @@ async function main(): Promise<void> {
     for (const s of [patched, stock]) if (s) servers.push(s);
     const sites = { patched: patched && site(patched, 'patched'), host: stock && site(stock, 'stock'), direct: stock && site(stock, 'stock') };
     const results: SeriesResult[] = [];
-    for (const spec of SERIES) results.push(await runSeries(sites[spec.topology]!, spec, opts));
+    for (const spec of SERIES) {
+      const r = await runSeries(sites[spec.topology]!, spec, opts);
+      results.push(r);
+      // Each row as soon as it is known (with the load then): a long run cut short keeps what it measured.
+      process.stderr.write(`${row(r)} load ${os.loadavg()[0].toFixed(1)}\n`);
+    }
 
     const out = process.stdout;
     out.write(`letta ${version}; window ${WINDOW} pushes; filler ${FILLER} pushes x ${FILLER_COMMITS} commits; maintenance grace ${opts.maintGrace} s; polling interval ${opts.pollInterval} s; direct maintain every ${opts.maintEvery} s\n`);
