@@ -1,0 +1,144 @@
+// One series' setup in bench/propagation: a fresh agent, a client checkout, and whatever carries a push to the
+// agent's blocks in that topology (watch, Letta's own proxy sync), started with the series' maintenance setting.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { GitHost } from '../../test/fixtures/git-host.js';
+import { CLI, CliProcess, cliOk } from '../../test/e2e/helpers/cli.js';
+import { Client } from '../../test/e2e/helpers/client.js';
+import type { Rest } from '../../test/e2e/helpers/rest.js';
+import { freePort, type LettaServer } from '../../test/e2e/helpers/server.js';
+import { signPoke } from '../../src/server/watch/webhook.js';
+
+export type Topology = 'patched' | 'direct' | 'host';
+export type Mode = 'event' | 'polling' | 'push';
+export type Maintenance = 'off' | 'on';
+
+export interface SeriesSpec {
+  topology: Topology;
+  mode: Mode;
+  maintenance: Maintenance;
+}
+
+/** A Letta server with what the toolkit needs around it. */
+export interface Site {
+  server: LettaServer;
+  api: Rest;
+  host: GitHost;
+  /** Environment for the CLI's server role against this server. */
+  env: NodeJS.ProcessEnv;
+  /** `init --server --mode`: how watch gets external commits into this server. */
+  mode: 'patched' | 'stock';
+}
+
+export interface RigOptions {
+  pollInterval: number;
+  maintGrace: number;
+  /** direct topology, maintenance on: seconds between `maintain` runs (what an operator's cron would do). */
+  maintEvery: number;
+  webhookSecret: string;
+  lettaKey: string;
+}
+
+export interface Rig {
+  agentId: string;
+  blockId: string;
+  client: Client;
+  /** The client's push, as that topology's client runs it. */
+  push(): void;
+  /** What tells the server side about the push (event mode: a poke); nothing otherwise. */
+  notify(): Promise<void>;
+  /** Watch's or maintain's output, for a failure message. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const run = promisify(execFile);
+
+async function waitForEndpoint(port: number, w: CliProcess): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/healthz`);
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`watch endpoint did not come up; output:\n${w.log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** patched and host: the client pushes to the external host; `watch` pulls it and gets it to Letta. */
+async function viaWatch(site: Site, spec: SeriesSpec, o: RigOptions, agentId: string): Promise<Omit<Rig, 'agentId' | 'blockId'>> {
+  const remote = `${site.host.url}/agents/{agentId}.git`;
+  cliOk(['init', '--server', '--memfs-root', site.server.memfsRoot, '--remote', remote, '--letta-url', site.server.url, '--mode', site.mode, '--agent', agentId], site.env);
+  cliOk(['watch', '--once', '--no-maintain'], site.env); // seeds the external repo
+  const client = new Client(agentId, { remote, lettaUrl: site.server.url, token: site.host.token });
+  client.init();
+  const maint = spec.maintenance === 'on' ? ['--maintain-grace', String(o.maintGrace)] : ['--no-maintain'];
+  let notify = async () => {};
+  let w: CliProcess;
+  if (spec.mode === 'event') {
+    const port = await freePort();
+    w = await CliProcess.start(['watch', '--host', '127.0.0.1', '--port', String(port), '--interval', '3600', ...maint], site.env);
+    await waitForEndpoint(port, w);
+    notify = async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/poke/${agentId}`, { method: 'POST', headers: signPoke(o.webhookSecret, agentId) });
+      if (r.status >= 300) throw new Error(`poke answered ${r.status}: ${await r.text()}`);
+    };
+  } else {
+    w = await CliProcess.start(['watch', '--no-listen', '--interval', String(o.pollInterval), ...maint], site.env);
+  }
+  return {
+    client,
+    push: () => client.git('push', '-q', 'origin', 'main'),
+    notify,
+    log: () => w.log,
+    stop: async () => {
+      await w.stop();
+    },
+  };
+}
+
+/**
+ * direct: the client pushes straight to Letta's /v1/git/<agent>/state.git with Letta Code's argv (letta-code
+ * src/agent/memoryGit.ts: extraHeader Basic letta:<key>, no credential helper); Letta's proxy hands it to `serve`
+ * and runs its own block sync. No watch: maintenance on is `letta-memfs-hooks maintain` every maintEvery seconds.
+ */
+async function direct(site: Site, spec: SeriesSpec, o: RigOptions, agentId: string): Promise<Omit<Rig, 'agentId' | 'blockId'>> {
+  const client = new Client(agentId, { remote: `${site.host.url}/agents/{agentId}.git`, lettaUrl: site.server.url, token: site.host.token });
+  const lc = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`letta:${o.lettaKey}`).toString('base64')}`, '-c', 'credential.helper=', '-c', 'core.askPass='];
+  client.git('init', '-q', '-b', 'main');
+  client.git('remote', 'add', 'origin', `${site.server.url}/v1/git/${agentId}/state.git`);
+  client.git(...lc, 'pull', '-q', 'origin', 'main');
+  let log = '';
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  if (spec.maintenance === 'on') {
+    const args = [CLI, 'maintain', '--agent', agentId, '--memfs-root', site.server.memfsRoot, '--grace', String(o.maintGrace)];
+    timer = setInterval(() => {
+      running = run(process.execPath, args, { env: { ...process.env, ...site.env } }).then(
+        (r) => (log += r.stdout + r.stderr),
+        (err: Error) => (log += `maintain failed: ${err.message}\n`),
+      );
+    }, o.maintEvery * 1000);
+  }
+  return {
+    client,
+    push: () => client.git(...lc, 'push', '-q', 'origin', 'main'),
+    notify: async () => {},
+    log: () => log,
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+export async function startRig(site: Site, spec: SeriesSpec, o: RigOptions): Promise<Rig> {
+  const agent = await site.api.createAgent(`bench-${spec.topology}-${spec.mode}-${spec.maintenance}`);
+  // Every agent gets its external repo, also in direct series: a later series' `watch` sets up every agent it finds.
+  await site.host.createRepo(`agents/${agent.id}.git`);
+  const rig = spec.topology === 'direct' ? await direct(site, spec, o, agent.id) : await viaWatch(site, spec, o, agent.id);
+  const blockId = (await site.api.blockByLabel(agent.id, 'system/human'))!.id;
+  return { ...rig, agentId: agent.id, blockId };
+}
