@@ -6,7 +6,8 @@
  * differ, have Letta sync again the only way a stock Letta offers: a receive-pack request through its proxy. An
  * empty one (a flush packet: no ref update, git answers 200) is enough for the proxy to run its full sync.
  */
-import { git } from '../../core/git.js';
+import { lsTree, ObjectReader } from '../../core/git-objects.js';
+import { MAX_FILE_BYTES } from '../../validate/tree.js';
 import { blockValueOf, lettaCall, type Push } from './recompile.js';
 
 export interface ResyncOptions {
@@ -26,21 +27,24 @@ export function labelOf(file: string): string | undefined {
   return file.startsWith('skills/') ? undefined : file.slice(0, -3);
 }
 
-/** Labels whose block is missing or holds another value than main's file says. */
+/** Labels whose block is missing or holds another value than main's file says (two git processes per check). */
 export async function unsyncedLabels(gitDir: string, blocks: { label: string; value: string }[]): Promise<string[]> {
-  const ls = await git(['ls-tree', '-r', '-z', '--name-only', 'refs/heads/main'], { gitDir, allowFailure: true });
-  if (ls.exitCode !== 0) return [];
-  const out: string[] = [];
-  for (const file of ls.stdout.split('\0').filter(Boolean)) {
-    const label = labelOf(file);
-    if (!label) continue;
-    const r = await git(['cat-file', 'blob', `refs/heads/main:${file}`], { gitDir, allowFailure: true });
-    if (r.exitCode !== 0) continue;
-    // git's stdout was trimmed of its final newline: compare the same way.
-    const want = blockValueOf(r.stdout).replace(/\n$/, '');
-    if (!blocks.some((b) => b.label === label && b.value.replace(/\n$/, '') === want)) out.push(label);
+  const files = await lsTree('refs/heads/main', { gitDir }).catch(() => []);
+  const wanted = files.filter((f) => f.type === 'blob').map((f) => ({ ...f, label: labelOf(f.path) })).filter((f) => f.label);
+  const reader = new ObjectReader(MAX_FILE_BYTES, { gitDir });
+  try {
+    const contents = await reader.read(wanted.map((f) => f.oid));
+    const out: string[] = [];
+    for (const f of wanted) {
+      const content = contents.get(f.oid);
+      if (!content) continue;
+      const want = blockValueOf(content.toString('utf8')).replace(/\n+$/, '');
+      if (!blocks.some((b) => b.label === f.label && b.value.replace(/\n+$/, '') === want)) out.push(f.label!);
+    }
+    return out;
+  } finally {
+    await reader.close();
   }
-  return out;
 }
 
 async function blocksOf(push: Push, o: ResyncOptions): Promise<{ label: string; value: string }[] | undefined> {
