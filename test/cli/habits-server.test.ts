@@ -225,6 +225,24 @@ describe('server mode', () => {
     expect((await cli(['status', '--server'])).out).toMatch(/server mode patched \(the sync-from-git endpoint\)\n$/);
   });
 
+  it('LETTA_MEMFS_SERVER_MODE sets the mode over detection (a container sets it once); a bad value is exit 2, nothing written', async () => {
+    await h.addAgent();
+    await h.letta.setMode('ok'); // the endpoint answers: detection alone would say patched
+    const calls = h.letta.calls.length;
+    const r = await cli(['init', '--server', '--memfs-root', h.memfsRoot, '--remote', remote(), '--letta-url', h.letta.url], { LETTA_MEMFS_SERVER_MODE: 'stock' });
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('server mode stock (LETTA_MEMFS_SERVER_MODE)');
+    expect(h.letta.calls.length).toBe(calls); // not asked
+    expect((await cli(['status', '--server', '--json'], { LETTA_MEMFS_SERVER_MODE: 'stock' })).out).toContain('"mode": "stock"');
+
+    const before = snapshot(h.memfsRoot);
+    const bad = await cli(['init', '--server', '--memfs-root', h.memfsRoot, '--remote', remote(), '--letta-url', h.letta.url], { LETTA_MEMFS_SERVER_MODE: 'stok' });
+    expect(bad.code).toBe(2);
+    expect(bad.err.trim().split('\n')).toHaveLength(1);
+    expect(bad.err).toMatch(/serverMode.*stock or patched/);
+    expect(snapshot(h.memfsRoot)).toEqual(before);
+  });
+
   it('a Letta that cannot be asked records nothing and says so; a bad --mode is exit 2 with one line, nothing written', async () => {
     await h.addAgent();
     const r = await cli(['init', '--server', '--memfs-root', h.memfsRoot, '--remote', remote(), '--letta-url', await deadUrl()]);

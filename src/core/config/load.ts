@@ -137,7 +137,8 @@ export function serverRepoFiles(memfsRoot: string): { files: string[]; notRead: 
   };
 }
 
-/** The environment layer: `LETTA_MEMFS_GIT_URL` (with `{agentId}`), `LETTA_BASE_URL`, `LETTA_USER_ID`, `LETTA_MEMFS_ROOT`, `LETTA_MEMFS_POKE_URL`. */
+/** The environment layer: `LETTA_MEMFS_GIT_URL` (with `{agentId}`), `LETTA_BASE_URL`, `LETTA_USER_ID`, `LETTA_MEMFS_ROOT`, `LETTA_MEMFS_POKE_URL`,
+ * `LETTA_MEMFS_SERVER_MODE` (a container sets the mode of every process it runs with it). */
 export function envLayer(env: NodeJS.ProcessEnv): Partial<Config> {
   return validateLayer(
     dropUndefined({
@@ -146,6 +147,7 @@ export function envLayer(env: NodeJS.ProcessEnv): Partial<Config> {
       lettaUserId: env.LETTA_USER_ID || undefined,
       memfsRoot: env.LETTA_MEMFS_ROOT || undefined,
       pokeUrl: env.LETTA_MEMFS_POKE_URL || undefined,
+      serverMode: env.LETTA_MEMFS_SERVER_MODE || undefined,
     }),
     'environment',
   );

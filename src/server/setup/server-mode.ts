@@ -68,8 +68,9 @@ export interface ModeChoice {
  * Pure: the mode `init --server` records. A flag wins, then the one recorded earlier (re-runs keep it), then what the
  * server shows; a server that cannot be asked decides nothing.
  */
-export function chooseMode(flag: ServerMode | undefined, saved: ServerMode | undefined, kind: LettaKind | undefined): ModeChoice {
+export function chooseMode(flag: ServerMode | undefined, saved: ServerMode | undefined, kind: LettaKind | undefined, env?: ServerMode): ModeChoice {
   if (flag) return { mode: flag, why: '--mode' };
+  if (env) return { mode: env, why: 'LETTA_MEMFS_SERVER_MODE' };
   if (saved) return { mode: saved, why: 'recorded earlier' };
   if (!kind) return { why: 'not detected' };
   if (!kind.letta) return { why: `not detected: ${kind.detail}; patched applies, pass --mode stock for an unpatched Letta` };
