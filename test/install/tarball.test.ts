@@ -91,7 +91,7 @@ describe('the packed tarball, installed into an empty prefix', () => {
     // Server: a memfs root with one Letta-made agent repo and the Letta API double.
     h = await makeHarness();
     const a = await h.addAgent();
-    const server = await run(bin, ['init', '--server', '--memfs-root', h.memfsRoot, '--remote', `${h.extRoot}/{agentId}.git`, '--letta-url', h.letta.url], tmp.dir);
+    const server = await run(bin, ['init', '--server', '--memfs-root', h.memfsRoot, '--remote', `${h.extRoot}/{agentId}.git`, '--letta-url', h.letta.url, '--mode', 'patched'], tmp.dir);
     expect(server.err).toBe('');
     expect(server.code).toBe(0);
 
