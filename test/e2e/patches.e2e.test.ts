@@ -53,7 +53,7 @@ describe(`letta ${version}: unpatched server`, () => {
     await new Rest(unpatched.url).createAgent('doctor'); // doctor wants <memfs>/repository, which the first git agent creates
     const r = doctor(unpatched);
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(1);
-    expect(endpointCheck(r)).toMatchObject({ ok: false, detail: 'missing (HTTP 404 Not Found)' });
+    expect(endpointCheck(r)).toMatchObject({ ok: false, detail: 'missing (HTTP 404 Not Found); stock mode is what fits this server' });
     expect(endpointCheck(r)!.fix).toMatch(/apply the server patch \(.+ patch-server --apply/);
 
     await api.createAgent('doctor'); // doctor wants <memfs>/repository, which the first git agent creates
