@@ -26,6 +26,17 @@ describe('serve: start-up refusals', () => {
     expectRefused(r, 2, /LETTA_MEMFS_SERVICE_SECRET or pass --secret-file/);
   });
 
+  it('--config naming a code file is refused before anything runs: nothing from it executes', async () => {
+    const marker = path.join(t.dir, 'ran');
+    const evil = path.join(t.dir, 'evil.config.mjs');
+    fs.writeFileSync(evil, `import fs from 'node:fs'; fs.writeFileSync(${JSON.stringify(marker)}, 'x'); export default {};\n`);
+    const r = await runHostile(['serve', '--memfs-root', root, '--port', '0', '--config', evil], { cwd: t.dir, env: env({ LETTA_MEMFS_SERVICE_SECRET: SECRET }) });
+    expect(r.code).not.toBe(0);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(fs.existsSync(marker)).toBe(false);
+    expectNoSecret(SECRET, r);
+  });
+
   it('a secret on the command line is refused and not echoed', async () => {
     const r = await runHostile(['serve', '--memfs-root', root, '--port', '0', SECRET], { cwd: t.dir, env: env({ LETTA_MEMFS_SERVICE_SECRET: SECRET }) });
     expectRefused(r, 2, /never goes on the command line/);
