@@ -18,7 +18,7 @@ await build({
   absWorkingDir: ROOT,
   entryPoints: {
     cli: 'src/cli/main.ts',
-    hook: 'src/hooks/run.ts',
+    hook: 'src/cli/hooks/run.ts',
     'poke-after-push': 'src/client/poke-after-push.ts',
     'pre-receive': 'src/server/memfs-service/pre-receive-main.ts',
     'background-push': 'src/client/background-push-run.ts',
@@ -55,7 +55,7 @@ const frontmatterApart = {
 };
 await build({
   absWorkingDir: ROOT,
-  entryPoints: { 'pre-push': 'src/hooks/pre-push-run.ts' },
+  entryPoints: { 'pre-push': 'src/cli/hooks/pre-push-run.ts' },
   outdir: OUT,
   outExtension: { '.js': '.cjs' },
   bundle: true,

@@ -7,7 +7,7 @@ import { CLI, CliProcess, cliOk } from '../../test/e2e/helpers/cli.js';
 import { Client } from '../../test/e2e/helpers/client.js';
 import type { Rest } from '../../test/e2e/helpers/rest.js';
 import { freePort, type LettaServer } from '../../test/e2e/helpers/server.js';
-import { signPoke } from '../../src/server/watch/webhook.js';
+import { signPoke } from '../../src/sync/poke-signature.js';
 
 export type Topology = 'patched' | 'direct' | 'host';
 export type Mode = 'event' | 'polling' | 'push';

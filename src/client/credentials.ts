@@ -22,7 +22,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/fs.js';
 import { selfCommand } from '../core/self-command.js';
-import { quoteConfigString } from '../install/git-config.js';
+import { quoteConfigString } from '../git/config.js';
 
 /** `Authorization: Basic base64(user:token)`: what git hosts (Gitea, GitHub, GitLab) accept for HTTPS with a token. */
 export function authHeader(user: string, token: string): string {

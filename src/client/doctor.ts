@@ -1,7 +1,7 @@
 /** `doctor` in a client checkout: is what init set up still in place, and does the external host answer through it. */
 import { selfCommand } from '../core/self-command.js';
 import type { Check } from '../core/check.js';
-import { getConfig, git, type RepoPaths } from '../core/git.js';
+import { getConfig, git, type RepoPaths } from '../git/git.js';
 import { redactUrl } from '../core/redact.js';
 import { readSettings, stateDirOf } from '../core/settings.js';
 import { headerScope } from '../core/remote-scope.js';

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { isLocalAgentId } from '../core/agent-id.js';
 import { UserError } from '../core/errors.js';
 import { redactUrl } from '../core/redact.js';
-import type { DesiredConfig } from '../install/git-config.js';
+import type { DesiredConfig } from '../git/config.js';
 
 /** The remote `init` sets up in a local-backend checkout; `origin` because nothing else uses that name there. */
 export const LOCAL_REMOTE = 'origin';

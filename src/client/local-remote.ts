@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { git } from '../core/git.js';
+import { git } from '../git/git.js';
 
 export function localRemoteTemplate(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.HOME || os.homedir(), '.letta', 'memfs-remote', '{agentId}.git');

@@ -1,7 +1,8 @@
 /** The local-backend part of client `status`: last background push, last pull round, and conflict refs kept. */
 import fs from 'node:fs/promises';
-import { git, type RepoPaths } from '../core/git.js';
-import { CONFLICT_PREFIX, readPullState } from '../server/repo/pull.js';
+import { git, type RepoPaths } from '../git/git.js';
+import { CONFLICT_PREFIX } from '../sync/merge.js';
+import { readPullState } from '../sync/state.js';
 import { pushLogFile } from './background-push.js';
 
 export interface LocalSyncStatus {

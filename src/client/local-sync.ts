@@ -2,7 +2,7 @@
  * Two-way sync of a Letta Code local-backend checkout with the external host (see local-backend.ts): `pull` runs one
  * round (fetch, bring main and origin/main together, push), the background push after each commit only pushes.
  *
- * The decisions are the server role's (src/server/repo/pull.ts planReconcile and mergeWithExternal, reused): a
+ * The decisions are the sync core's, shared with the server role (src/sync/plan.ts, src/sync/merge.ts): a
  * fast-forward, a clean per-file merge, or on a true conflict the external version with this checkout's side kept
  * under refs/letta-memfs/conflicts/. Never --force. Because this repo has a work tree that Letta Code reads and
  * writes, main only moves through `git merge --ff-only <target>`, which updates index and files together, refuses to
@@ -13,23 +13,16 @@
 import { selfCommand } from '../core/self-command.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { git, type RepoPaths } from '../core/git.js';
+import { git, NETWORK_TIMEOUT_MS, type RepoPaths } from '../git/git.js';
+import { MAIN } from '../git/refs.js';
 import { UserError } from '../core/errors.js';
 import { waitLock } from '../core/lock.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
-import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '../server/repo/merge.js';
-import {
-  MAX_ROUNDS,
-  planReconcile,
-  PUSH_REJECTED,
-  pullLockFile,
-  pullStateFile,
-  readPullState,
-} from '../server/repo/pull.js';
+import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '../sync/merge.js';
+import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../sync/plan.js';
+import { pullLockFile, pullStateFile, readPullState } from '../sync/state.js';
 import { LOCAL_REMOTE, LOCAL_TRACKING_REF } from './local-backend.js';
 
-const MAIN = 'refs/heads/main';
-const NETWORK_TIMEOUT_MS = 120_000;
 /** Files git keeps while an operation waits for the user (git's own sequencer and am state). */
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
 

@@ -5,7 +5,7 @@ import type { Config } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
 import { redactUrl } from '../core/redact.js';
 import { remoteKind, renderRemote } from '../core/template.js';
-import type { DesiredConfig } from '../install/git-config.js';
+import type { DesiredConfig } from '../git/config.js';
 import { checkHttpRemote, headerScope } from '../core/remote-scope.js';
 
 export interface AgentSources {

@@ -2,7 +2,7 @@
  * Detached helper started by the client's pre-push (see poke.ts): waits for the push to land, then pokes `watch`.
  * Runs after git has returned, so it must never print (nobody reads it) and never retry for long.
  */
-import { readRef } from '../server/repo/refs.js';
+import { readRef } from '../git/refs.js';
 import { type PokePlan, pokeRequest } from './poke.js';
 
 /** How long a push may take before we assume it failed; the server's periodic pull covers anything we miss. */

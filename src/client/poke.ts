@@ -1,6 +1,6 @@
 /**
  * The client's push notification to the server's `watch` (POST <pokeUrl>/poke/<agentId>, signed as
- * src/server/watch/webhook.ts `signPoke`), so the server pulls at once instead of at its next periodic pull.
+ * src/sync/poke-signature.ts `signPoke`), so the server pulls at once instead of at its next periodic pull.
  *
  * git has no post-push hook, and pre-push runs before anything is sent. So pre-push starts a small detached process
  * (poke-after-push.ts) that waits until git records the push as done, by `refs/remotes/<remote>/main` reaching the
@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { entryPath } from '../core/package.js';
-import { signPoke } from '../server/watch/webhook.js';
+import { signPoke } from '../sync/poke-signature.js';
 import { mainUpdates } from '../validate/push.js';
 
 export interface PokePlan {

@@ -4,15 +4,16 @@
  * trees (the pushed and the remote's commit) and their files through one git cat-file --batch-command, and reports.
  */
 import path from 'node:path';
-import type { RepoPaths } from '../core/git.js';
-import { ObjectReader } from '../core/git-objects.js';
-import { MalformedTree } from '../core/git-tree.js';
+import type { RepoPaths } from '../git/git.js';
+import { ObjectReader } from '../git/objects.js';
+import { MalformedTree } from '../git/tree.js';
 import { logLine } from '../core/log.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
 import { redactUrl } from '../core/redact.js';
 import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadableTree, ZERO_OID } from '../validate/push.js';
 import { formatProblem, type Problem } from '../validate/problem.js';
-import { MAX_FILE_BYTES, type TreeEntry, validateUpdate } from '../validate/tree.js';
+import type { TreeEntry } from '../git/tree.js';
+import { MAX_FILE_BYTES, validateUpdate } from '../validate/tree.js';
 
 export interface PrePushInput {
   /** git's arguments: remote name (or the URL when pushing to a URL) and the push URL. */

@@ -1,14 +1,14 @@
 /** `status` for a client checkout: what init set up, whether it still holds, and the last push and pull seen. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { git, type RepoPaths } from '../core/git.js';
+import { git, type RepoPaths } from '../git/git.js';
 import { redactUrl } from '../core/redact.js';
 import { readJson, readSettings, stateDirOf } from '../core/settings.js';
 import { hooksDirOf } from '../install/installer.js';
 import { readManifest } from '../install/manifest.js';
 import { isOurShim } from '../install/shim.js';
 import { readToken } from '../core/token.js';
-import { escapePath } from '../validate/names.js';
+import { escapePath } from '../validate/text.js';
 import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
 import { selfCommand } from '../core/self-command.js';
 import { formatLocalRows, localSyncStatus, type LocalSyncStatus } from './local-status.js';

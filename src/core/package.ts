@@ -14,7 +14,7 @@ export const BUNDLED = path.basename(HERE) === 'runtime';
 
 const TSC_ENTRIES = {
   cli: 'cli/main.js',
-  hook: 'hooks/run.js',
+  hook: 'cli/hooks/run.js',
   'poke-after-push': 'client/poke-after-push.js',
   'pre-receive': 'server/memfs-service/pre-receive-main.js',
   'background-push': 'client/background-push-run.js',

@@ -1,4 +1,4 @@
-import type { RepoPaths } from '../core/git.js';
+import type { RepoPaths } from '../git/git.js';
 import type { Settings } from '../core/settings.js';
 
 /** What a hook module gets: git's arguments and stdin, the repo, and the settings `init` recorded for it. */

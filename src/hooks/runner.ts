@@ -3,7 +3,7 @@
 import { existsSync, fstatSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { formatError, UserError } from '../core/errors.js';
-import { type RepoPaths, resolveRepo } from '../core/git.js';
+import { type RepoPaths, resolveRepo } from '../git/git.js';
 import { logLine } from '../core/log.js';
 import { selfCommand } from '../core/self-command.js';
 import { readSettings, stateDirOf } from '../core/settings.js';

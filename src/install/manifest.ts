@@ -1,12 +1,7 @@
 import path from 'node:path';
 import type { Role } from '../core/settings.js';
 import { readJson, writeJsonAtomic } from '../core/settings.js';
-
-/** A config key we changed, with what it held before (null: it was unset), so uninstall can put it back. */
-export interface ConfigChange {
-  key: string;
-  previous: string[] | null;
-}
+import type { ConfigChange } from '../git/config.js';
 
 /** What `init` did to a repo: enough for `uninstall` to restore every hook file and config key. */
 export interface Manifest {

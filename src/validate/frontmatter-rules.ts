@@ -3,7 +3,7 @@
  * YAML parser is the caller's: frontmatter.ts binds the `yaml` package, the pre-push hook a strict one (simple-yaml.ts)
  * so that it loads yaml only when a frontmatter needs it.
  */
-import { escapePath } from './names.js';
+import { escapePath } from './text.js';
 import type { Problem } from './problem.js';
 import { NeedsYaml } from './simple-yaml.js';
 

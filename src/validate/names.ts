@@ -1,69 +1,12 @@
 /**
- * Pure rules for path names in a memory repo tree, and the one way any repo path is printed.
+ * Pure rules for path names in a memory repo tree.
  *
  * Names arrive as bytes (`git ls-tree -z`). They are decoded like Python's `surrogateescape`: valid UTF-8 as text,
  * each invalid byte 0xNN as the lone surrogate U+DCNN, so a non-UTF-8 name survives as a string, is told apart from
  * a valid one, and can be printed back as its bytes.
  */
 import type { Problem } from './problem.js';
-
-/** UTF-8 bytes to a string, invalid bytes kept as U+DC80..U+DCFF (never produced by valid UTF-8). */
-export function decodeName(bytes: Uint8Array): string {
-  let out = '';
-  let i = 0;
-  while (i < bytes.length) {
-    const b = bytes[i];
-    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-    let cp = len === 1 ? b : len === 2 ? b & 0x1f : len === 3 ? b & 0x0f : b & 0x07;
-    let ok = len > 0 && i + len <= bytes.length;
-    for (let k = 1; ok && k < len; k++) {
-      const c = bytes[i + k];
-      if ((c & 0xc0) !== 0x80) ok = false;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 (RFC 3629).
-    if (ok && ((len === 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff)))) ok = false;
-    if (!ok) {
-      out += String.fromCharCode(0xdc00 | b);
-      i += 1;
-      continue;
-    }
-    out += String.fromCodePoint(cp);
-    i += len;
-  }
-  return out;
-}
-
-const ESCAPED_BYTE = /[\udc80-\udcff]/;
-// Characters a terminal acts on or hides: C0/C1 controls and DEL, format characters (bidi overrides, zero-width
-// joiners, BOM), line/paragraph separators, and the stand-ins for invalid bytes above.
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\udc80-\udcff]/u;
-const SHELL_SAFE = /^[\p{L}\p{N}\p{M}_./+@,=:%~-]+$/u;
-
-function escapeChar(ch: string): string {
-  const cp = ch.codePointAt(0)!;
-  if (cp >= 0xdc80 && cp <= 0xdcff) return `\\x${(cp & 0xff).toString(16).padStart(2, '0')}`;
-  const named: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\\': '\\\\', "'": "\\'" };
-  if (named[ch]) return named[ch];
-  if (cp < 0x80) return `\\x${cp.toString(16).padStart(2, '0')}`;
-  return cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-}
-
-/**
- * How every repo path is shown: as it is when it needs no quoting, in single quotes when it is printable, else as a
- * bash `$'...'` string with every control, invisible or invalid byte escaped. Never prints a raw control character,
- * and the result can be pasted into a shell (the fixes we print are commands).
- */
-export function escapePath(p: string): string {
-  if (p !== '' && SHELL_SAFE.test(p) && !p.startsWith('-') && !p.startsWith('~')) return p;
-  if (!UNPRINTABLE.test(p)) return `'${p.replace(/'/g, `'\\''`)}'`;
-  return `$'${Array.from(p, (ch) => (UNPRINTABLE.test(ch) || ch === '\\' || ch === "'" ? escapeChar(ch) : ch)).join('')}'`;
-}
-
-/** Free text (error messages that may quote repo content) with every unprintable character escaped. */
-export function printable(text: string): string {
-  return Array.from(text, (ch) => (UNPRINTABLE.test(ch) ? escapeChar(ch) : ch)).join('');
-}
+import { ESCAPED_BYTE, escapePath, UNPRINTABLE } from './text.js';
 
 export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 1024;

@@ -1,5 +1,5 @@
 /** What every validation returns: one problem per file, with the fix; printed as one line. */
-import { escapePath, printable } from './names.js';
+import { escapePath, printable } from './text.js';
 
 export interface Problem {
   /** The repo path as decoded from git (raw: may hold control characters; print it with formatProblem only). */

@@ -4,35 +4,11 @@
  * their own repo's objects; nothing here runs git or touches the file system.
  */
 import { checkFrontmatterWith, isCheckedMemoryFile } from './frontmatter-rules.js';
-import { checkEntry, decodeName, escapePath } from './names.js';
+import type { BlobReader, TreeEntry } from '../git/tree.js';
+import { checkEntry } from './names.js';
+import { escapePath } from './text.js';
 import type { Problem } from './problem.js';
 import { NeedsYaml, strictYaml } from './simple-yaml.js';
-
-/** One entry of `git ls-tree -r`: mode, type, object id, path (decoded by decodeName). */
-export interface TreeEntry {
-  mode: string;
-  type: string;
-  oid: string;
-  path: string;
-}
-
-/** Parses `git ls-tree -r -z` output, given as bytes so that a non-UTF-8 name is kept (and refused) as such. */
-export function parseLsTree(z: Uint8Array): TreeEntry[] {
-  const out: TreeEntry[] = [];
-  const buf = Buffer.from(z.buffer, z.byteOffset, z.byteLength);
-  let pos = 0;
-  while (pos < buf.length) {
-    let end = buf.indexOf(0, pos);
-    if (end < 0) end = buf.length;
-    const tab = buf.indexOf(0x09, pos);
-    if (tab > pos && tab < end) {
-      const [mode, type, oid] = buf.subarray(pos, tab).toString('latin1').split(' ');
-      out.push({ mode, type, oid, path: decodeName(buf.subarray(tab + 1, end)) });
-    }
-    pos = end + 1;
-  }
-  return out;
-}
 
 /**
  * Largest file accepted. The server reads every file of the tree into memory for each sync, one `git show` each
@@ -59,13 +35,6 @@ export function checkEncoding(path: string, content: Uint8Array): Problem | unde
     return { path, message: 'is not valid UTF-8; the Letta server reads every file as UTF-8 text and its sync would fail', fix: `re-encode it as UTF-8 (e.g. iconv -t UTF-8) or remove it` };
   }
   return undefined;
-}
-
-/** Reads objects of the repo being validated. `read` is only ever given blobs whose size `sizes` reported. */
-export interface BlobReader {
-  /** Size in bytes of each blob present (`git cat-file --batch-check`), without reading any content. */
-  sizes(oids: readonly string[]): Promise<Map<string, number>>;
-  read(oids: readonly string[]): Promise<Map<string, Uint8Array>>;
 }
 
 /** A ref update: the tree it would set, and the tree it replaces (undefined when unknown, e.g. a new branch). */

@@ -137,7 +137,7 @@ describe('client init redirects a Letta checkout to the external host', () => {
     const forms = secretForms(USER, TOKEN);
     const argv = fs.readFileSync(sb.argvLog, 'utf8');
     // The wrapper saw init's own git calls (ls-remote through the header, config reads; its config writes to a new
-    // section need no git, install/config-file.ts) and the hooks' calls.
+    // section need no git, git/config-file.ts) and the hooks' calls.
     // (git puts its exec-path first on PATH for hooks, so the hooks' own git calls bypass the wrapper; they are
     // ls-tree and cat-file on local objects.)
     expect(argv).toContain('ls-remote\t--heads');

@@ -1,6 +1,6 @@
 /** Bounded fuzz of POST /poke/<agentId> on a real watch process: it stays up, answers, and its memory stays bounded. */
 import { expect, it } from 'vitest';
-import { signPoke } from '../../src/server/watch/webhook.js';
+import { signPoke } from '../../src/sync/poke-signature.js';
 import { fuzz } from './fuzz.js';
 import { post, raw, SECRET, type WatchProc, useWatch } from './watch-process.js';
 

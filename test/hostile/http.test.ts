@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signPoke } from '../../src/server/watch/webhook.js';
+import { signPoke } from '../../src/sync/poke-signature.js';
 import { clientPush, type Harness, makeHarness } from '../server/harness.js';
 import { expectNoStack, expectRefused, runHostile, snapshotAll } from './harness.js';
 import { hmac, post, pushPayload, raw, type RawReply, req, SECRET, type WatchProc, useWatch } from './watch-process.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { externalGitEnv } from '../../src/server/repo/remote-auth.js';
+import { externalGitEnv } from '../../src/git/remote-auth.js';
 import { CLI, requireBuild, secretForms } from '../client/env.js';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { g } from '../fixtures/server-repo.js';

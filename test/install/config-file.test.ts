@@ -1,11 +1,11 @@
-// The git config reader and appender (src/install/config-file.ts) against git itself: every shape is given to both,
+// The git config reader and appender (src/git/config-file.ts) against git itself: every shape is given to both,
 // on the same file, and must come out the same, or be declined (then the installer asks git, as before).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { appendEntries, entryMap, parseGitConfig } from '../../src/install/config-file.js';
-import { parseConfigList, readConfigFile } from '../../src/install/git-config.js';
+import { appendEntries, entryMap, parseGitConfig } from '../../src/git/config-file.js';
+import { parseConfigList, readConfigFile } from '../../src/git/config.js';
 import { tempDir } from '../helpers/repo.js';
 
 const tmp = tempDir();

@@ -1,10 +1,10 @@
-// Where hooks go, read from a repo's config files (src/install/hooks-path.ts), against `git config --get
+// Where hooks go, read from a repo's config files (src/git/hooks-path.ts), against `git config --get
 // core.hooksPath` on the same repo; and the one git call that says whether config outside the repos could interfere.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { noHooksPathOutsideRepos, repoHooksPath } from '../../src/install/hooks-path.js';
+import { noHooksPathOutsideRepos, repoHooksPath } from '../../src/git/hooks-path.js';
 import { tempDir } from '../helpers/repo.js';
 
 const tmp = tempDir();

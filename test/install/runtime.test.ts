@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resolveRepo } from '../../src/core/git.js';
+import { resolveRepo } from '../../src/git/git.js';
 import { install, uninstall } from '../../src/install/installer.js';
 import { hookEntryOf, useRuntime } from '../../src/install/runtime.js';
 import { setupServer } from '../../src/server/setup/init-server.js';

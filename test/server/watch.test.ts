@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { signPoke } from '../../src/server/watch/webhook.js';
+import { signPoke } from '../../src/sync/poke-signature.js';
 import { readSyncState } from '../../src/server/letta/sync-state.js';
 import { g, serverEdit } from '../fixtures/server-repo.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';

@@ -6,7 +6,8 @@ import type { ServerContext } from '../../src/server/setup/context.js';
 import { setupServer } from '../../src/server/setup/init-server.js';
 import { pullAgent } from '../../src/server/repo/pull.js';
 import { Watcher } from '../../src/server/watch/watcher.js';
-import { agentFromPayload, normalizeGitUrl, signPoke, verifyRequest } from '../../src/server/watch/webhook.js';
+import { agentFromPayload, normalizeGitUrl, verifyRequest } from '../../src/server/watch/webhook.js';
+import { signPoke } from '../../src/sync/poke-signature.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 
 const SECRET = 'whsec-0123456789';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkFrontmatter, isCheckedMemoryFile, parseFrontmatter } from '../../src/validate/frontmatter.js';
 import { checkPushUrl, mainUpdates, parsePrePushInput } from '../../src/validate/push.js';
-import { checkEncoding, parseLsTree, type BlobReader, type TreeEntry, validateUpdate } from '../../src/validate/tree.js';
+import { parseLsTree, type BlobReader, type TreeEntry } from '../../src/git/tree.js';
+import { checkEncoding, validateUpdate } from '../../src/validate/tree.js';
 
 const Z = '0'.repeat(40);
 const A = 'a'.repeat(40);

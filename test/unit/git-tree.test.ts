@@ -1,4 +1,4 @@
-// ObjectReader.lsTree (src/core/git-tree.ts) reads trees through `git cat-file --batch-command` in place of
+// ObjectReader.lsTree (src/git/objects.ts, src/git/tree.ts) reads trees through `git cat-file --batch-command` in place of
 // `git ls-tree -r`; it must list exactly what ls-tree lists (paths as bytes, canonical modes, git's order) and refuse
 // exactly what ls-tree refuses, with git's message. Checked against real git on raw tree objects written with
 // `git hash-object --literally`, which stores what `git add` and `git mktree` never would.
@@ -7,9 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ObjectReader } from '../../src/core/git-objects.js';
-import { MalformedTree } from '../../src/core/git-tree.js';
-import { parseLsTree } from '../../src/validate/tree.js';
+import { ObjectReader } from '../../src/git/objects.js';
+import { MalformedTree } from '../../src/git/tree.js';
+import { parseLsTree } from '../../src/git/tree.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { sh, tempDir } from '../helpers/repo.js';
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkHttpRemote, headerScope } from '../../src/core/remote-scope.js';
-import { checkEntry, decodeName, escapePath, isGitDirName } from '../../src/validate/names.js';
+import { decodeName } from '../../src/git/tree.js';
+import { checkEntry, isGitDirName } from '../../src/validate/names.js';
+import { escapePath } from '../../src/validate/text.js';
 
 describe('repo path names', () => {
   it('decodes UTF-8, keeping each invalid byte as U+DCxx (overlong forms and surrogates included)', () => {

@@ -1,6 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { type Check, formatCheck } from '../../core/check.js';
-import { resolveRepo } from '../../core/git.js';
+import { resolveRepo } from '../../git/git.js';
 import { readManifest } from '../../install/manifest.js';
 import { stateDirOf } from '../../core/settings.js';
 import { defaultMemfsRoot } from '../../core/user-state.js';

@@ -1,6 +1,6 @@
 import { UserError } from '../../core/errors.js';
 import { selfCommand } from '../../core/self-command.js';
-import { resolveRepo } from '../../core/git.js';
+import { resolveRepo } from '../../git/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import { type LocalPullOutcome, pullLocal } from '../../client/local-sync.js';
 

@@ -1,4 +1,4 @@
-import { resolveRepo } from '../../core/git.js';
+import { resolveRepo } from '../../git/git.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { repoDirFlag } from '../repo-dir.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { resolveRepo } from '../../core/git.js';
+import { resolveRepo } from '../../git/git.js';
 import { stateDirOf } from '../../core/settings.js';
 import { readManifest } from '../../install/manifest.js';
 import { noPositionals, parseCommandArgs } from '../args.js';

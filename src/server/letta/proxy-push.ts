@@ -4,11 +4,10 @@
  * own full block sync, `_sync_after_push` (letta/server/rest_api/routers/v1/git_http.py @ 0.16.7). No patched
  * endpoint, and main never moves behind Letta's back.
  */
-import { git } from '../../core/git.js';
+import { git, NETWORK_TIMEOUT_MS } from '../../git/git.js';
 import type { AgentRepo } from '../repo/discover.js';
 import type { LettaClientOptions } from './letta-api.js';
 
-const NETWORK_TIMEOUT_MS = 120_000;
 
 /**
  * git's environment for the push: the actor (`user_id`) and, on a --secure server, `Authorization: Bearer` as

@@ -1,8 +1,8 @@
-import { git } from '../../core/git.js';
+import { git } from '../../git/git.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { LettaApiError, type LettaClientOptions, syncFromGit } from './letta-api.js';
 import { type Lock, tryLock, waitLock } from '../../core/lock.js';
-import { MAIN, readRef } from '../repo/refs.js';
+import { MAIN, readRef } from '../../git/refs.js';
 import { isServerCommit, planSync, readSyncState, retryDelayMs, type SyncDiff, syncLockFile, type SyncState, writeSyncState } from './sync-state.js';
 
 export interface SyncOutcome {

@@ -7,11 +7,11 @@
  * retried with backoff while the external host is down, so a pushed commit always reaches it eventually.
  */
 import { formatError } from '../../core/errors.js';
-import { git } from '../../core/git.js';
+import { git } from '../../git/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { pullAgent } from '../repo/pull.js';
-import { REMOTE_NAME } from '../repo/remote-auth.js';
+import { REMOTE_NAME } from '../../git/remote-auth.js';
 import type { ServerContext } from '../setup/context.js';
 
 export interface MirrorOptions {

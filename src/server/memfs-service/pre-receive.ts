@@ -4,8 +4,8 @@
  * a tree that breaks Letta's post-push sync (one binary file fails every later sync: facts §6). git prints what we
  * write to stderr as `remote:` lines and reports `[remote rejected] main -> main (pre-receive hook declined)`.
  */
-import type { GitOptions } from '../../core/git.js';
-import { lsTree, ObjectReader } from '../../core/git-objects.js';
+import type { GitOptions } from '../../git/git.js';
+import { lsTree, ObjectReader } from '../../git/objects.js';
 import { formatProblem, type Problem } from '../../validate/problem.js';
 import { ZERO_OID } from '../../validate/push.js';
 import { MAX_FILE_BYTES, validateUpdate } from '../../validate/tree.js';
@@ -29,7 +29,7 @@ export function parseReceiveInput(stdin: string): RefUpdate[] {
 
 /**
  * Inside receive-pack the pushed objects sit in a quarantine directory that git names in GIT_OBJECT_DIRECTORY and
- * friends; our git calls must keep them (core/git.ts drops them for calls into other repos).
+ * friends; our git calls must keep them (git/git.ts drops them for calls into other repos).
  */
 export function quarantineOptions(env: NodeJS.ProcessEnv, cwd: string): GitOptions {
   const keep = ['GIT_DIR', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_QUARANTINE_PATH'] as const;

@@ -5,7 +5,7 @@
  * call the stock `POST /v1/agents/{id}/recompile`. Never otherwise: a recompile invalidates the LLM prompt cache.
  */
 import { request } from 'undici';
-import { git } from '../../core/git.js';
+import { git } from '../../git/git.js';
 import { parseFrontmatter } from '../../validate/frontmatter.js';
 
 export interface RecompileOptions {

@@ -6,7 +6,7 @@
  * differ, have Letta sync again the only way a stock Letta offers: a receive-pack request through its proxy. An
  * empty one (a flush packet: no ref update, git answers 200) is enough for the proxy to run its full sync.
  */
-import { lsTree, ObjectReader } from '../../core/git-objects.js';
+import { lsTree, ObjectReader } from '../../git/objects.js';
 import { MAX_FILE_BYTES } from '../../validate/tree.js';
 import { blockValueOf, lettaCall, type Push } from './recompile.js';
 

@@ -11,11 +11,11 @@
 import path from 'node:path';
 import { waitLock } from '../../core/lock.js';
 import { readJson, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
-import { git } from '../../core/git.js';
+import { git } from '../../git/git.js';
 import type { ProxyPushResult } from '../letta/proxy-push.js';
 import type { AgentRepo } from './discover.js';
-import { type ConflictRecord, keepConflict, mergeWithExternal } from './merge.js';
-import { MAIN, readRef } from './refs.js';
+import { type ConflictRecord, keepConflict, mergeWithExternal } from '../../sync/merge.js';
+import { MAIN, readRef } from '../../git/refs.js';
 
 export interface PushRecord {
   oid: string;

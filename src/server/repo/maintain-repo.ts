@@ -1,12 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { git, gitToFile } from '../../core/git.js';
+import { git, gitToFile } from '../../git/git.js';
 import { waitLock } from '../../core/lock.js';
 import { type RedisAddress, redisFromEnv, withMemoryRepoLock } from '../letta/repo-lock.js';
 import type { AgentRepo } from './discover.js';
 import { hasDeletions, type MaintenancePlan, type MaintenancePolicy, parsePackIndex, planMaintenance, type RepoObjects } from './maintenance.js';
-import { pullLockFile } from './pull.js';
+import { pullLockFile } from '../../sync/state.js';
 
 const FANOUT = /^[0-9a-f]{2}$/;
 const LOOSE = /^[0-9a-f]{38}$/;

@@ -1,10 +1,10 @@
-import { git } from '../../core/git.js';
+import { git } from '../../git/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { Config } from '../../core/config/schema.js';
 import type { AgentRepo } from './discover.js';
-import { planReconcile, type ReconcileStep } from './pull.js';
-import { MAIN, readRef } from './refs.js';
-import { lsRemoteMain } from './remote-head.js';
+import { planReconcile, type ReconcileStep } from '../../sync/plan.js';
+import { MAIN, readRef } from '../../git/refs.js';
+import { lsRemoteMain } from '../../git/remote-head.js';
 import { needsSync } from '../letta/sync.js';
 
 const WORDS: Record<ReconcileStep, string> = {

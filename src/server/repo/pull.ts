@@ -1,65 +1,21 @@
-import path from 'node:path';
 import type { Config } from '../../core/config/schema.js';
 import { formatError, UserError } from '../../core/errors.js';
-import { git } from '../../core/git.js';
-import { readJson, readSettings, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
+import { git, NETWORK_TIMEOUT_MS } from '../../git/git.js';
+import { readSettings, stateDirOf, writeJsonAtomic } from '../../core/settings.js';
 import type { AgentRepo } from './discover.js';
 import type { LettaClientOptions } from '../letta/letta-api.js';
 import { waitLock } from '../../core/lock.js';
-import { MAIN, readRef } from './refs.js';
-import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from './remote-auth.js';
-import { probeRemoteMain } from './remote-head.js';
+import { MAIN, readRef, ZERO } from '../../git/refs.js';
+import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
+import { probeRemoteMain } from '../../git/remote-head.js';
 import { type SyncOutcome, syncAgent } from '../letta/sync.js';
 import { selfCommand } from '../../core/self-command.js';
-import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from './merge.js';
+import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '../../sync/merge.js';
+import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../../sync/plan.js';
+import { type PullState, pullLockFile, pullStateFile, readPullState } from '../../sync/state.js';
 import { type RecoverOutcome, recoverPushesLocked } from './lost-pushes.js';
 import { pushThroughLetta } from '../letta/proxy-push.js';
 
-export { CONFLICT_PREFIX, type ConflictRecord, parseMergeTree } from './merge.js';
-
-const ZERO = '0'.repeat(40);
-export const MAX_ROUNDS = 6;
-/** A fetch or push that hangs (a dead host) must not stall `watch` for every other agent. */
-const NETWORK_TIMEOUT_MS = 120_000;
-
-/** What the decision needs: main, the fetched external main, and their merge base (undefined: none or unknown). */
-export interface RefsView {
-  local?: string;
-  remote?: string;
-  base?: string;
-}
-
-export type ReconcileStep = 'equal' | 'fast-forward' | 'push' | 'seed' | 'merge' | 'create-main' | 'nothing';
-
-/**
- * Pure: how to bring main and the external main together. `fast-forward` moves main (CAS); `push`/`seed` send the
- * server's commits out; `merge` joins diverged histories (including unrelated ones, base undefined).
- */
-export function planReconcile(v: RefsView): ReconcileStep {
-  if (!v.local && !v.remote) return 'nothing';
-  if (!v.local) return 'create-main';
-  if (!v.remote) return 'seed';
-  if (v.local === v.remote) return 'equal';
-  if (v.base === v.local) return 'fast-forward';
-  if (v.base === v.remote) return 'push';
-  return 'merge';
-}
-
-export interface PullState {
-  version: 1;
-  conflicts: ConflictRecord[];
-  lastPullAt?: string;
-  lastError?: { message: string; at: string };
-  /** main as we last wrote or saw it; a later main that does not descend from it was overwritten by a server copy. */
-  lastWritten?: string;
-}
-
-export const pullStateFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.json');
-export const pullLockFile = (gitDir: string) => path.join(stateDirOf(gitDir), 'pull.lock');
-
-export async function readPullState(gitDir: string): Promise<PullState> {
-  return (await readJson<PullState>(pullStateFile(gitDir))) ?? { version: 1, conflicts: [] };
-}
 
 export interface PullOutcome {
   agentId: string;
@@ -117,9 +73,6 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
 }
 
 type Pushed = 'ok' | 'rejected';
-
-/** git push's stderr when the remote moved since we looked (fetch and merge again), as opposed to a failure. */
-export const PUSH_REJECTED = /\[rejected\]|non-fast-forward|fetch first|stale info|\[remote rejected\].*(cannot lock|failed to update)/i;
 
 async function pushMain(repo: AgentRepo, env: Record<string, string>): Promise<Pushed> {
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.

@@ -2,7 +2,7 @@ import { mapLimit } from '../../core/map-limit.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Check } from '../../core/check.js';
-import { git } from '../../core/git.js';
+import { git } from '../../git/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from './context.js';
 import type { AgentRepo } from '../repo/discover.js';
@@ -10,7 +10,7 @@ import type { ServerMode } from '../../core/config/schema.js';
 import { probe } from '../letta/letta-api.js';
 import { type Endpoint, type LettaKind, probeService, type ServiceAnswer } from './server-mode.js';
 import { INCLUDED_CONFIG } from './init-server.js';
-import { lsRemoteMain } from '../repo/remote-head.js';
+import { lsRemoteMain } from '../../git/remote-head.js';
 import { agentStatus } from './status.js';
 import { selfCommand } from '../../core/self-command.js';
 

@@ -6,16 +6,16 @@ import { UserError } from '../../core/errors.js';
 import { readSmallFile, writeFileAtomic } from '../../core/fs.js';
 import { readSettings, type Settings, stateDirOf, writeSettings } from '../../core/settings.js';
 import { hasPlaceholder, renderRemote } from '../../core/template.js';
-import { type DesiredConfig, quoteConfigString } from '../../install/git-config.js';
-import { noHooksPathOutsideRepos } from '../../install/hooks-path.js';
+import { type DesiredConfig, quoteConfigString } from '../../git/config.js';
+import { noHooksPathOutsideRepos } from '../../git/hooks-path.js';
 import { install } from '../../install/installer.js';
 import { readManifest } from '../../install/manifest.js';
 import { runtimeBase, useRuntime } from '../../install/runtime.js';
 import { fillShim } from '../../install/shim.js';
 import { selfCommand } from '../../core/self-command.js';
 import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from '../repo/discover.js';
-import { MAIN, readRef } from '../repo/refs.js';
-import { REMOTE_NAME, TRACKING_REF } from '../repo/remote-auth.js';
+import { MAIN, readRef } from '../../git/refs.js';
+import { REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
 import { readSyncState, writeSyncState } from '../letta/sync-state.js';
 
 /**

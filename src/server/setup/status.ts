@@ -7,10 +7,11 @@ import { isOurShim } from '../../install/shim.js';
 import { type ServerContext } from './context.js';
 import { type AgentRepo } from '../repo/discover.js';
 import { SERVER_HOOKS } from './init-server.js';
-import { CONFLICT_PREFIX, readPullState } from '../repo/pull.js';
-import { MAIN, readRef } from '../repo/refs.js';
-import { lsRemoteMain } from '../repo/remote-head.js';
-import { TRACKING_REF } from '../repo/remote-auth.js';
+import { CONFLICT_PREFIX } from '../../sync/merge.js';
+import { readPullState } from '../../sync/state.js';
+import { MAIN, readRef } from '../../git/refs.js';
+import { lsRemoteMain } from '../../git/remote-head.js';
+import { TRACKING_REF } from '../../git/remote-auth.js';
 import { readSyncState } from '../letta/sync-state.js';
 import { selfCommand } from '../../core/self-command.js';
 

@@ -8,7 +8,7 @@ import type { ServerContext } from '../setup/context.js';
 import { type AgentRepo, discoverAgents } from '../repo/discover.js';
 import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
-import { MAIN, readRef } from '../repo/refs.js';
+import { MAIN, readRef } from '../../git/refs.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
 import { maintainIfNeeded } from '../repo/maintain-repo.js';
 import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';

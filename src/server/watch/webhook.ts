@@ -1,68 +1,20 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { isAgentId } from '../../core/agent-id.js';
 import { HttpError } from '../../core/http/reply.js';
 import { parseTarget } from '../../core/http/target.js';
+import { header, type Headers, hmacHex, refuse, safeEqual, type Verdict } from '../../core/http/verify.js';
+import { verifyPoke } from '../../sync/poke-signature.js';
 import { AGENT_PLACEHOLDER } from '../../core/template.js';
 
 /** Largest accepted request body. A memory-repo push payload is a few KiB; GitHub caps its own at 25 MB. */
 export const MAX_BODY_BYTES = 256 * 1024;
-/** A poke's timestamp may be this far from our clock. */
-export const POKE_WINDOW_SECONDS = 300;
-
-export type Headers = Record<string, string | string[] | undefined>;
-
-/**
- * `replayKey` identifies what the signature covers, so a replay is caught whatever the unsigned headers say (a
- * delivery id can be dropped or changed by whoever replays): the body for webhooks, `<ts>.<nonce>.<agentId>` for
- * pokes. `replayUntil` (ms) is when a replay would be refused anyway (pokes: the timestamp window).
- */
-export type Verdict =
-  | { ok: true; source: 'github' | 'gitea' | 'gitlab'; deliveryId?: string; event: string; replayKey: string; replayUntil: number }
-  | { ok: true; source: 'poke'; agentId: string; replayKey: string; replayUntil: number }
-  | { ok: false; status: number; reason: string; fix: string };
-
-const refuse = (status: number, reason: string, fix: string): Verdict => ({ ok: false, status, reason, fix });
-
-function header(h: Headers, name: string): string | undefined {
-  const v = h[name.toLowerCase()];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** Constant-time comparison of two strings of any length (hashing first equalises the lengths). */
-export function safeEqual(a: string, b: string): boolean {
-  const ha = createHmac('sha256', 'cmp').update(a).digest();
-  const hb = createHmac('sha256', 'cmp').update(b).digest();
-  return timingSafeEqual(ha, hb) && a.length === b.length;
-}
-
-const hmacHex = (secret: string, data: Buffer | string) => createHmac('sha256', secret).update(data).digest('hex');
-
-/**
- * Signs a client poke: `POST /poke/<agentId>` with headers `X-Letta-Memfs-Timestamp: <unix seconds>`,
- * `X-Letta-Memfs-Nonce: <hex>` and `X-Letta-Memfs-Signature: sha256=<hex HMAC-SHA256(secret,
- * "<timestamp>.<nonce>.<agentId>")>`, empty body. The nonce keeps two pokes in the same second from looking like
- * a replay of one another.
- */
-export function signPoke(
-  secret: string,
-  agentId: string,
-  timestamp: number = Math.floor(Date.now() / 1000),
-  nonce: string = randomBytes(12).toString('hex'),
-): Record<string, string> {
-  return {
-    'x-letta-memfs-timestamp': String(timestamp),
-    'x-letta-memfs-nonce': nonce,
-    'x-letta-memfs-signature': `sha256=${hmacHex(secret, `${timestamp}.${nonce}.${agentId}`)}`,
-  };
-}
-
 /**
  * Pure: whether a request is an authentic push notification (facts file, section 4):
  * - Gitea/Forgejo: `X-Gitea-Event: push`, `X-Gitea-Signature: <hex HMAC-SHA256(body)>`, `X-Gitea-Delivery`
  *   (checked before GitHub's headers, which Gitea sends too);
  * - GitHub: `X-GitHub-Event: push`, `X-Hub-Signature-256: sha256=<hex>`, `X-GitHub-Delivery`;
  * - GitLab: `X-Gitlab-Event: Push Hook`, `X-Gitlab-Token: <secret>`, `X-Gitlab-Event-UUID`;
- * - our pokes (see `signPoke`).
+ * - our pokes (see sync/poke-signature.ts).
  * The signature is checked before anything else is believed; refusing a `replayKey` seen before is the caller's
  * (stateful, see DeliveryLog). The path is decoded safely (core/http parseTarget): any string gives a verdict.
  */
@@ -102,22 +54,6 @@ export function verifyRequest(method: string, url: string, h: Headers, body: Buf
     return { ok: true, source: 'gitlab', event: gitlabEvent, deliveryId, replayKey: bodyKey('gitlab'), replayUntil: Infinity };
   }
   return refuse(400, 'not a GitHub, Gitea or GitLab webhook', 'send the X-GitHub-Event, X-Gitea-Event or X-Gitlab-Event header with its signature');
-}
-
-function verifyPoke(agentId: string, h: Headers, secret: string, nowSeconds: number): Verdict {
-  const fix = 'sign the poke as deploy/README.md says, with the secret in LETTA_MEMFS_WEBHOOK_SECRET on both sides';
-  if (!isAgentId(agentId)) return refuse(404, 'not an agent id', 'POST to /poke/agent-<uuid>');
-  const ts = Number(header(h, 'x-letta-memfs-timestamp'));
-  const sig = header(h, 'x-letta-memfs-signature') ?? '';
-  const nonce = header(h, 'x-letta-memfs-nonce') ?? '';
-  if (!Number.isSafeInteger(ts) || Math.abs(nowSeconds - ts) > POKE_WINDOW_SECONDS) {
-    return refuse(401, 'poke timestamp missing or outside the window', `send the current unix time; keep the clocks within ${POKE_WINDOW_SECONDS} s`);
-  }
-  if (!/^[0-9a-f]{16,64}$/.test(nonce)) return refuse(401, 'poke nonce missing', fix);
-  const signed = `${ts}.${nonce}.${agentId}`;
-  if (!safeEqual(sig, `sha256=${hmacHex(secret, signed)}`)) return refuse(401, 'bad signature', fix);
-  // Past the window the timestamp check refuses a replay, so the key need not be kept longer.
-  return { ok: true, source: 'poke', agentId, replayKey: `poke:${signed}`, replayUntil: (ts + POKE_WINDOW_SECONDS + 1) * 1000 };
 }
 
 /** Pure: whether a verified event is a push (the only event that can change main). */

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { readSmallFile } from '../core/fs.js';
-import { git, type GitOptions } from '../core/git.js';
+import { git, type GitOptions } from './git.js';
 import { parseGitConfig } from './config-file.js';
 
 // git stops at this include depth with an error (config.c MAX_INCLUDE_DEPTH @ git 2.39); we let git report it.

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import type { Config } from '../../core/config/schema.js';
-import { git } from '../../core/git.js';
-import { readToken } from '../../core/token.js';
-import { remoteKind } from '../../core/template.js';
+import type { Config } from '../core/config/schema.js';
+import { git } from './git.js';
+import { readToken } from '../core/token.js';
+import { remoteKind } from '../core/template.js';
 import { MAIN, readRef } from './refs.js';
 import { externalGitEnv } from './remote-auth.js';
 

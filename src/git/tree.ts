@@ -57,3 +57,63 @@ export function parseTreeObject(buf: Buffer, hashBytes: number): RawTreeEntry[] 
   }
   return out;
 }
+
+/** UTF-8 bytes to a string, invalid bytes kept as U+DC80..U+DCFF (never produced by valid UTF-8). */
+export function decodeName(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    let cp = len === 1 ? b : len === 2 ? b & 0x1f : len === 3 ? b & 0x0f : b & 0x07;
+    let ok = len > 0 && i + len <= bytes.length;
+    for (let k = 1; ok && k < len; k++) {
+      const c = bytes[i + k];
+      if ((c & 0xc0) !== 0x80) ok = false;
+      cp = (cp << 6) | (c & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 (RFC 3629).
+    if (ok && ((len === 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff)))) ok = false;
+    if (!ok) {
+      out += String.fromCharCode(0xdc00 | b);
+      i += 1;
+      continue;
+    }
+    out += String.fromCodePoint(cp);
+    i += len;
+  }
+  return out;
+}
+
+/** One entry of `git ls-tree -r`: mode, type, object id, path (decoded by decodeName). */
+export interface TreeEntry {
+  mode: string;
+  type: string;
+  oid: string;
+  path: string;
+}
+
+/** Parses `git ls-tree -r -z` output, given as bytes so that a non-UTF-8 name is kept (and refused) as such. */
+export function parseLsTree(z: Uint8Array): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  const buf = Buffer.from(z.buffer, z.byteOffset, z.byteLength);
+  let pos = 0;
+  while (pos < buf.length) {
+    let end = buf.indexOf(0, pos);
+    if (end < 0) end = buf.length;
+    const tab = buf.indexOf(0x09, pos);
+    if (tab > pos && tab < end) {
+      const [mode, type, oid] = buf.subarray(pos, tab).toString('latin1').split(' ');
+      out.push({ mode, type, oid, path: decodeName(buf.subarray(tab + 1, end)) });
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+/** Reads objects of the repo being validated. `read` is only ever given blobs whose size `sizes` reported. */
+export interface BlobReader {
+  /** Size in bytes of each blob present (`git cat-file --batch-check`), without reading any content. */
+  sizes(oids: readonly string[]): Promise<Map<string, number>>;
+  read(oids: readonly string[]): Promise<Map<string, Uint8Array>>;
+}

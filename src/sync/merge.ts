@@ -6,12 +6,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { UserError } from '../../core/errors.js';
-import { git, GitError } from '../../core/git.js';
-import { readRef } from './refs.js';
+import { UserError } from '../core/errors.js';
+import { git, GitError } from '../git/git.js';
+import { readRef, ZERO } from '../git/refs.js';
 
 export const CONFLICT_PREFIX = 'refs/letta-memfs/conflicts/';
-const ZERO = '0'.repeat(40);
 
 export function lastLine(s: string): string {
   return s.trim().split('\n').filter(Boolean).pop() ?? '';

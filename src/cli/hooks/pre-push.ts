@@ -1,5 +1,5 @@
-import { clientPrePush } from '../client/pre-push.js';
-import type { HookHandler } from './context.js';
+import { clientPrePush } from '../../client/pre-push.js';
+import type { HookHandler } from '../../hooks/context.js';
 
 // A thin switch on role; the client checks what leaves its checkout (src/client/pre-push.ts).
 const handle: HookHandler = async (ctx) => {

@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { UserError } from './errors.js';
+import { UserError } from '../core/errors.js';
+
+/** A fetch or push that hangs (a dead host) must not stall a daemon's other agents. */
+export const NETWORK_TIMEOUT_MS = 120_000;
 
 export interface GitOptions {
   /** Working directory (a work tree, or anywhere when gitDir is given). */

@@ -1,12 +1,9 @@
 /**
  * Reading a repo's trees and blobs for validation, bounded: names as bytes, blob sizes before any content, and blob
- * content streamed with a cap so that a huge object is never buffered. Implements validate/tree.ts's BlobReader.
+ * content streamed with a cap so that a huge object is never buffered. Implements tree.ts's BlobReader.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import type { BlobReader, TreeEntry } from '../validate/tree.js';
-import { parseLsTree } from '../validate/tree.js';
-import { decodeName } from '../validate/names.js';
-import { MalformedTree, parseTreeObject, type RawTreeEntry } from './git-tree.js';
+import { type BlobReader, decodeName, MalformedTree, parseLsTree, parseTreeObject, type RawTreeEntry, type TreeEntry } from './tree.js';
 import { cleanGitEnv, gitBytes, GitError, type GitOptions } from './git.js';
 
 const SLASH = Buffer.from('/');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Entry point of every installed hook: `node dist/hooks/run.js <hook> <git's args...>`, stdin as git gave it. Each
+// Entry point of every installed hook: `node dist/runtime/hook.mjs <hook> <git's args...>`, stdin as git gave it. Each
 // handler is its own chunk, loaded only for its hook.
-import { runHook } from './runner.js';
+import { runHook } from '../../hooks/runner.js';
 
 runHook({
   'pre-push': () => import('./pre-push.js'),

@@ -1,6 +1,6 @@
-import type { Config } from '../../core/config/schema.js';
-import { checkEnvName } from '../../core/config/values.js';
-import { shQuote } from '../../core/shell.js';
+import type { Config } from '../core/config/schema.js';
+import { checkEnvName } from '../core/config/values.js';
+import { shQuote } from '../core/shell.js';
 
 /** The remote `init --server` configures in each repo.git, and its remote-tracking ref. */
 export const REMOTE_NAME = 'letta-memfs';

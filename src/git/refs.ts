@@ -1,7 +1,9 @@
 import path from 'node:path';
-import { readSmallFile } from '../../core/fs.js';
+import { readSmallFile } from '../core/fs.js';
 
 export const MAIN = 'refs/heads/main';
+/** The null object id: an update-ref expectation that the ref does not exist yet. */
+export const ZERO = '0'.repeat(40);
 
 /**
  * Reads a ref straight from the files (loose ref, else packed-refs) without starting git: `watch` polls 1,000 repos

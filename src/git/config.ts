@@ -3,9 +3,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { USAGE, unsafeCharIn } from '../core/config/values.js';
 import { UserError } from '../core/errors.js';
-import { git } from '../core/git.js';
+import { git } from './git.js';
 import { appendEntries, entryMap, parseGitConfig } from './config-file.js';
-import type { ConfigChange } from './manifest.js';
+
+/** A config key we changed, with what it held before (null: it was unset), so uninstall can put it back. */
+export interface ConfigChange {
+  key: string;
+  previous: string[] | null;
+}
 
 /**
  * A git-config quoted string (subsection names, values): backslash and double quote escaped (git-config(1)). A newline
