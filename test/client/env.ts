@@ -28,7 +28,7 @@ export function lettaUrl(agent = AGENT, base = LETTA_BASE): string {
 
 /** Fails loudly when the package is not built: the hooks run dist/, so testing src/ alone would prove nothing. */
 export function requireBuild(): void {
-  if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist', 'hooks', 'run.js'))) {
+  if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist', 'cli', 'hooks', 'run.js'))) {
     throw new Error(`${CLI} is missing: run "npm run build" (npm test does it) before these tests`);
   }
 }
