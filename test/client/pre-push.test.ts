@@ -73,7 +73,9 @@ describe('client pre-push', () => {
     writeFile(c.checkout, 'notes/latin1.txt', Buffer.from('caf\xe9\n', 'latin1'));
     commitAll(c.sb, c.checkout, 'latin1');
     const r = expectRefused(c, 'notes/latin1.txt', /not valid UTF-8/);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('letta-memfs-hooks:'))).toHaveLength(1);
+    // A header naming whose rules refused it, then one line for the one problem.
+    expect(r.stderr).toContain("letta-memfs-hooks: push refused by the Letta server's rules: 1 problem");
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('letta-memfs-hooks: push refused: '))).toHaveLength(1);
   });
 
   it('refuses broken frontmatter in system/ and reference/', async () => {
