@@ -51,8 +51,8 @@ async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView>
   return { head: head.exitCode === 0 ? head.stdout : undefined, inProgress, porcelain: status.stdout };
 }
 
-async function oidOf(cwd: string, ref: string): Promise<string | undefined> {
-  const r = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { cwd, allowFailure: true });
+async function oidOf(where: string | { cwd?: string; gitDir?: string }, ref: string): Promise<string | undefined> {
+  const r = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { ...(typeof where === 'string' ? { cwd: where } : where), allowFailure: true });
   return r.exitCode === 0 ? r.stdout : undefined;
 }
 
@@ -66,11 +66,11 @@ export interface PushResult {
  * Pushes main to origin, never forced. Our pre-push runs as for any push (LETTA_MEMFS_INTERNAL cleared), so the
  * content checks apply and `status` shows the push.
  */
-export async function pushLocalMain(cwd: string): Promise<PushResult> {
-  const oid = await oidOf(cwd, MAIN);
+export async function pushLocalMain(where: { cwd?: string; gitDir?: string }): Promise<PushResult> {
+  const oid = await oidOf(where, MAIN);
   if (!oid) return { result: 'nothing' };
   const r = await git(['push', '--quiet', LOCAL_REMOTE, `${MAIN}:${MAIN}`], {
-    cwd,
+    ...where,
     env: { LETTA_MEMFS_INTERNAL: undefined, GIT_TERMINAL_PROMPT: '0' },
     allowFailure: true,
     timeoutMs: NETWORK_TIMEOUT_MS,
@@ -144,7 +144,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
     const step = planReconcile({ local, remote, base });
     if (step === 'nothing' || step === 'equal') return;
     if (step === 'seed' || step === 'push') {
-      if ((await pushLocalMain(cwd)).result === 'rejected') continue;
+      if ((await pushLocalMain({ cwd })).result === 'rejected') continue;
       out.steps.push(step);
       out.remoteHead = local;
       return;
@@ -172,7 +172,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.conflict = conflict;
     }
     if (!merged) return;
-    if ((await pushLocalMain(cwd)).result === 'rejected') continue;
+    if ((await pushLocalMain({ cwd })).result === 'rejected') continue;
     out.steps.push('push');
     out.remoteHead = target;
     return;
