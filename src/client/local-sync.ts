@@ -22,6 +22,8 @@ import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '
 import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../sync/plan.js';
 import { pullLockFile, pullStateFile, readPullState } from '../sync/state.js';
 import { LOCAL_REMOTE, LOCAL_TRACKING_REF } from './local-backend.js';
+import { auditBeforeMove } from './merge-audit.js';
+import { clearRefusal, recordRefusal, type Refusal, REFUSED_REF, refusalFix, refusalReason } from './merge-refusal.js';
 
 /** Files git keeps while an operation waits for the user (git's own sequencer and am state). */
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
@@ -105,6 +107,10 @@ export interface LocalPullOutcome {
   conflict?: ConflictRecord;
   /** Why main was not moved although the host has commits this checkout lacks (the next pull retries). */
   deferred?: string;
+  /** The merge (or fast-forward) the checkout's consumer rejects: main was not moved (merge-refusal.ts). */
+  refused?: Refusal;
+  /** A refusal that stands, and its fix. */
+  refusedLine?: { reason: string; fix: string };
 }
 
 /** One two-way round for a local-backend checkout, under the same per-repo lock file as the server's pull. */
@@ -118,6 +124,7 @@ export async function pullLocal(repo: RepoPaths, settings: Settings): Promise<Lo
   try {
     await round(repo, cwd, out, state);
     state.lastError = undefined;
+    await settleRefusal(repo, cwd, out);
     return out;
   } catch (err) {
     state.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date().toISOString() };
@@ -156,6 +163,22 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
     }
     const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, 'this checkout') : undefined;
     const target = merged?.commit ?? remote!;
+    // Letta Code blocks every later commit (and its own push) under a HEAD its checker rejects: such a commit never
+    // becomes main. Both sides stay: main, and the candidate (whose parents are both) under REFUSED_REF.
+    const audit = await auditBeforeMove(repo, target);
+    if (audit.verdict.kind !== 'accepted') {
+      out.refused = {
+        at: new Date().toISOString(),
+        by: audit.by,
+        candidate: target,
+        ref: REFUSED_REF,
+        sides: [local!, remote!],
+        problems: audit.verdict.kind === 'rejected' ? audit.verdict.problems : [audit.verdict.reason],
+        configChanged: await configDiffers(cwd, local!, target),
+        fix: audit.verdict.kind === 'failed' ? audit.verdict.fix : undefined,
+      };
+      return;
+    }
     const conflict = merged && merged.paths.length > 0 ? await keepConflict(repo.commonDir, local!, remote!, merged) : undefined;
     const ff = await git(['merge', '--ff-only', '--quiet', target], { cwd, allowFailure: true });
     if (ff.exitCode !== 0) {
@@ -178,4 +201,23 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
     return;
   }
   throw new UserError(`main or the external remote kept moving for ${MAX_ROUNDS} rounds`, 'run letta-memfs-hooks pull again; nothing was lost');
+}
+
+/** Whether `.memfs.config.json` (Letta Code's protected limits) differs between two commits. */
+async function configDiffers(cwd: string, a: string, b: string): Promise<boolean> {
+  const r = await git(['diff', '--quiet', a, b, '--', '.memfs.config.json'], { cwd, allowFailure: true });
+  return r.exitCode !== 0;
+}
+
+/**
+ * After a round: a refusal is recorded (with its ref) and worded for the caller; a round that moved main or had
+ * nothing to merge clears an earlier one; a deferred round leaves it as it was.
+ */
+async function settleRefusal(repo: RepoPaths, cwd: string, out: LocalPullOutcome): Promise<void> {
+  if (out.refused) {
+    await recordRefusal(repo, cwd, out.refused);
+    out.refusedLine = { reason: refusalReason(out.refused), fix: refusalFix(out.refused, LOCAL_TRACKING_REF) };
+  } else if (!out.deferred) {
+    await clearRefusal(repo, cwd);
+  }
 }
