@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { git, type RepoPaths } from '../core/git.js';
+import { git, type RepoPaths } from '../git/git.js';
 
 export const CHECKER_FILE = 'letta-memory-constraints.cjs';
 const AUDIT_TIMEOUT_MS = 120_000;

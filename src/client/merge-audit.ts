@@ -2,7 +2,7 @@
  * Whether a local-backend checkout's consumer accepts a commit before `pull` makes it main (issue 24): Letta Code's
  * own checker when it wrote one into the checkout (letta-code-checker.ts), else our profile of the same rules.
  */
-import type { RepoPaths } from '../core/git.js';
+import type { RepoPaths } from '../git/git.js';
 import { auditWithChecker, type CheckerVerdict, findChecker } from './letta-code-checker.js';
 
 export interface Audit {

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { git, type RepoPaths } from '../core/git.js';
+import { git, type RepoPaths } from '../git/git.js';
+import { MAIN } from '../git/refs.js';
 import { readJson, stateDirOf, writeJsonAtomic } from '../core/settings.js';
 
 /** The refused candidate: a merge whose parents are both sides, or the host's main for a fast-forward. */
@@ -68,7 +69,7 @@ export async function clearRefusal(repo: RepoPaths, cwd: string): Promise<void> 
   if (!r) return;
   let contained = true;
   for (const side of r.sides) {
-    if ((await git(['merge-base', '--is-ancestor', side, 'refs/heads/main'], { cwd, allowFailure: true })).exitCode !== 0) contained = false;
+    if ((await git(['merge-base', '--is-ancestor', side, MAIN], { cwd, allowFailure: true })).exitCode !== 0) contained = false;
   }
   if (contained) await git(['update-ref', '-d', r.ref, r.candidate], { cwd, allowFailure: true });
   await fs.rm(recordFile(repo), { force: true });
