@@ -45,11 +45,12 @@ export function workTreeBlocker(v: WorkTreeView): string | undefined {
   return undefined;
 }
 
-async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView> {
+export async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView> {
   const head = await git(['symbolic-ref', '-q', 'HEAD'], { cwd, allowFailure: true });
   const inProgress: string[] = [];
   for (const f of IN_PROGRESS) if (await fs.stat(path.join(repo.gitDir, f)).then(() => true, () => false)) inProgress.push(f);
-  const status = await git(['status', '--porcelain'], { cwd });
+  // --no-optional-locks: looking never rewrites the index (pull --dry-run writes nothing).
+  const status = await git(['--no-optional-locks', 'status', '--porcelain'], { cwd });
   return { head: head.exitCode === 0 ? head.stdout : undefined, inProgress, porcelain: status.stdout };
 }
 
@@ -161,7 +162,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.deferred = blocker;
       return;
     }
-    const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, 'this checkout') : undefined;
+    const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, "this checkout's", "the host's main") : undefined;
     const target = merged?.commit ?? remote!;
     // Letta Code blocks every later commit (and its own push) under a HEAD its checker rejects: such a commit never
     // becomes main. Both sides stay: main, and the candidate (whose parents are both) under REFUSED_REF.

@@ -18,7 +18,7 @@ export function summarizeLocal(o: LocalPullOutcome): string {
  * `pull` without --agent/--all: a local-backend checkout's round. Undefined when the directory is not a client
  * checkout of ours and no --repo was given, so the server form's usage error applies.
  */
-export async function runLocalPull(dir: string, json: boolean, explicit: boolean): Promise<number | undefined> {
+export async function runLocalPull(dir: string, json: boolean, explicit: boolean, dryRun = false): Promise<number | undefined> {
   const repo = await resolveRepo({ cwd: dir }).catch((err) => {
     if (explicit) throw err;
     return undefined;
@@ -34,6 +34,11 @@ export async function runLocalPull(dir: string, json: boolean, explicit: boolean
       'run git pull (or letta memory pull) in this checkout',
       2,
     );
+  }
+  if (dryRun) {
+    const { describeLocalPull } = await import('../../client/local-pull-plan.js');
+    process.stdout.write(`dry run: nothing is fetched, merged, moved or pushed\n${await describeLocalPull(repo, settings.agentId)}\n`);
+    return EXIT.ok;
   }
   const o = await pullLocal(repo, settings);
   process.stdout.write((json ? JSON.stringify(o) : summarizeLocal(o)) + '\n');
