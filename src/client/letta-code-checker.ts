@@ -18,6 +18,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { git, type RepoPaths } from '../git/git.js';
+import type { Layout } from '../validate/letta-code-rules.js';
 
 export const CHECKER_FILE = 'letta-memory-constraints.cjs';
 const AUDIT_TIMEOUT_MS = 120_000;
@@ -104,8 +105,16 @@ export async function findChecker(repo: RepoPaths, env: NodeJS.ProcessEnv = proc
   return { script, node, electron: named !== 'PATH' && named.electron };
 }
 
+/** Letta Code's layout policy for the checkout with `commit` as its HEAD (memoryLayoutPolicy). */
+export async function layoutOf(repo: RepoPaths, commit: string): Promise<Layout> {
+  const policyFile = await fs.readFile(path.join(repo.commonDir, 'letta-memory-layout-policy'), 'utf8').catch(() => undefined);
+  const inHistory = (await git(['rev-list', '-n', '1', commit, '--', 'MEMORY.md'], { gitDir: repo.commonDir })).stdout !== '';
+  const atTip = (await git(['cat-file', '-e', `${commit}:MEMORY.md`], { gitDir: repo.commonDir, allowFailure: true })).exitCode === 0;
+  return layoutPolicyOf(policyFile, inHistory, atTip);
+}
+
 /** Pure: Letta Code's layout policy for a tree (memoryLayoutPolicy, applied to `commit` as HEAD). */
-export function layoutPolicyOf(policyFile: string | undefined, memoryMdInHistory: boolean, memoryMdAtTip: boolean): string {
+export function layoutPolicyOf(policyFile: string | undefined, memoryMdInHistory: boolean, memoryMdAtTip: boolean): Layout {
   const p = policyFile?.trim();
   if (p === 'legacy-only' || p === 'shared-memory') return p;
   if (p === 'root-marker') return memoryMdInHistory ? 'root-marker' : 'legacy-only';
@@ -138,10 +147,7 @@ export async function auditWithChecker(repo: RepoPaths, c: Checker, commit: stri
     await fs.writeFile(path.join(scratch, '.git', 'objects', 'info', 'alternates'), path.join(path.resolve(repo.commonDir), 'objects') + '\n');
     await git(['update-ref', '--no-deref', 'HEAD', commit], { cwd: scratch });
     await git(['read-tree', commit], { cwd: scratch });
-    const policyFile = await fs.readFile(path.join(repo.commonDir, 'letta-memory-layout-policy'), 'utf8').catch(() => undefined);
-    const inHistory = (await git(['rev-list', '-n', '1', commit, '--', 'MEMORY.md'], { cwd: scratch })).stdout !== '';
-    const atTip = (await git(['cat-file', '-e', `${commit}:MEMORY.md`], { cwd: scratch, allowFailure: true })).exitCode === 0;
-    const policy = layoutPolicyOf(policyFile, inHistory, atTip);
+    const policy = await layoutOf(repo, commit);
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_') && k !== 'LETTA_MEMORY_CONSTRAINTS_UPDATE') env[k] = v;
     if (c.electron) env.ELECTRON_RUN_AS_NODE = '1';

@@ -61,8 +61,16 @@ async function oidOf(where: string | { cwd?: string; gitDir?: string }, ref: str
 
 export interface PushResult {
   oid?: string;
-  result: 'ok' | 'rejected' | 'nothing';
+  result: 'ok' | 'rejected' | 'refused' | 'nothing';
   detail?: string;
+}
+
+/** Our pre-push's refusal lines in git's output (`letta-memfs-hooks: push refused: <file>: <rule> (fix: ...)`). */
+export function refusalsIn(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => /letta-memfs-hooks: push refused: (.*)$/.exec(l)?.[1])
+    .filter((l): l is string => !!l && !/^\d+ problems/.test(l));
 }
 
 /**
@@ -79,6 +87,9 @@ export async function pushLocalMain(where: { cwd?: string; gitDir?: string }): P
     timeoutMs: NETWORK_TIMEOUT_MS,
   });
   if (r.exitCode === 0) return { oid, result: 'ok' };
+  // Our own pre-push said no: the cause is in the commit, not the host or the token.
+  const refused = refusalsIn(r.stderr);
+  if (refused.length) return { oid, result: 'refused', detail: `this checkout's pre-push refused it: ${refused.join(' | ')}` };
   if (PUSH_REJECTED.test(r.stderr)) return { oid, result: 'rejected', detail: 'the host has commits this checkout lacks; the next letta-memfs-hooks pull merges them' };
   throw new UserError(`push to ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the token (re-run init after rotating it) and ${selfCommand()} status`);
 }
@@ -97,6 +108,12 @@ async function fetchOrigin(cwd: string): Promise<boolean> {
     return false;
   }
   throw new UserError(`fetch from ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the network and the token (${selfCommand()} status)`);
+}
+
+/** A refused push ends the round with the refusal as the error: pushing again cannot help until the files change. */
+function pushedOrRefused(r: PushResult): PushResult['result'] {
+  if (r.result === 'refused') throw new UserError(`push of main ${r.oid?.slice(0, 12)} refused: ${r.detail}`, 'fix the files named above, commit, then run pull again');
+  return r.result;
 }
 
 export interface LocalPullOutcome {
@@ -152,7 +169,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
     const step = planReconcile({ local, remote, base });
     if (step === 'nothing' || step === 'equal') return;
     if (step === 'seed' || step === 'push') {
-      if ((await pushLocalMain({ cwd })).result === 'rejected') continue;
+      if (pushedOrRefused(await pushLocalMain({ cwd })) === 'rejected') continue;
       out.steps.push(step);
       out.remoteHead = local;
       return;
@@ -196,7 +213,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.conflict = conflict;
     }
     if (!merged) return;
-    if ((await pushLocalMain({ cwd })).result === 'rejected') continue;
+    if (pushedOrRefused(await pushLocalMain({ cwd })) === 'rejected') continue;
     out.steps.push('push');
     out.remoteHead = target;
     return;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLocalAgent, type LettaCodePypi, lettaCodePypi } from '../fixtures/letta-code-pypi.js';
+import { lcCommit, lcInitialize } from '../fixtures/letta-code-local.js';
 import { cli, clientSuite, git, gitOk, type Run, type Sandbox, sandbox } from './env.js';
 
 // Issue 24 item 1: a merge (or fast-forward) made by `pull` in a local-backend checkout becomes main only when Letta
@@ -179,4 +180,38 @@ describe('pull keeps a merge only when Letta Code 0.34.12 accepts it', () => {
     );
     converge(a, b, made);
   }, 300_000);
+
+  it('without a checker in the checkout (Letta Code not run there yet), our profile of its rules refuses the same merge', async () => {
+    const root = suite.workspace('lmh-audit-profile-');
+    const id = 'agent-local-3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f';
+    const host = path.join(root, 'host.git');
+    spawnSync('git', ['init', '-q', '--bare', '-b', 'main', host]);
+    const mk = (name: string): Machine => {
+      const sb = sandbox(path.join(root, name));
+      return { sb, dir: path.join(sb.home, '.letta', 'lc-local-backend', 'memfs', id, 'memory') };
+    };
+    const a = mk('laptop');
+    const b = mk('desktop');
+    lcInitialize(a.sb, a.dir, id, { 'MEMORY.md': '# Memory\n', 'persona.md': fm('persona', 'helpful\n'), 'journal/MEMORY.md': '# Journal\n', 'journal/day1.md': fm('day1', 'first\n') });
+    expect(fs.existsSync(path.join(a.dir, '.git', 'hooks', 'letta-memory-constraints.cjs'))).toBe(false);
+    expect(cli(a.sb, ['init', '--yes', '--remote', host], { cwd: a.dir }).status).toBe(0);
+    expect(pull(a).status).toBe(0);
+    fs.mkdirSync(b.dir, { recursive: true });
+    gitOk(b.sb, b.dir, ['init', '-q', '-b', 'main']);
+    expect(cli(b.sb, ['init', '--yes', '--remote', host], { cwd: b.dir }).status).toBe(0);
+    expect(pull(b).stdout).toMatch(/create-main/);
+    gitOk(a.sb, a.dir, ['rm', '-q', '-r', 'journal']);
+    gitOk(a.sb, a.dir, ['commit', '-q', '-m', 'drop the journal']);
+    const theirs = head(a);
+    const mine = lcCommit(b.sb, b.dir, id, { 'journal/new.md': fm('new', 'entry\n') }, 'new entry')!;
+    for (let i = 0; i < 300 && spawnSync('git', ['--git-dir', host, 'rev-parse', 'main'], { encoding: 'utf8' }).stdout.trim() !== theirs; i++) {
+      spawnSync('sleep', ['0.1']);
+    }
+    const r = pull(b);
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/Letta Code's rules \(no checker in this checkout yet\) rejects the merge .*journal\/new\.md: is in a folder without its index journal\/MEMORY\.md/);
+    expect(head(b)).toBe(mine);
+    const kept = gitOk(b.sb, b.dir, ['rev-parse', 'refs/letta-memfs/refused']);
+    expect(isAncestor(b, theirs, kept) && isAncestor(b, mine, kept)).toBe(true);
+  }, 120_000);
 });
