@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lcCommit, lcInitialize } from '../fixtures/letta-code-local.js';
 import { cli, git, gitOk, md, ROOT, type Sandbox, sandbox, snapshot, tempDir } from './env.js';
@@ -138,4 +139,35 @@ describe('local backend wording', () => {
     const help = cli(machine('help').sb, ['pull', '--help'], { cwd: t.dir });
     expect(help.stdout).toMatch(/3 a conflict was kept/);
   });
+
+  it('a commit starts no node of ours (the shell hands the push off), and a no-op git reset pushes nothing', () => {
+    const m = machine('cost');
+    const dir = m.dir();
+    lcInitialize(m.sb, dir, ID, SEED);
+    const host = bare(m.sb, path.join(t.dir, 'cost', 'host.git'));
+    expect(cli(m.sb, ['init', '--yes', '--remote', host], { cwd: dir }).status).toBe(0);
+    const log = path.join(dir, '.git', 'letta-memfs', 'push.log');
+    const lines = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
+    const waitLines = (n: number) => {
+      for (let i = 0; i < 300 && lines().length < n; i++) spawnSync('sleep', ['0.1']);
+      return lines();
+    };
+    // The hook runner node would start for any other hook is moved away: the commit must not need it.
+    const shim = fs.readFileSync(path.join(dir, '.git', 'hooks', 'reference-transaction'), 'utf8');
+    const entry = /^LMH_ENTRY='([^']+)'$/m.exec(shim)![1];
+    fs.renameSync(entry, `${entry}.away`);
+    try {
+      const oid = lcCommit(m.sb, dir, ID, { 'system/human.md': md('Human', 'Ada\n') }, 'human')!;
+      expect(waitLines(1)).toHaveLength(1);
+      expect(lines()[0]).toMatch(new RegExp(`push ${oid.slice(0, 12)}: ok`));
+      expect(gitOk(m.sb, t.dir, ['--git-dir', host, 'rev-parse', 'main'])).toBe(oid);
+      const reset = git(m.sb, dir, ['reset']);
+      expect(reset.status).toBe(0);
+      expect(reset.stderr).toBe('');
+      spawnSync('sleep', ['1']);
+      expect(lines()).toHaveLength(1);
+    } finally {
+      fs.renameSync(`${entry}.away`, entry);
+    }
+  }, 60_000);
 });
