@@ -5,7 +5,7 @@
 // fork+exec (`sh -c :`). Between two commits the bench waits, untimed, for the push the last one started, so a push
 // never runs during a timed commit.
 //
-//   npm run build && npx tsx bench/commit-overhead.ts      (env BENCH_RUNS, default 41 timings per case)
+//   npm run bench:commit-overhead        (builds first; env BENCH_RUNS, default 41 timings per case)
 //
 // Goal: the hook adds at most 10 ms to a commit. Also checked each run: a no-op `git reset` starts no push.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hermetic, median, timed } from './hooks-rig.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -21,23 +22,8 @@ const AGENT = 'agent-local-0b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b';
 
 if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
 
-const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-bench-commit-')));
-const home = path.join(tmp, 'home');
-const env: NodeJS.ProcessEnv = { ...process.env };
-for (const k of Object.keys(env)) if (k.startsWith('GIT_') || k.startsWith('LETTA_')) delete env[k];
-Object.assign(env, {
-  HOME: home,
-  XDG_CONFIG_HOME: path.join(home, '.config'),
-  XDG_DATA_HOME: path.join(home, '.local', 'share'),
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'b',
-  GIT_AUTHOR_EMAIL: 'b@example.invalid',
-  GIT_COMMITTER_NAME: 'b',
-  GIT_COMMITTER_EMAIL: 'b@example.invalid',
-});
-fs.mkdirSync(home, { recursive: true });
+const { tmp, env } = hermetic('lmh-bench-commit-');
+const home = env.HOME!;
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
 
@@ -68,29 +54,13 @@ function waitPushes(n: number): void {
   }
 }
 
-function childCpuMs(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) * 10; // cutime, cstime, at 100 Hz
-}
-
-function timed(cmd: string, args: string[], cwd: string): { ms: number; cpu: number } {
-  const c0 = childCpuMs();
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return { ms, cpu: childCpuMs() - c0 };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const t = { without: [] as number[], with: [] as number[], node: [] as number[], fork: [] as number[] };
 const cpu = { without: 0, with: 0 };
 
-function commitOne(dir: string, i: number): { ms: number; cpu: number } {
+function commitOne(dir: string, i: number): { ms: number; cpuMs: number } {
   fs.writeFileSync(path.join(dir, 'block-1.md'), `---\nname: block 1\ndescription: block 1\n---\nedit ${i}\n`);
   git(dir, 'add', 'block-1.md');
-  return timed('git', ['commit', '-q', '-m', `edit ${i}`], dir);
+  return timed('git', ['commit', '-q', '-m', `edit ${i}`], dir, env);
 }
 
 let expected = pushes();
@@ -104,11 +74,11 @@ for (let i = 0; i < RUNS; i++) {
   for (const v of order) {
     const r = commitOne(v === 'with' ? hooked : plain, i);
     t[v].push(r.ms);
-    cpu[v] += r.cpu;
+    cpu[v] += r.cpuMs;
     if (v === 'with') waitPushes(++expected);
   }
-  t.node.push(timed(process.execPath, ['-e', '0'], tmp).ms);
-  t.fork.push(timed('sh', ['-c', ':'], tmp).ms);
+  t.node.push(timed(process.execPath, ['-e', '0'], tmp, env).ms);
+  t.fork.push(timed('sh', ['-c', ':'], tmp, env).ms);
 }
 
 // A no-op reset rewrites main with the same commit: the hook must start no push.
