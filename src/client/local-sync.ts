@@ -22,6 +22,8 @@ import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '
 import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../sync/plan.js';
 import { pullLockFile, pullStateFile, readPullState } from '../sync/state.js';
 import { LOCAL_REMOTE, LOCAL_TRACKING_REF } from './local-backend.js';
+import { auditBeforeMove } from './merge-audit.js';
+import { clearRefusal, recordRefusal, type Refusal, REFUSED_REF, refusalFix, refusalReason } from './merge-refusal.js';
 
 /** Files git keeps while an operation waits for the user (git's own sequencer and am state). */
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
@@ -43,16 +45,17 @@ export function workTreeBlocker(v: WorkTreeView): string | undefined {
   return undefined;
 }
 
-async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView> {
+export async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView> {
   const head = await git(['symbolic-ref', '-q', 'HEAD'], { cwd, allowFailure: true });
   const inProgress: string[] = [];
   for (const f of IN_PROGRESS) if (await fs.stat(path.join(repo.gitDir, f)).then(() => true, () => false)) inProgress.push(f);
-  const status = await git(['status', '--porcelain'], { cwd });
+  // --no-optional-locks: looking never rewrites the index (pull --dry-run writes nothing).
+  const status = await git(['--no-optional-locks', 'status', '--porcelain'], { cwd });
   return { head: head.exitCode === 0 ? head.stdout : undefined, inProgress, porcelain: status.stdout };
 }
 
-async function oidOf(cwd: string, ref: string): Promise<string | undefined> {
-  const r = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { cwd, allowFailure: true });
+async function oidOf(where: string | { cwd?: string; gitDir?: string }, ref: string): Promise<string | undefined> {
+  const r = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { ...(typeof where === 'string' ? { cwd: where } : where), allowFailure: true });
   return r.exitCode === 0 ? r.stdout : undefined;
 }
 
@@ -74,11 +77,11 @@ export function refusalsIn(stderr: string): string[] {
  * Pushes main to origin, never forced. Our pre-push runs as for any push (LETTA_MEMFS_INTERNAL cleared), so the
  * content checks apply and `status` shows the push.
  */
-export async function pushLocalMain(cwd: string): Promise<PushResult> {
-  const oid = await oidOf(cwd, MAIN);
+export async function pushLocalMain(where: { cwd?: string; gitDir?: string }): Promise<PushResult> {
+  const oid = await oidOf(where, MAIN);
   if (!oid) return { result: 'nothing' };
   const r = await git(['push', '--quiet', LOCAL_REMOTE, `${MAIN}:${MAIN}`], {
-    cwd,
+    ...where,
     env: { LETTA_MEMFS_INTERNAL: undefined, GIT_TERMINAL_PROMPT: '0' },
     allowFailure: true,
     timeoutMs: NETWORK_TIMEOUT_MS,
@@ -122,6 +125,10 @@ export interface LocalPullOutcome {
   conflict?: ConflictRecord;
   /** Why main was not moved although the host has commits this checkout lacks (the next pull retries). */
   deferred?: string;
+  /** The merge (or fast-forward) the checkout's consumer rejects: main was not moved (merge-refusal.ts). */
+  refused?: Refusal;
+  /** A refusal that stands, and its fix. */
+  refusedLine?: { reason: string; fix: string };
 }
 
 /** One two-way round for a local-backend checkout, under the same per-repo lock file as the server's pull. */
@@ -135,6 +142,7 @@ export async function pullLocal(repo: RepoPaths, settings: Settings): Promise<Lo
   try {
     await round(repo, cwd, out, state);
     state.lastError = undefined;
+    await settleRefusal(repo, cwd, out);
     return out;
   } catch (err) {
     state.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date().toISOString() };
@@ -161,7 +169,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
     const step = planReconcile({ local, remote, base });
     if (step === 'nothing' || step === 'equal') return;
     if (step === 'seed' || step === 'push') {
-      if (pushedOrRefused(await pushLocalMain(cwd)) === 'rejected') continue;
+      if (pushedOrRefused(await pushLocalMain({ cwd })) === 'rejected') continue;
       out.steps.push(step);
       out.remoteHead = local;
       return;
@@ -171,8 +179,24 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.deferred = blocker;
       return;
     }
-    const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, 'this checkout') : undefined;
+    const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, "this checkout's", "the host's main") : undefined;
     const target = merged?.commit ?? remote!;
+    // Letta Code blocks every later commit (and its own push) under a HEAD its checker rejects: such a commit never
+    // becomes main. Both sides stay: main, and the candidate (whose parents are both) under REFUSED_REF.
+    const audit = await auditBeforeMove(repo, target);
+    if (audit.verdict.kind !== 'accepted') {
+      out.refused = {
+        at: new Date().toISOString(),
+        by: audit.by,
+        candidate: target,
+        ref: REFUSED_REF,
+        sides: [local!, remote!],
+        problems: audit.verdict.kind === 'rejected' ? audit.verdict.problems : [audit.verdict.reason],
+        configChanged: await configDiffers(cwd, local!, target),
+        fix: audit.verdict.kind === 'failed' ? audit.verdict.fix : undefined,
+      };
+      return;
+    }
     const conflict = merged && merged.paths.length > 0 ? await keepConflict(repo.commonDir, local!, remote!, merged) : undefined;
     const ff = await git(['merge', '--ff-only', '--quiet', target], { cwd, allowFailure: true });
     if (ff.exitCode !== 0) {
@@ -189,10 +213,29 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.conflict = conflict;
     }
     if (!merged) return;
-    if (pushedOrRefused(await pushLocalMain(cwd)) === 'rejected') continue;
+    if (pushedOrRefused(await pushLocalMain({ cwd })) === 'rejected') continue;
     out.steps.push('push');
     out.remoteHead = target;
     return;
   }
   throw new UserError(`main or the external remote kept moving for ${MAX_ROUNDS} rounds`, 'run letta-memfs-hooks pull again; nothing was lost');
+}
+
+/** Whether `.memfs.config.json` (Letta Code's protected limits) differs between two commits. */
+async function configDiffers(cwd: string, a: string, b: string): Promise<boolean> {
+  const r = await git(['diff', '--quiet', a, b, '--', '.memfs.config.json'], { cwd, allowFailure: true });
+  return r.exitCode !== 0;
+}
+
+/**
+ * After a round: a refusal is recorded (with its ref) and worded for the caller; a round that moved main or had
+ * nothing to merge clears an earlier one; a deferred round leaves it as it was.
+ */
+async function settleRefusal(repo: RepoPaths, cwd: string, out: LocalPullOutcome): Promise<void> {
+  if (out.refused) {
+    await recordRefusal(repo, cwd, out.refused);
+    out.refusedLine = { reason: refusalReason(out.refused), fix: refusalFix(out.refused, LOCAL_TRACKING_REF) };
+  } else if (!out.deferred) {
+    await clearRefusal(repo, cwd);
+  }
 }
