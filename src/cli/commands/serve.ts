@@ -11,6 +11,7 @@ import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { redisFromEnv } from '../../server/letta/redis-lock.js';
 import { parseCommandArgs } from '../args.js';
+import { untilSignal } from '../until-signal.js';
 
 const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> [options]
 
@@ -53,6 +54,18 @@ function int(v: string | undefined, name: string, def: number, min: number, max:
   return n;
 }
 
+/** The service's bounds from their flags (usage errors when out of range). */
+function serviceLimits(v: { 'max-body-mb'?: string; 'max-backends'?: string; queue?: string; timeout?: string }) {
+  const totalTimeoutMs = int(v.timeout, 'timeout', 600, 1, 86_400) * 1000;
+  return {
+    maxBodyBytes: int(v['max-body-mb'], 'max-body-mb', 64, 1, 4096) * 1024 * 1024,
+    maxBackends: int(v['max-backends'], 'max-backends', 4, 1, 256),
+    maxQueued: int(v.queue, 'queue', 16, 0, 10_000),
+    idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
+    totalTimeoutMs,
+  };
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
@@ -85,10 +98,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!isDir) throw new UserError(`memfs root ${memfsRoot} is not a directory`, 'pass the directory Letta stores memfs repos in (~/.letta/memfs of the server user)');
   const listenNames = { host: '--host', port: '--port' };
   const { host, port } = parseListenAddress(v.host ?? '127.0.0.1', v.port ?? '8285', listenNames);
-  const maxBodyBytes = int(v['max-body-mb'], 'max-body-mb', 64, 1, 4096) * 1024 * 1024;
-  const maxBackends = int(v['max-backends'], 'max-backends', 4, 1, 256);
-  const maxQueued = int(v.queue, 'queue', 16, 0, 10_000);
-  const totalTimeoutMs = int(v.timeout, 'timeout', 600, 1, 86_400) * 1000;
+  const limits = serviceLimits(v);
   const secret = await loadServiceSecret(process.env, v['secret-file']);
   addSecret(secret);
   if (!isLoopback(host)) warn(`listening on ${host}: plain HTTP, the secret in the URL is readable on the network (fix: keep the service on a private network or loopback)`);
@@ -118,11 +128,7 @@ export async function run(argv: string[]): Promise<number> {
     secret,
     host,
     port,
-    maxBodyBytes,
-    maxBackends,
-    maxQueued,
-    idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
-    totalTimeoutMs,
+    ...limits,
     listenNames,
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
@@ -134,16 +140,7 @@ export async function run(argv: string[]): Promise<number> {
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=http://${shown}:${addr.port}/<secret>)`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      logLine(`serve: ${sig}: finishing running requests, then exiting`);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilSignal((sig) => logLine(`serve: ${sig}: finishing running requests, then exiting (send it again to exit now)`));
   await service.stop();
   await afterPush.stop();
   await mirror.stop();
