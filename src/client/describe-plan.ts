@@ -1,5 +1,5 @@
 import { redactUrl } from '../core/redact.js';
-import { CLIENT_HOOKS, type ClientInitResult } from './init-client.js';
+import type { ClientInitResult } from './init-client.js';
 
 /** Pure: `init --dry-run`'s report: the git config keys and hooks init would write, from the planner's output. */
 export function describeInitPlan(r: ClientInitResult): string {
@@ -9,6 +9,6 @@ export function describeInitPlan(r: ClientInitResult): string {
     lines.push(values === null ? `  unset     ${key} (if set)` : `  set       ${key} = ${values.map((v) => JSON.stringify(redactUrl(v))).join(', ')}`);
   }
   if (r.authFile) lines.push(`  write     ${r.authFile} (0600, token from ${r.tokenSource})`);
-  lines.push(`  hooks     ${CLIENT_HOOKS.join(', ')} into ${r.hooksDir}`);
+  lines.push(`  hooks     ${r.hooks.join(', ')} into ${r.hooksDir}`);
   return lines.join('\n');
 }
