@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { hermetic, median, timed } from './hooks-rig.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'runtime', 'cli.mjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 41);
 const AGENT = 'agent-123e4567-e89b-42d3-a456-426614174000';
 const LETTA = `http://127.0.0.1:9/v1/git/${AGENT}/state.git`;

@@ -4,15 +4,18 @@
 // prefix) goes away. Code splitting keeps each command's and each hook's modules in their own chunks, loaded on
 // demand: a pre-push parses only what it runs (the hook path must stay light, issue 9).
 //
-//   node scripts/build-runtime.mjs      (part of `npm run build`, so of prepack and npm test)
+//   node scripts/build-runtime.mjs      (part of `npm run build`, so of prepack; test/runtime-setup.ts runs it when stale)
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { inputsHash, ROOT, STAMP } from './runtime-inputs.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'dist', 'runtime');
 
+// Hashed before building and written after: a source edited mid-build leaves a stamp that no longer matches (so the
+// next test run rebuilds), never a stale bundle stamped fresh. An interrupted build leaves no stamp.
+const inputs = inputsHash();
+fs.rmSync(STAMP, { force: true });
 fs.rmSync(OUT, { recursive: true, force: true });
 await build({
   absWorkingDir: ROOT,
@@ -73,3 +76,4 @@ const bundled = fs.readFileSync(path.join(OUT, 'pre-push.cjs'), 'utf8');
 if (!bundled.includes('import("./frontmatter.mjs")') || bundled.includes('parseDocument')) {
   throw new Error('pre-push.cjs must load the yaml parser through import("./frontmatter.mjs"), not bundle it');
 }
+fs.writeFileSync(STAMP, `${inputs}\n`);

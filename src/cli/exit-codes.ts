@@ -12,5 +12,3 @@ export const EXIT = {
   /** A conflict was kept under refs/letta-memfs/conflicts/ (server role, or a local-backend checkout's pull and status): look at it, nothing was lost. */
   conflict: 3,
 } as const;
-
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -118,6 +118,51 @@ async function bareRepoAt(url: string): Promise<boolean> {
   return fs.stat(path.join(dir, 'HEAD')).then(() => true, () => false);
 }
 
+/** The agent this checkout belongs to: --agent, else origin's URL, letta.agentId or the local backend's path; asked when it can. */
+async function agentOf(workTree: string, originUrl: string | undefined, flag: string | undefined, config: Config, env: NodeJS.ProcessEnv, interactive: boolean) {
+  // A local-backend checkout names its agent in its path; Letta Code also sets letta.agentId there.
+  // Both the env's storage dir and the default one (init --all looks in both).
+  const storage = [...new Set([localBackendDir(env), localBackendDir({}, env.HOME || undefined)])];
+  const resolved = await Promise.all(storage.map((s) => fs.realpath(s).catch(() => s)));
+  const pathAgent = localAgentFromPath(await fs.realpath(workTree), [...storage, ...resolved]);
+  const gitConfigAgent = await getConfig('letta.agentId', { cwd: workTree });
+  if (pathAgent && gitConfigAgent && pathAgent !== gitConfigAgent) {
+    throw new UserError(`the checkout path says ${pathAgent} but git config letta.agentId says ${gitConfigAgent}`, 'fix letta.agentId with git config letta.agentId <id>');
+  }
+  const sources = { originUrl, gitConfig: gitConfigAgent ?? pathAgent };
+  let agent = resolveAgent({ flag, ...sources }, config.agents);
+  if (!agent && interactive) {
+    const answer = await ask('Agent id (agent-<uuid>): ');
+    agent = resolveAgent({ flag: answer ?? '', ...sources }, config.agents);
+  }
+  if (!agent) {
+    throw new UserError(
+      'cannot tell which agent this checkout belongs to',
+      'run init in ~/.letta/agents/<agentId>/memory (or ~/.letta/lc-local-backend/memfs/<agentId>/memory), or pass --agent <id>',
+    );
+  }
+  return agent;
+}
+
+/** The https host's Authorization header from the token (asked, hidden, when it can), registered as a secret. */
+async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv, interactive: boolean): Promise<{ header: string; tokenSource: string }> {
+  let tok = await readToken(config, env);
+  if (!tok && interactive) {
+    const answer = await ask(`Token for ${redactUrl(plan.externalUrl)} (input hidden; or export ${config.gitTokenEnv}): `, { secret: true });
+    if (answer) tok = { token: answer, source: 'the prompt' };
+  }
+  if (!tok) {
+    throw new UserError(
+      `no token for ${redactUrl(plan.externalUrl)}`,
+      `export ${config.gitTokenEnv}=<token> (or set gitTokenFile to a chmod 600 file) and re-run init`,
+    );
+  }
+  addSecret(tok.token);
+  const header = authHeader(config.gitUsername, tok.token);
+  addSecret(header.slice('Authorization: Basic '.length));
+  return { header, tokenSource: tok.source };
+}
+
 export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
   const env = opts.env ?? process.env;
   const repo = await resolveRepo({ cwd: await existingDir(path.resolve(opts.repoDir)) });
@@ -136,29 +181,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   });
   const interactive = canPrompt(opts.yes);
 
-  const opt = { cwd: repo.workTree };
-  const originUrl = await getConfig('remote.origin.url', opt);
-  // A local-backend checkout names its agent in its path; Letta Code also sets letta.agentId there.
-  // Both the env's storage dir and the default one (init --all looks in both).
-  const storage = [...new Set([localBackendDir(env), localBackendDir({}, env.HOME || undefined)])];
-  const resolved = await Promise.all(storage.map((s) => fs.realpath(s).catch(() => s)));
-  const pathAgent = localAgentFromPath(await fs.realpath(repo.workTree), [...storage, ...resolved]);
-  const gitConfigAgent = await getConfig('letta.agentId', opt);
-  if (pathAgent && gitConfigAgent && pathAgent !== gitConfigAgent) {
-    throw new UserError(`the checkout path says ${pathAgent} but git config letta.agentId says ${gitConfigAgent}`, 'fix letta.agentId with git config letta.agentId <id>');
-  }
-  const sources = { originUrl, gitConfig: gitConfigAgent ?? pathAgent };
-  let agent = resolveAgent({ flag: opts.agent, ...sources }, config.agents);
-  if (!agent && interactive) {
-    const answer = await ask('Agent id (agent-<uuid>): ');
-    agent = resolveAgent({ flag: answer ?? '', ...sources }, config.agents);
-  }
-  if (!agent) {
-    throw new UserError(
-      'cannot tell which agent this checkout belongs to',
-      'run init in ~/.letta/agents/<agentId>/memory (or ~/.letta/lc-local-backend/memfs/<agentId>/memory), or pass --agent <id>',
-    );
-  }
+  const originUrl = await getConfig('remote.origin.url', { cwd: repo.workTree });
+  const agent = await agentOf(repo.workTree, originUrl, opts.agent, config, env, interactive);
   const local = isLocalAgentId(agent.agentId);
   // Zero-config and re-runs (issue 10): --local, else the remote this checkout recorded, else the caller's fallback.
   const before = await readSettings(stateDir).catch(() => undefined);
@@ -180,25 +204,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const plan = planClient(agent.agentId, config, lettaUrls);
   if (local) checkLocalOrigin(originUrl, plan.externalUrl, before?.remote);
 
-  let header: string | undefined;
-  let tokenSource: string | undefined;
-  if (plan.kind === 'https') {
-    let tok = await readToken(config, env);
-    if (!tok && interactive) {
-      const answer = await ask(`Token for ${redactUrl(plan.externalUrl)} (input hidden; or export ${config.gitTokenEnv}): `, { secret: true });
-      if (answer) tok = { token: answer, source: 'the prompt' };
-    }
-    if (!tok) {
-      throw new UserError(
-        `no token for ${redactUrl(plan.externalUrl)}`,
-        `export ${config.gitTokenEnv}=<token> (or set gitTokenFile to a chmod 600 file) and re-run init`,
-      );
-    }
-    addSecret(tok.token);
-    header = authHeader(config.gitUsername, tok.token);
-    addSecret(header.slice('Authorization: Basic '.length));
-    tokenSource = tok.source;
-  }
+  const { header, tokenSource } = plan.kind === 'https' ? await hostAuth(plan, config, env, interactive) : {};
   const createdLocalRemote = localRemote && !opts.dryRun ? await ensureLocalRemote(plan.externalUrl) : undefined;
   if (opts.verify && !opts.dryRun) await verifyRemote(plan, header, tokenSource, repo.workTree);
 

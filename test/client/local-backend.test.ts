@@ -195,4 +195,15 @@ describe('Letta Code local backend on two machines', () => {
     expect(fs.readFileSync(path.join(a.dir, '.git', 'config'), 'utf8')).toBe(config);
     expect(fs.existsSync(path.join(a.dir, '.git', 'letta-memfs'))).toBe(false);
   }, 60_000);
+
+  it('init --dry-run lists the hooks it would install, reference-transaction included', async () => {
+    const root = suite.workspace('lmh-local-dry-');
+    const url = await suite.host.createRepo(`local/${Math.random().toString(36).slice(2)}/${LOCAL}.git`);
+    const a = machine(root, 'laptop');
+    lcInitialize(a.sb, a.dir, LOCAL, SEED);
+    const r = cli(a.sb, ['init', '--yes', '--dry-run', '--git-user', USER, '--remote', url], { cwd: a.dir });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}hooks {5}pre-push, post-merge, post-checkout, reference-transaction into /m);
+    expect(fs.existsSync(path.join(a.dir, '.git', 'letta-memfs'))).toBe(false);
+  }, 60_000);
 });

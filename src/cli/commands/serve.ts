@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
+import { parseListenAddress } from '../../core/http/index.js';
 import { addSecret, logLine, warn } from '../../core/log.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
@@ -8,8 +9,9 @@ import { createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
 import { AfterPush } from '../../server/memfs-service/after-push.js';
 import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
-import { redisFromEnv } from '../../server/memfs-service/redis-lock.js';
+import { redisFromEnv } from '../../server/letta/redis-lock.js';
 import { parseCommandArgs } from '../args.js';
+import { untilSignal } from '../until-signal.js';
 
 const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> [options]
 
@@ -52,6 +54,18 @@ function int(v: string | undefined, name: string, def: number, min: number, max:
   return n;
 }
 
+/** The service's bounds from their flags (usage errors when out of range). */
+function serviceLimits(v: { 'max-body-mb'?: string; 'max-backends'?: string; queue?: string; timeout?: string }) {
+  const totalTimeoutMs = int(v.timeout, 'timeout', 600, 1, 86_400) * 1000;
+  return {
+    maxBodyBytes: int(v['max-body-mb'], 'max-body-mb', 64, 1, 4096) * 1024 * 1024,
+    maxBackends: int(v['max-backends'], 'max-backends', 4, 1, 256),
+    maxQueued: int(v.queue, 'queue', 16, 0, 10_000),
+    idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
+    totalTimeoutMs,
+  };
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
@@ -82,12 +96,9 @@ export async function run(argv: string[]): Promise<number> {
   const memfsRoot = path.resolve(rootArg);
   const isDir = await stat(memfsRoot).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new UserError(`memfs root ${memfsRoot} is not a directory`, 'pass the directory Letta stores memfs repos in (~/.letta/memfs of the server user)');
-  const host = v.host ?? '127.0.0.1';
-  const port = int(v.port, 'port', 8285, 0, 65535);
-  const maxBodyBytes = int(v['max-body-mb'], 'max-body-mb', 64, 1, 4096) * 1024 * 1024;
-  const maxBackends = int(v['max-backends'], 'max-backends', 4, 1, 256);
-  const maxQueued = int(v.queue, 'queue', 16, 0, 10_000);
-  const totalTimeoutMs = int(v.timeout, 'timeout', 600, 1, 86_400) * 1000;
+  const listenNames = { host: '--host', port: '--port' };
+  const { host, port } = parseListenAddress(v.host ?? '127.0.0.1', v.port ?? '8285', listenNames);
+  const limits = serviceLimits(v);
   const secret = await loadServiceSecret(process.env, v['secret-file']);
   addSecret(secret);
   if (!isLoopback(host)) warn(`listening on ${host}: plain HTTP, the secret in the URL is readable on the network (fix: keep the service on a private network or loopback)`);
@@ -100,7 +111,6 @@ export async function run(argv: string[]): Promise<number> {
   addSecret(password);
   const checkAfterMs = int(v['check-after'], 'check-after', 3, 1, 600) * 1000;
   const redis = redisFromEnv(process.env);
-  if (process.env.LETTA_REDIS_HOST && !redis) throw new UserError('LETTA_REDIS_HOST/LETTA_REDIS_PORT are not a host and port', 'e.g. LETTA_REDIS_HOST=127.0.0.1 LETTA_REDIS_PORT=6379', 2);
   const log = (line: string) => logLine(`serve: ${line}`);
   const ctx = await loadServerContext({ memfsRoot, configFile: v.config, lettaUrl });
   addSecret(process.env[ctx.config.gitTokenEnv]);
@@ -118,37 +128,19 @@ export async function run(argv: string[]): Promise<number> {
     secret,
     host,
     port,
-    maxBodyBytes,
-    maxBackends,
-    maxQueued,
-    idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
-    totalTimeoutMs,
+    ...limits,
+    listenNames,
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
     log,
     redis,
     onReceivePack: (push) => afterPush.onPush(push),
   });
-  let addr;
-  try {
-    addr = await service.start();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, code === 'EADDRINUSE' ? 'pass another --port, or stop what uses it' : 'check --host and --port');
-  }
+  const addr = await service.start();
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=http://${shown}:${addr.port}/<secret>)`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      logLine(`serve: ${sig}: finishing running requests, then exiting`);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilSignal((sig) => logLine(`serve: ${sig}: finishing running requests, then exiting (send it again to exit now)`));
   await service.stop();
   await afterPush.stop();
   await mirror.stop();

@@ -6,10 +6,11 @@
  */
 import type { GitOptions } from '../../git/git.js';
 import { lsTree, ObjectReader } from '../../git/objects.js';
+import { MAIN } from '../../git/refs.js';
 import { formatProblem, type Problem } from '../../validate/problem.js';
 import { ZERO_OID } from '../../validate/push.js';
 import { MAX_FILE_BYTES, validateUpdate } from '../../validate/tree.js';
-import { acquireLock } from './redis-lock.js';
+import { acquireLock } from '../letta/redis-lock.js';
 
 export interface RefUpdate {
   oldOid: string;
@@ -42,7 +43,7 @@ export async function checkReceive(updates: readonly RefUpdate[], opts: GitOptio
   const objects = new ObjectReader(MAX_FILE_BYTES, opts);
   try {
     for (const u of updates) {
-      if (u.ref !== 'refs/heads/main' || ZERO_OID.test(u.newOid)) continue;
+      if (u.ref !== MAIN || ZERO_OID.test(u.newOid)) continue;
       const tree = await lsTree(u.newOid, opts);
       const base = ZERO_OID.test(u.oldOid) ? undefined : await lsTree(u.oldOid, opts);
       problems.push(...(await validateUpdate({ tree, base }, objects)));
@@ -74,7 +75,7 @@ export function lockRequestOf(env: NodeJS.ProcessEnv): LockRequest | undefined {
  * that cannot be reached does not stop the push: the service's after-push check re-merges an overwritten push.
  */
 async function lockMain(updates: readonly RefUpdate[], req: LockRequest | undefined): Promise<'ok' | 'busy'> {
-  if (!req || !updates.some((u) => u.ref === 'refs/heads/main')) return 'ok';
+  if (!req || !updates.some((u) => u.ref === MAIN)) return 'ok';
   try {
     return (await acquireLock(req, req.agentId, req.token, req.waitMs)) ? 'ok' : 'busy';
   } catch {

@@ -4,16 +4,18 @@
  * every POST chunked, without Content-Length: facts §6), caps request bodies, bounds concurrent git processes, and
  * answers every input with a status: no request can stop the process.
  */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { createTotalServer, DEFAULT_LIMITS, type ListenNames, listenOrFail } from '../../core/http/index.js';
+import { MAIN, readRef } from '../../git/refs.js';
+import { releaseLock, type RedisTarget } from '../letta/redis-lock.js';
 import { spawnBackend } from './backend.js';
-import { mainOf } from './recompile.js';
-import { releaseLock, type RedisTarget } from './redis-lock.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 
@@ -29,6 +31,8 @@ export interface ServiceOptions {
   /** A request with no byte moving either way for this long is cut and its git killed. */
   idleTimeoutMs: number;
   totalTimeoutMs: number;
+  /** How the command's user names host and port, for a listen error's fix. */
+  listenNames?: ListenNames;
   /** Our hooks directory for receive-pack (core.hooksPath through the environment), and the hooks' environment. */
   hooksDir?: string;
   hookEnv?: Record<string, string>;
@@ -72,25 +76,25 @@ export class MemfsService {
     this.slots = new Slots(opts.maxBackends, opts.maxQueued);
   }
 
-  /** Listens; rejects (EADDRINUSE, EACCES, ...) when it cannot, so the command can exit at once. */
+  /**
+   * Listens on watch's HTTP front (core/http): total handlers, Node's own 400/431 for malformed HTTP, connection
+   * cap, idle and slow clients cut. Rejects with a one-line UserError (port taken, ...) so the command exits at once.
+   */
   async start(): Promise<AddressInfo> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => send(res, 500, 'internal error'));
+    const { idleTimeoutMs, totalTimeoutMs } = this.opts;
+    const server = createTotalServer((req, res) => this.handle(req, res), {
+      log: this.opts.log,
+      limits: {
+        ...DEFAULT_LIMITS,
+        headersTimeoutMs: Math.min(10_000, totalTimeoutMs),
+        requestTimeoutMs: totalTimeoutMs,
+        // run() answers 504 for an idle git exchange first; this cuts any other silent connection.
+        idleTimeoutMs: idleTimeoutMs + 5_000,
+      },
+      // Never the target: it holds the secret.
+      describe: (req) => `${req.method ?? '?'} request`,
     });
-    server.requestTimeout = this.opts.totalTimeoutMs;
-    server.headersTimeout = Math.min(10_000, this.opts.totalTimeoutMs);
-    // Malformed HTTP never reaches the handler: answer 400 and drop the socket.
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOrFail(server, { host: this.opts.host, port: this.opts.port }, this.opts.listenNames ?? { host: 'host', port: 'port' });
     this.server = server;
     return server.address() as AddressInfo;
   }
@@ -137,11 +141,12 @@ export class MemfsService {
       return;
     }
     const push = r.service === 'git-receive-pack' && r.kind === 'rpc' && this.opts.onReceivePack !== undefined;
-    const before = push ? await mainOf(gitDir) : undefined;
+    const before = push ? await readRef(gitDir, MAIN) : undefined;
     const userId = typeof req.headers.user_id === 'string' && USER_ID.test(req.headers.user_id) ? req.headers.user_id : undefined;
-    this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId });
+    await this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId });
   }
 
+  /** One git exchange, streamed both ways; settles once git has exited and the reply is complete or cut. */
   private run(
     req: IncomingMessage,
     res: ServerResponse,
@@ -152,90 +157,134 @@ export class MemfsService {
     gone: AbortSignal,
     release: () => void,
     info: { what: string; started: number; org: string; agent: string; before?: string; userId?: string },
-  ): void {
+  ): Promise<void> {
     // A push takes Letta's commit lock in our pre-receive (after validation) with a token of this request; we
     // release it when receive-pack has exited, so main moves only while the lock is ours.
     const redis = service === 'git-receive-pack' && !advertise ? this.opts.redis : undefined;
     const token = `letta-memfs-hooks:push:${randomUUID()}`;
-    const lockEnv: Record<string, string> = redis
-      ? { LMH_LOCK_REDIS: `${redis.host}:${redis.port}`, LMH_LOCK_AGENT: info.agent, LMH_LOCK_TOKEN: token, LMH_LOCK_WAIT_MS: String(this.opts.lockWaitMs ?? 15_000) }
-      : {};
+    const lockEnv = redis ? lockEnvOf(redis, info.agent, token, this.opts.lockWaitMs ?? 15_000) : {};
     const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: { ...this.opts.hookEnv, ...lockEnv } });
-    let failure: { status: number; text: string } | undefined;
-    let stderr = '';
-    const kill = (why: { status: number; text: string }) => {
-      failure ??= why;
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-      }
-    };
-    let idle: NodeJS.Timeout | undefined;
-    const touch = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => kill({ status: 504, text: 'timed out (idle)' }), this.opts.idleTimeoutMs);
-    };
-    touch();
-    const total = setTimeout(() => kill({ status: 504, text: 'timed out' }), this.opts.totalTimeoutMs);
-    if (gone.aborted) kill({ status: 499, text: 'client went away' });
+    const dog = new Watchdog(child, this.opts.idleTimeoutMs, this.opts.totalTimeoutMs);
+    if (gone.aborted) dog.kill({ status: 499, text: 'client went away' });
     gone.addEventListener('abort', () => {
-      if (!res.writableFinished) kill({ status: 499, text: 'client went away' });
+      if (!res.writableFinished) dog.kill({ status: 499, text: 'client went away' });
     });
-
-    child.stdin.on('error', () => undefined); // git may stop reading early (a refused push); EPIPE is expected
+    let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 2_000) stderr += d.toString('utf8');
     });
-    if (advertise) {
-      child.stdin.end();
-      req.resume();
-    } else {
-      const gzip = /^(x-)?gzip$/.test(String(req.headers['content-encoding'] ?? ''));
-      const cap = this.opts.maxBodyBytes;
-      req.on('data', touch);
-      const onBodyError = (err: Error | null | undefined) => {
-        if (!err) return;
-        if (err instanceof BodyTooLarge) kill({ status: 413, text: `request body over ${cap} bytes` });
-        else kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
-      };
-      if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), child.stdin, onBodyError);
-      else pipeline(req, byteCap(cap), child.stdin, onBodyError);
-    }
-
+    feedRequest(req, child, advertise, this.opts.maxBodyBytes, dog);
+    const contentType = `application/x-${service}-${advertise ? 'advertisement' : 'result'}`;
     child.stdout.once('data', (first: Buffer) => {
-      if (failure || res.destroyed) return;
-      res.writeHead(200, { 'Content-Type': `application/x-${service}-${advertise ? 'advertisement' : 'result'}`, 'Cache-Control': 'no-cache' });
+      if (dog.failure || res.destroyed) return;
+      res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-cache' });
       if (advertise) res.write(advertisementPrefix(service, protocol));
       res.write(first);
-      child.stdout.on('data', touch);
+      child.stdout.on('data', dog.touch);
       child.stdout.pipe(res);
     });
-    child.on('error', (err) => kill({ status: 500, text: `cannot run git: ${err.message}` }));
-    child.on('close', (code, signal) => {
-      clearTimeout(idle);
-      clearTimeout(total);
-      release();
-      if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
-      let status = res.headersSent ? 200 : 500;
-      if (failure) {
-        status = failure.status;
-        if (status !== 499) send(res, status, failure.text);
-      } else if (!res.headersSent) {
-        if (code === 0) {
-          res.writeHead(200, { 'Content-Type': `application/x-${service}-${advertise ? 'advertisement' : 'result'}`, 'Cache-Control': 'no-cache' });
-          res.end(advertise ? advertisementPrefix(service, protocol) : undefined);
-          status = 200;
-        } else send(res, 500, 'git failed');
-      } else if (code !== 0) {
-        // Output already started: all we can do is cut the stream, which the git client reports.
-        res.destroy();
-      }
-      const errLine = stderr.trim().split('\n').pop() ?? '';
-      const exit = code ?? signal;
-      this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
-      if (service === 'git-receive-pack' && !advertise && code === 0 && !failure) {
-        this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId });
-      }
+    child.on('error', (err) => dog.kill({ status: 500, text: `cannot run git: ${err.message}` }));
+    return new Promise((resolve) => {
+      child.on('close', (code, signal) => {
+        dog.stop();
+        release();
+        if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
+        const status = finishReply(res, code, dog.failure, contentType, advertise ? advertisementPrefix(service, protocol) : undefined);
+        const errLine = stderr.trim().split('\n').pop() ?? '';
+        const exit = code ?? signal;
+        this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
+        if (service === 'git-receive-pack' && !advertise && code === 0 && !dog.failure) {
+          this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId });
+        }
+        // The reply is ended or cut by now, except a stdout pipe still flushing: the request lives until then.
+        if (res.writableEnded || res.destroyed) resolve();
+        else res.once('close', () => resolve());
+      });
     });
   }
+}
+
+/** What pre-receive needs to take Letta's lock for this push (pre-receive.ts `lockRequestOf`). */
+function lockEnvOf(redis: RedisTarget, agent: string, token: string, waitMs: number): Record<string, string> {
+  return { LMH_LOCK_REDIS: `${redis.host}:${redis.port}`, LMH_LOCK_AGENT: agent, LMH_LOCK_TOKEN: token, LMH_LOCK_WAIT_MS: String(waitMs) };
+}
+
+interface Failure {
+  status: number;
+  text: string;
+}
+
+/** Kills git (TERM, then KILL) on the first failure: idle for idleTimeoutMs, over totalTimeoutMs, or a caller's. */
+class Watchdog {
+  /** The first reason git was killed, if it was. */
+  failure: Failure | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private readonly total: NodeJS.Timeout;
+
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly idleTimeoutMs: number,
+    totalTimeoutMs: number,
+  ) {
+    this.total = setTimeout(() => this.kill({ status: 504, text: 'timed out' }), totalTimeoutMs);
+    this.touch();
+  }
+
+  kill(why: Failure): void {
+    this.failure ??= why;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      setTimeout(() => this.child.kill('SIGKILL'), 5_000).unref();
+    }
+  }
+
+  /** Bytes moved: the idle timer starts again. */
+  readonly touch = (): void => {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.kill({ status: 504, text: 'timed out (idle)' }), this.idleTimeoutMs);
+  };
+
+  stop(): void {
+    clearTimeout(this.idle);
+    clearTimeout(this.total);
+  }
+}
+
+/** The request body into git's stdin (gunzipped when the client compressed it), capped before and after gunzip. */
+function feedRequest(req: IncomingMessage, child: ChildProcessWithoutNullStreams, advertise: boolean, cap: number, dog: Watchdog): void {
+  child.stdin.on('error', () => undefined); // git may stop reading early (a refused push); EPIPE is expected
+  if (advertise) {
+    child.stdin.end();
+    req.resume();
+    return;
+  }
+  const gzip = /^(x-)?gzip$/.test(String(req.headers['content-encoding'] ?? ''));
+  req.on('data', dog.touch);
+  const onBodyError = (err: Error | null | undefined) => {
+    if (!err) return;
+    if (err instanceof BodyTooLarge) dog.kill({ status: 413, text: `request body over ${cap} bytes` });
+    else dog.kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
+  };
+  if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), child.stdin, onBodyError);
+  else pipeline(req, byteCap(cap), child.stdin, onBodyError);
+}
+
+/** Ends the reply once git exited; returns the status logged. Output already streamed can only be cut. */
+function finishReply(res: ServerResponse, code: number | null, failure: Failure | undefined, contentType: string, emptyBody: string | Buffer | undefined): number {
+  if (failure) {
+    if (failure.status !== 499) send(res, failure.status, failure.text);
+    return failure.status;
+  }
+  if (res.headersSent) {
+    // Output already started: all we can do is cut the stream, which the git client reports.
+    if (code !== 0) res.destroy();
+    return 200;
+  }
+  if (code !== 0) {
+    send(res, 500, 'git failed');
+    return 500;
+  }
+  res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-cache' });
+  res.end(emptyBody);
+  return 200;
 }

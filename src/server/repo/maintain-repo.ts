@@ -3,7 +3,7 @@ import path from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { git, gitToFile } from '../../git/git.js';
 import { waitLock } from '../../core/lock.js';
-import { type RedisAddress, redisFromEnv, withMemoryRepoLock } from '../letta/repo-lock.js';
+import { type RedisTarget, redisFromEnv, withMemoryRepoLock } from '../letta/redis-lock.js';
 import type { AgentRepo } from './discover.js';
 import { hasDeletions, type MaintenancePlan, type MaintenancePolicy, parsePackIndex, planMaintenance, type RepoObjects } from './maintenance.js';
 import { pullLockFile } from '../../sync/state.js';
@@ -99,7 +99,7 @@ export interface MaintenanceResult {
 export interface MaintainOptions {
   policy: MaintenancePolicy;
   dryRun?: boolean;
-  redis?: RedisAddress;
+  redis?: RedisTarget;
 }
 
 /**

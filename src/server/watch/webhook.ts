@@ -5,6 +5,7 @@ import { parseTarget } from '../../core/http/target.js';
 import { header, type Headers, hmacHex, refuse, safeEqual, type Verdict } from '../../core/http/verify.js';
 import { verifyPoke } from '../../sync/poke-signature.js';
 import { AGENT_PLACEHOLDER } from '../../core/template.js';
+import { MAIN } from '../../git/refs.js';
 
 /** Largest accepted request body. A memory-repo push payload is a few KiB; GitHub caps its own at 25 MB. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -86,7 +87,7 @@ export function agentFromPayload(payload: unknown, template: string, knownAgents
   if (typeof payload !== 'object' || payload === null) return { reason: 'payload is not a JSON object' };
   const p = payload as Record<string, any>;
   // Wrong types are the sender's mistake, never a crash (`String()` of an object can throw).
-  if (p.ref !== undefined && p.ref !== 'refs/heads/main') return { reason: typeof p.ref === 'string' ? `push to ${p.ref.slice(0, 200)}, not main` : 'ref is not a string' };
+  if (p.ref !== undefined && p.ref !== MAIN) return { reason: typeof p.ref === 'string' ? `push to ${p.ref.slice(0, 200)}, not main` : 'ref is not a string' };
   const urls = [
     p.repository?.clone_url,
     p.repository?.ssh_url,
