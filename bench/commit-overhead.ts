@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { hermetic, median, timed } from './hooks-rig.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'runtime', 'cli.mjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 41);
 const AGENT = 'agent-local-0b2c3d4e-5f60-4718-9a0b-1c2d3e4f5a6b';
 
