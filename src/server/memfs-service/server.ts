@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
@@ -15,6 +15,7 @@ import { spawnBackend } from './backend.js';
 import { mainOf } from './recompile.js';
 import { releaseLock, type RedisTarget } from './redis-lock.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
+import { MalformedPktLine, pktLineHead } from './pkt-line.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 
 export interface ServiceOptions {
@@ -26,6 +27,13 @@ export interface ServiceOptions {
   maxBodyBytes: number;
   maxBackends: number;
   maxQueued: number;
+  /** Open connections at once; beyond them node closes a new connection as soon as it is accepted. */
+  maxConnections: number;
+  /**
+   * Says why our pre-receive cannot be trusted to check a push now (missing, altered), or undefined: a push is then
+   * refused rather than run by a receive-pack that would skip the missing hook (hooks-dir.ts checkServiceHooks).
+   */
+  checkHooks?: () => Promise<string | undefined>;
   /** A request with no byte moving either way for this long is cut and its git killed. */
   idleTimeoutMs: number;
   totalTimeoutMs: number;
@@ -44,8 +52,27 @@ export interface ServiceOptions {
   onReceivePack?: (push: { org: string; agent: string; gitDir: string; before?: string; userId?: string }) => void;
 }
 
+// What git's upload-pack and receive-pack say about a request they cannot parse (pkt-line.c, upload-pack.c,
+// receive-pack.c @ v2.39).
+const PROTOCOL_ERROR = /protocol error|bad line length|expected flush|expected (a )?(want|have|shallow)|unpack-objects abnormal|index-pack abnormal|pack signature mismatch|bad pack header/i;
+
 // Letta user ids (letta/schemas/user.py @ 0.16.7), the actor header the proxy forwards from the client.
 const USER_ID = /^user-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Answers a request refused before its body was read, and reads no more of it. Written on the socket itself, then
+ * half-closed: node's response would drain the body once answered (a client could stream one for ever) and then
+ * reset the connection over the unread rest, losing the answer. The request is never consumed, so node stops
+ * reading once its small buffer is full; the socket is dropped a moment later, when the client has read the answer.
+ */
+function refuse(req: IncomingMessage, status: number, text: string, extra: Record<string, string> = {}): void {
+  const body = `${text}\n`;
+  const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', ...extra, Connection: 'close', 'Content-Length': String(Buffer.byteLength(body)) };
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+  const socket = req.socket;
+  if (socket.writable) socket.end(`${head}\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), 2_000).unref();
+}
 
 function send(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -74,11 +101,18 @@ export class MemfsService {
 
   /** Listens; rejects (EADDRINUSE, EACCES, ...) when it cannot, so the command can exit at once. */
   async start(): Promise<AddressInfo> {
-    const server = createServer((req, res) => {
+    // Node checks the headers and request timeouts of open connections every connectionsCheckingInterval (30 s by
+    // default), so a silent or half-sent request lived up to 40 s; checked each second, it ends at 10 s.
+    const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
       this.handle(req, res).catch(() => send(res, 500, 'internal error'));
     });
     server.requestTimeout = this.opts.totalTimeoutMs;
     server.headersTimeout = Math.min(10_000, this.opts.totalTimeoutMs);
+    server.maxConnections = this.opts.maxConnections;
+    // A connection that sends nothing starts no request, so no request timeout covers it: cut it after the headers
+    // timeout of silence. A request, once started, is timed by run() (idle and total), so the socket's is lifted.
+    server.on('connection', (socket) => socket.setTimeout(server.headersTimeout));
+    server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
     // Malformed HTTP never reaches the handler: answer 400 and drop the socket.
     server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -111,8 +145,7 @@ export class MemfsService {
     if (!r.ok) {
       // Never the URL (it holds the secret) nor any header (the proxy forwards the client's Authorization).
       this.opts.log(`refused ${req.method ?? '?'} ${r.status}: ${r.reason}`);
-      req.resume();
-      send(res, r.status, r.status === 404 ? 'not found' : r.reason);
+      refuse(req, r.status, r.status === 404 ? 'not found' : r.reason);
       return;
     }
     const what = `${req.method} ${r.agent} ${r.service}${r.kind === 'advertise' ? ' (refs)' : ''}`;
@@ -121,18 +154,22 @@ export class MemfsService {
     // Letta creates repos; we never do. An agent the org does not have is the same 404 as any unknown path.
     if (!(await isRepo(gitDir))) {
       this.opts.log(`refused ${what} 404: no such repo`);
-      req.resume();
-      send(res, 404, 'not found');
+      refuse(req, 404, 'not found');
+      return;
+    }
+    const unchecked = r.service === 'git-receive-pack' ? await this.opts.checkHooks?.() : undefined;
+    if (unchecked) {
+      this.opts.log(`refused ${what} 503: ${unchecked} (fix: restart serve, which writes it again)`);
+      refuse(req, 503, 'the server cannot check pushes now; try again later');
       return;
     }
     const gone = new AbortController();
     res.once('close', () => gone.abort());
-    const release = await this.slots.acquire(gone.signal);
+    const release = await this.slots.acquire(r.agent, gone.signal);
     if (!release) {
       if (!gone.signal.aborted) {
-        this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, queue full`);
-        req.resume();
-        send(res, 503, 'busy, try again', { 'Retry-After': '1' });
+        this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, this agent's share of them and of the queue in use`);
+        refuse(req, 503, 'busy, try again', { 'Retry-After': '1' });
       }
       return;
     }
@@ -196,10 +233,11 @@ export class MemfsService {
       const onBodyError = (err: Error | null | undefined) => {
         if (!err) return;
         if (err instanceof BodyTooLarge) kill({ status: 413, text: `request body over ${cap} bytes` });
+        else if (err instanceof MalformedPktLine) kill({ status: 400, text: err.message });
         else kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
       };
-      if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), child.stdin, onBodyError);
-      else pipeline(req, byteCap(cap), child.stdin, onBodyError);
+      if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), pktLineHead(), child.stdin, onBodyError);
+      else pipeline(req, byteCap(cap), pktLineHead(), child.stdin, onBodyError);
     }
 
     child.stdout.once('data', (first: Buffer) => {
@@ -225,6 +263,10 @@ export class MemfsService {
           res.writeHead(200, { 'Content-Type': `application/x-${service}-${advertise ? 'advertisement' : 'result'}`, 'Cache-Control': 'no-cache' });
           res.end(advertise ? advertisementPrefix(service, protocol) : undefined);
           status = 200;
+        } else if (PROTOCOL_ERROR.test(stderr)) {
+          // Past the framing pktLineHead checks (wants, haves, a pack): still the client's request, not our failure.
+          status = 400;
+          send(res, 400, 'malformed request');
         } else send(res, 500, 'git failed');
       } else if (code !== 0) {
         // Output already started: all we can do is cut the stream, which the git client reports.
