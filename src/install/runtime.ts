@@ -113,7 +113,15 @@ async function doEnsure(base: string): Promise<string> {
   return dir;
 }
 
+/**
+ * A repo's registration: its common dir relative to the runtime, named by a hash of that, so a memfs root (repos
+ * and runtime on one volume) mounted elsewhere still finds and checks its own registrations, never the original's.
+ */
+const registration = (runtimeDir: string, commonDir: string) => path.relative(runtimeDir, path.resolve(commonDir));
 const userFile = (runtimeDir: string, commonDir: string) =>
+  path.join(runtimeDir, 'users', createHash('sha256').update(registration(runtimeDir, commonDir)).digest('hex').slice(0, 16));
+/** The name older versions gave a registration (the absolute common dir's hash), removed along with ours. */
+const absoluteUserFile = (runtimeDir: string, commonDir: string) =>
   path.join(runtimeDir, 'users', createHash('sha256').update(path.resolve(commonDir)).digest('hex').slice(0, 16));
 
 /**
@@ -123,7 +131,7 @@ const userFile = (runtimeDir: string, commonDir: string) =>
 export async function useRuntime(base: string, commonDir: string): Promise<string> {
   const dir = await ensureRuntime(base);
   const file = userFile(dir, commonDir);
-  if (!(await exists(file))) await writeFileAtomic(file, path.resolve(commonDir) + '\n');
+  if (!(await exists(file))) await writeFileAtomic(file, registration(dir, commonDir) + '\n');
   // An uninstall elsewhere may have removed the runtime between the two steps: install it again, users kept.
   if (!(await exists(path.join(dir, RECORD))) || !(await exists(hookEntryOf(dir)))) {
     ensured.delete(base);
@@ -141,10 +149,12 @@ async function stillUses(entry: string, runtimeDir: string): Promise<boolean> {
   const stat = await fs.stat(entry).catch(() => undefined);
   if (!stat) return false;
   if (Date.now() - stat.mtimeMs < REGISTRATION_GRACE_MS) return true;
-  const commonDir = (await fs.readFile(entry, 'utf8').catch(() => '')).trim();
-  if (!commonDir) return false;
+  const recorded = (await fs.readFile(entry, 'utf8').catch(() => '')).trim();
+  if (!recorded) return false;
+  // Relative to the runtime (absolute from older versions: resolve keeps those).
+  const commonDir = path.resolve(runtimeDir, recorded);
   const manifest = await readManifest(path.join(commonDir, 'letta-memfs')).catch(() => undefined);
-  return manifest?.runtime === runtimeDir;
+  return manifest?.runtime !== undefined && path.resolve(manifest.runtime) === path.resolve(runtimeDir);
 }
 
 /**
@@ -164,6 +174,7 @@ export async function releaseRuntime(runtimeDir: string, commonDir: string, opts
 
 async function release(runtimeDir: string, commonDir: string): Promise<boolean> {
   await fs.rm(userFile(runtimeDir, commonDir), { force: true });
+  await fs.rm(absoluteUserFile(runtimeDir, commonDir), { force: true });
   const usersDir = path.join(runtimeDir, 'users');
   // Read lazily, stopping at the first user left: `uninstall --server --all` releases once per agent, and reading all
   // 10,000 names each time grew with the square of the agents.
