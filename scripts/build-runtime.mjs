@@ -69,6 +69,21 @@ await build({
   minify: true,
   logLevel: 'warning',
 });
+// The guard each hook runs before the runtime (src/cli/hooks/guard.ts), one small CommonJS file: install embeds
+// its text in every hook file (node -e), so it must need nothing beside it.
+await build({
+  absWorkingDir: ROOT,
+  entryPoints: { guard: 'src/cli/hooks/guard.ts' },
+  outdir: OUT,
+  outExtension: { '.js': '.cjs' },
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  legalComments: 'none',
+  minify: true,
+  logLevel: 'warning',
+});
 const bundled = fs.readFileSync(path.join(OUT, 'pre-push.cjs'), 'utf8');
 if (!bundled.includes('import("./frontmatter.mjs")') || bundled.includes('parseDocument')) {
   throw new Error('pre-push.cjs must load the yaml parser through import("./frontmatter.mjs"), not bundle it');

@@ -121,7 +121,7 @@ describe('hook installer', () => {
     // The hook ran in node (found on PATH): it read the repo and found no settings, which only init writes.
     expect(checkout('other')).toMatch(/^letta-memfs-hooks: post-checkout: this repo has no settings \(fix: re-run .+ init\)\nexit=0\n$/);
     fs.rmSync(manifest.runtime!, { recursive: true });
-    expect(checkout('third')).toMatch(/^letta-memfs-hooks: post-checkout skipped: node or the hook runtime \(.*hook\.mjs\) is gone \(fix: re-run .+ init\)\nexit=0\n$/);
+    expect(checkout('third')).toMatch(/^letta-memfs-hooks: post-checkout not run: the hook runtime \S+ is not trusted: \S+ is missing \(fix: re-run .+ init\)\nexit=0\n$/);
   });
 
   it('is idempotent: a second install changes no hook and no config byte', async () => {

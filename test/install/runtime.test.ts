@@ -76,7 +76,7 @@ describe('hook runtime', () => {
     const base = path.join(ws, 'runtimes');
     const a = await repoWithHook(path.join(ws, 'a'), base);
     fs.rmSync(a.runtime, { recursive: true });
-    expect(checkout(a.dir, 'x')).toMatch(/post-checkout skipped: node or the hook runtime .* is gone \(fix: re-run .+ init\)/);
+    expect(checkout(a.dir, 'x')).toMatch(/post-checkout not run: the hook runtime .* is not trusted: .* is missing \(fix: re-run .+ init\)/);
     expect((await install({ repo: a.repo, role: 'server', hooks: ['post-checkout'], config: {}, runtimeBase: base })).runtime).toBe(a.runtime);
     sh(a.dir, ['checkout', '-q', 'main']);
     expect(checkout(a.dir, 'y')).toMatch(/post-checkout: this repo has no settings/);
