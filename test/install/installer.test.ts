@@ -114,7 +114,8 @@ describe('hook installer', () => {
     const repoDir = initRepo(path.join(ws, 'repo'));
     sh(repoDir, ['worktree', 'add', '-q', path.join(ws, 'wt'), '-b', 'wt']);
     const repo = await resolveRepo({ cwd: path.join(ws, 'wt') });
-    const manifest = await install({ repo, role: 'server', hooks: ['post-checkout'], config: {}, node: path.join(ws, 'no-node') });
+    // A runtime of its own: deleting the shared one would fail other files' hooks running at the same time (closed).
+    const manifest = await install({ repo, role: 'server', hooks: ['post-checkout'], config: {}, node: path.join(ws, 'no-node'), runtimeBase: path.join(ws, 'runtimes') });
     expect(manifest.hooksDir).toBe(path.join(repoDir, '.git', 'hooks'));
     const checkout = (branch: string) =>
       execFileSync('sh', ['-c', `git checkout -q -b ${branch} 2>&1; echo "exit=$?"`], { cwd: path.join(ws, 'wt'), encoding: 'utf8' });

@@ -13,7 +13,8 @@ const problem = runtimeProblem(runtimeDir, process.getuid!());
 if (problem) {
   const self = process.env.LMH_SELF || 'letta-memfs-hooks';
   const what = hook === 'pre-push' ? 'push refused' : `${hook} not run`;
-  process.stderr.write(`letta-memfs-hooks: ${what}: the hook runtime ${runtimeDir} is not trusted: ${problem} (fix: re-run ${self} init)\n`);
+  // console.error adds the newline: a "\n" in the source would minify to a raw one, splitting the hook's argv.
+  console.error(`letta-memfs-hooks: ${what}: the hook runtime ${runtimeDir} is not trusted: ${problem} (fix: re-run ${self} init)`);
   process.exit(hook === 'pre-push' ? 1 : 0);
 }
 // The entry reads `node <entry> <hook> <args...>`.
