@@ -47,16 +47,22 @@ function plantUncheckoutable(repo: string, name: string): string {
   return commit;
 }
 
+/** A local-backend checkout (Letta Code's layout) set up by init against a fresh repo on the host. */
+async function localCheckout() {
+  const t = tempDir('lmh-wedge-');
+  cleanups.push(t.cleanup);
+  const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
+  const dir = path.join(sb.home, '.letta', 'lc-local-backend', 'memfs', LOCAL, 'memory');
+  lcInitialize(sb, dir, LOCAL, { 'system/human.md': md('About the human', 'Ada\n') });
+  const repo = `wedge/${Math.random().toString(36).slice(2)}/${LOCAL}.git`;
+  const url = await host.createRepo(repo);
+  expect(cli(sb, ['init', '--yes', '--git-user', USER, '--remote', url], { cwd: dir }).status).toBe(0);
+  return { sb, dir, repo };
+}
+
 describe('class 7: a host commit that can never be checked out is reported, not "up to date"', () => {
   it.each(['.git', '..', '.GIT'])('a tree entry %j on the host: every pull exits 1 with cause and fix; status shows it', async (name) => {
-    const t = tempDir('lmh-wedge-');
-    cleanups.push(t.cleanup);
-    const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
-    const dir = path.join(sb.home, '.letta', 'lc-local-backend', 'memfs', LOCAL, 'memory');
-    lcInitialize(sb, dir, LOCAL, { 'system/human.md': md('About the human', 'Ada\n') });
-    const repo = `wedge/${Math.random().toString(36).slice(2)}/${LOCAL}.git`;
-    const url = await host.createRepo(repo);
-    expect(cli(sb, ['init', '--yes', '--git-user', USER, '--remote', url], { cwd: dir }).status).toBe(0);
+    const { sb, dir, repo } = await localCheckout();
     const first = cli(sb, ['pull'], { cwd: dir });
     expect(first.status, first.stderr).toBe(0);
     const before = gitOk(sb, dir, ['rev-parse', 'main']);
@@ -76,14 +82,7 @@ describe('class 7: a host commit that can never be checked out is reported, not 
   });
 
   it('a work tree with uncommitted changes: pull exits 1 saying what to do, status shows it', async () => {
-    const t = tempDir('lmh-wedge-dirty-');
-    cleanups.push(t.cleanup);
-    const sb = sandbox(t.dir, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
-    const dir = path.join(sb.home, '.letta', 'lc-local-backend', 'memfs', LOCAL, 'memory');
-    lcInitialize(sb, dir, LOCAL, { 'system/human.md': md('About the human', 'Ada\n') });
-    const repo = `wedge/${Math.random().toString(36).slice(2)}/${LOCAL}.git`;
-    const url = await host.createRepo(repo);
-    expect(cli(sb, ['init', '--yes', '--git-user', USER, '--remote', url], { cwd: dir }).status).toBe(0);
+    const { sb, dir, repo } = await localCheckout();
     expect(cli(sb, ['pull'], { cwd: dir }).status).toBe(0);
     // Another machine's commit on the host, and an edit in progress here.
     const other = tempDir('lmh-wedge-other-');
