@@ -4,6 +4,7 @@
 # be an npx cache or a clone that goes away), with the node init ran on, else the first node on PATH.
 LMH_NODE=@NODE@
 LMH_ENTRY=@ENTRY@
+LMH_RUNTIME=@RUNTIME@
 LMH_SELF=@SELF@
 LMH_STATE=@STATE@
 LMH_HOOK=@HOOK@
@@ -120,10 +121,16 @@ esac
 # pre-push has an entry of its own next to hook.mjs: one CommonJS file, which node loads faster (build-runtime.mjs).
 [ "$LMH_HOOK" = pre-push ] && LMH_ENTRY=${LMH_ENTRY%/*}/pre-push.cjs
 [ -x "$LMH_NODE" ] || LMH_NODE=$(command -v node) || LMH_NODE=
-if [ -z "$LMH_NODE" ] || [ ! -f "$LMH_ENTRY" ]; then
-  echo "letta-memfs-hooks: $LMH_HOOK skipped: node or the hook runtime ($LMH_ENTRY) is gone (fix: re-run $LMH_SELF init)" >&2
+# Fail closed: a pre-push that cannot run its checks refuses the push; other hooks refuse nothing (git makes a
+# post-checkout's status the checkout's own), so they say they did not run.
+if [ -z "$LMH_NODE" ]; then
+  if [ "$LMH_HOOK" = pre-push ]; then echo "letta-memfs-hooks: push refused: node is gone (fix: install node, or re-run $LMH_SELF init)" >&2; exit 1; fi
+  echo "letta-memfs-hooks: $LMH_HOOK not run: node is gone (fix: install node, or re-run $LMH_SELF init)" >&2
   exit 0
 fi
 export LMH_SELF
-if [ -n "$LMH_STDIN" ]; then printf '%s' "$LMH_IN" | "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@"
-else "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@" </dev/null; fi
+# The guard (src/cli/hooks/guard.ts, embedded here at install) loads the entry only from a runtime whose content
+# matches its name, owned by this user, private, with no symlink on its path; otherwise it says why and runs nothing.
+LMH_GUARD=@GUARD@
+if [ -n "$LMH_STDIN" ]; then printf '%s' "$LMH_IN" | "$LMH_NODE" -e "$LMH_GUARD" -- "$LMH_RUNTIME" "$LMH_ENTRY" "$LMH_HOOK" "$@"
+else "$LMH_NODE" -e "$LMH_GUARD" -- "$LMH_RUNTIME" "$LMH_ENTRY" "$LMH_HOOK" "$@" </dev/null; fi

@@ -56,22 +56,18 @@ const frontmatterApart = {
     b.onResolve({ filter: /^\.\/frontmatter\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './frontmatter.mjs', external: true } : undefined));
   },
 };
+/** One minified CommonJS file per entry, everything bundled in. */
+const cjsFile = { absWorkingDir: ROOT, outdir: OUT, outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', legalComments: 'none', minify: true, logLevel: 'warning' };
 await build({
-  absWorkingDir: ROOT,
+  ...cjsFile,
   entryPoints: { 'pre-push': 'src/cli/hooks/pre-push-run.ts' },
-  outdir: OUT,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   define: { 'import.meta.url': '__lmhUrl' },
   banner: { js: "const __lmhUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [frontmatterApart],
-  legalComments: 'none',
-  minify: true,
-  logLevel: 'warning',
 });
+// The guard each hook runs before the runtime (src/cli/hooks/guard.ts), one small CommonJS file: install embeds
+// its text in every hook file (node -e), so it must need nothing beside it.
+await build({ ...cjsFile, entryPoints: { guard: 'src/cli/hooks/guard.ts' } });
 const bundled = fs.readFileSync(path.join(OUT, 'pre-push.cjs'), 'utf8');
 if (!bundled.includes('import("./frontmatter.mjs")') || bundled.includes('parseDocument')) {
   throw new Error('pre-push.cjs must load the yaml parser through import("./frontmatter.mjs"), not bundle it');

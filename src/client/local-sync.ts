@@ -123,12 +123,33 @@ export interface LocalPullOutcome {
   head?: string;
   remoteHead?: string;
   conflict?: ConflictRecord;
-  /** Why main was not moved although the host has commits this checkout lacks (the next pull retries). */
-  deferred?: string;
+  /** Why main was not moved although the host has commits this checkout lacks, and what lets the next pull do it. */
+  deferred?: Deferred;
   /** The merge (or fast-forward) the checkout's consumer rejects: main was not moved (merge-refusal.ts). */
   refused?: Refusal;
   /** A refusal that stands, and its fix. */
   refusedLine?: { reason: string; fix: string };
+}
+
+export interface Deferred {
+  cause: string;
+  fix: string;
+}
+
+// git refusing the host's tree itself (read-tree/unpack-trees verify_path, entry.c @ v2.39): no later round can
+// check it out either, so the fix is on the host.
+const UNCHECKOUTABLE = /invalid path|unable to create|is beyond a symbolic link|cannot create/i;
+
+/** Pure: why `git merge --ff-only <target>` failed with main unmoved, and the fix. */
+export function ffRefusal(stderr: string, target: string): Deferred {
+  const line = lastLine(stderr);
+  if (UNCHECKOUTABLE.test(stderr)) {
+    return {
+      cause: `the host's main ${target.slice(0, 12)} cannot be checked out here (git: ${line})`,
+      fix: `on the host, remove or rename that path in a new commit of main (git refuses .git, .. and names this file system cannot hold), then run ${selfCommand()} pull again`,
+    };
+  }
+  return { cause: `git merge --ff-only refused: ${line}`, fix: `deal with what git says, then run ${selfCommand()} pull again` };
 }
 
 /** One two-way round for a local-backend checkout, under the same per-repo lock file as the server's pull. */
@@ -141,7 +162,8 @@ export async function pullLocal(repo: RepoPaths, settings: Settings): Promise<Lo
   const out: LocalPullOutcome = { agentId: settings.agentId, steps: [] };
   try {
     await round(repo, cwd, out, state);
-    state.lastError = undefined;
+    // A round that could not merge is a failed round, for `status` too, until one gets through.
+    state.lastError = out.deferred ? { message: `not merged: ${out.deferred.cause}`, at: new Date().toISOString() } : undefined;
     await settleRefusal(repo, cwd, out);
     return out;
   } catch (err) {
@@ -176,7 +198,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
     }
     const blocker = workTreeBlocker(await viewWorkTree(repo, cwd));
     if (blocker) {
-      out.deferred = blocker;
+      out.deferred = { cause: blocker, fix: `deal with that (or let Letta Code finish its turn), then run ${selfCommand()} pull again` };
       return;
     }
     const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, "this checkout's", "the host's main") : undefined;
@@ -203,7 +225,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       if (conflict) await git(['update-ref', '-d', conflict.ref, local!], { cwd, allowFailure: true });
       // Letta Code committed (main moved) or wrote a file since we looked: start over, or leave it to the next pull.
       if ((await oidOf(cwd, MAIN)) !== local) continue;
-      out.deferred = `git merge --ff-only refused: ${lastLine(ff.stderr)}`;
+      out.deferred = ffRefusal(ff.stderr, target);
       return;
     }
     out.steps.push(conflict ? 'conflict-merge' : step);

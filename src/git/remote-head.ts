@@ -63,7 +63,7 @@ export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.Proc
  * the oid (undefined when the remote has no main yet), or git's last error line.
  */
 export async function lsRemoteMain(gitDir: string, url: string, cfg: Config): Promise<{ ok: true; oid?: string } | { ok: false; error: string }> {
-  const r = await git(['ls-remote', url, MAIN], { gitDir, env: externalGitEnv(cfg), allowFailure: true, timeoutMs: 30_000 });
+  const r = await git(['ls-remote', url, MAIN], { gitDir, env: externalGitEnv(cfg, url), allowFailure: true, timeoutMs: 30_000 });
   if (r.exitCode !== 0) return { ok: false, error: r.stderr.trim().split('\n').pop() ?? '' };
   return { ok: true, oid: r.stdout.split('\t')[0] || undefined };
 }

@@ -162,14 +162,14 @@ describe('Letta Code local backend on two machines', () => {
     const before = head(b);
     fs.writeFileSync(path.join(b.dir, 'system', 'human.md'), md('About the human', 'being edited\n'));
     const dirty = pull(b);
-    expect(dirty.status, dirty.stderr).toBe(0);
-    expect(dirty.stdout).toMatch(/not merged yet: the work tree has uncommitted changes/);
+    expect(dirty.status, dirty.stderr).toBe(1);
+    expect(dirty.stdout).toMatch(/not merged: the work tree has uncommitted changes/);
     expect(head(b)).toBe(before);
     expect(fs.readFileSync(path.join(b.dir, 'system', 'human.md'), 'utf8')).toContain('being edited');
     gitOk(b.sb, b.dir, ['checkout', '--', 'system/human.md']);
 
     fs.writeFileSync(path.join(b.dir, '.git', 'MERGE_HEAD'), `${theirs}\n`);
-    expect(pull(b).stdout).toMatch(/not merged yet: MERGE_HEAD exists/);
+    expect(pull(b).stdout).toMatch(/not merged: MERGE_HEAD exists/);
     expect(head(b)).toBe(before);
     fs.rmSync(path.join(b.dir, '.git', 'MERGE_HEAD'));
     expect(pull(b).stdout).toMatch(/fast-forward/);

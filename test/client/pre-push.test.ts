@@ -183,7 +183,7 @@ describe('client pre-push', () => {
     const refused = lettaGit(sb, checkout, ['push', 'origin', 'HEAD:main']);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/push refused: system\/new\.md: has no frontmatter/);
-    expect(nodeStarts()).toBe(1);
+    expect(nodeStarts(), fs.readFileSync(starts, 'utf8')).toBe(1);
     expect(lastPush()).toMatchObject({ url, refused: true });
     expect(Date.parse(lastPush().at)).toBeGreaterThanOrEqual(Date.parse(shell.at));
 

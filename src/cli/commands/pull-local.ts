@@ -7,9 +7,9 @@ import { readSettings, stateDirOf } from '../../core/settings.js';
 import { type LocalPullOutcome, pullLocal } from '../../client/local-sync.js';
 
 export function summarizeLocal(o: LocalPullOutcome): string {
-  const parts = [o.steps.length > 0 ? o.steps.join('+') : 'up to date'];
+  const parts = o.steps.length > 0 ? [o.steps.join('+')] : o.deferred ? [] : ['up to date'];
   if (o.conflict) parts.push(`CONFLICT in ${o.conflict.paths.join(', ')}: the host's version is on main, this checkout's side kept in ${o.conflict.ref}`);
-  if (o.deferred) parts.push(`not merged yet: ${o.deferred}`);
+  if (o.deferred) parts.push(`not merged: ${o.deferred.cause}`);
   if (o.refused) parts.push(`REFUSED: main was not moved (${o.refused.by} rejects the merge; see below)`);
   return `${o.agentId}: ${parts.join('; ')}`;
 }
@@ -44,6 +44,11 @@ export async function runLocalPull(dir: string, json: boolean, explicit: boolean
   process.stdout.write((json ? JSON.stringify(o) : summarizeLocal(o)) + '\n');
   if (o.refusedLine) {
     logLine(formatError(new UserError(o.refusedLine.reason, o.refusedLine.fix)));
+    return EXIT.failed;
+  }
+  if (o.deferred) {
+    // A round that cannot merge is a failure every time, with its cause and fix (a cron job must not see success).
+    process.stderr.write(`letta-memfs-hooks: ${formatError(new UserError(`${o.agentId}: not merged: ${o.deferred.cause}`, o.deferred.fix))}\n`);
     return EXIT.failed;
   }
   return o.conflict ? EXIT.conflict : EXIT.ok;

@@ -5,7 +5,7 @@ import { parseListenAddress } from '../../core/http/index.js';
 import { addSecret, logLine, warn } from '../../core/log.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
-import { createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
+import { checkServiceHooks, createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
 import { AfterPush } from '../../server/memfs-service/after-push.js';
 import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
@@ -26,9 +26,12 @@ non-fast-forward pushes and deletions are refused. Repos are never created here 
   --port <n>             listen port (default 8285; 0 picks a free one, printed on start)
   --secret-file <file>   file holding the secret (mode 0600); otherwise ${SECRET_ENV}
   --max-body-mb <n>      largest request body, before and after gunzip (default 64)
-  --max-backends <n>     git processes at once (default 4); up to --queue more wait, the rest get 503
+  --max-backends <n>     git processes at once (default 4); up to --queue more wait, the rest get 503.
+                         One agent gets at most half of each (rounded up), so it cannot starve the others;
+                         connections are capped at 2 x (backends + queue) + 16
   --queue <n>            requests waiting for a git process (default 16)
-  --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it
+  --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it, and a
+                         connection that has not sent its request headers within 10 s is closed
   --letta-url <url>      Letta itself (password from LETTA_SERVER_PASSWORD): after a push that changed system/,
                          wait for Letta's own block sync, then POST /v1/agents/<id>/recompile; and a push that a
                          Letta server commit overwrote is merged back and pushed in again through Letta's proxy;
@@ -130,6 +133,9 @@ export async function run(argv: string[]): Promise<number> {
     port,
     ...limits,
     listenNames,
+    // Every running and waiting request, twice over (Letta's proxy keeps idle connections), and some slack.
+    maxConnections: 2 * (limits.maxBackends + limits.maxQueued) + 16,
+    checkHooks: () => checkServiceHooks(hooks),
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
     log,

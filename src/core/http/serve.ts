@@ -105,7 +105,8 @@ function runTotal(handler: Handler, req: http.IncomingMessage, res: http.ServerR
   }
   done
     .then(() => {
-      if (res.destroyed || res.writableEnded) return; // replied, or the connection is gone: nothing to answer
+      // Replied, answered on the socket itself (serve's early refusals), or the connection is gone: nothing to answer.
+      if (res.destroyed || res.writableEnded || socket.writableEnded) return;
       if (!res.headersSent) throw new Error('handler returned without a reply');
       // A reply begun and left open would hold the connection: cut it, the client sees a truncated reply.
       logFailure(new Error('handler returned with its reply still open'));

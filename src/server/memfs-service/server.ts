@@ -7,7 +7,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
@@ -17,6 +17,7 @@ import { MAIN, readRef } from '../../git/refs.js';
 import { releaseLock, type RedisTarget } from '../letta/redis-lock.js';
 import { spawnBackend } from './backend.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
+import { MalformedPktLine, pktLineHead } from './pkt-line.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 
 export interface ServiceOptions {
@@ -28,6 +29,13 @@ export interface ServiceOptions {
   maxBodyBytes: number;
   maxBackends: number;
   maxQueued: number;
+  /** Open connections at once; beyond them node closes a new connection as soon as it is accepted. */
+  maxConnections: number;
+  /**
+   * Says why our pre-receive cannot be trusted to check a push now (missing, altered), or undefined: a push is then
+   * refused rather than run by a receive-pack that would skip the missing hook (hooks-dir.ts checkServiceHooks).
+   */
+  checkHooks?: () => Promise<string | undefined>;
   /** A request with no byte moving either way for this long is cut and its git killed. */
   idleTimeoutMs: number;
   totalTimeoutMs: number;
@@ -48,8 +56,27 @@ export interface ServiceOptions {
   onReceivePack?: (push: { org: string; agent: string; gitDir: string; before?: string; userId?: string }) => void;
 }
 
+// What git's upload-pack and receive-pack say about a request they cannot parse (pkt-line.c, upload-pack.c,
+// receive-pack.c @ v2.39).
+const PROTOCOL_ERROR = /protocol error|bad line length|expected flush|expected (a )?(want|have|shallow)|unpack-objects abnormal|index-pack abnormal|pack signature mismatch|bad pack header/i;
+
 // Letta user ids (letta/schemas/user.py @ 0.16.7), the actor header the proxy forwards from the client.
 const USER_ID = /^user-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Answers a request refused before its body was read, and reads no more of it. Written on the socket itself, then
+ * half-closed: node's response would drain the body once answered (a client could stream one for ever) and then
+ * reset the connection over the unread rest, losing the answer. The request is never consumed, so node stops
+ * reading once its small buffer is full; the socket is dropped a moment later, when the client has read the answer.
+ */
+function refuse(req: IncomingMessage, status: number, text: string, extra: Record<string, string> = {}): void {
+  const body = `${text}\n`;
+  const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', ...extra, Connection: 'close', 'Content-Length': String(Buffer.byteLength(body)) };
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+  const socket = req.socket;
+  if (socket.writable) socket.end(`${head}\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), 2_000).unref();
+}
 
 function send(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -90,6 +117,7 @@ export class MemfsService {
         requestTimeoutMs: totalTimeoutMs,
         // run() answers 504 for an idle git exchange first; this cuts any other silent connection.
         idleTimeoutMs: idleTimeoutMs + 5_000,
+        maxConnections: this.opts.maxConnections,
       },
       // Never the target: it holds the secret.
       describe: (req) => `${req.method ?? '?'} request`,
@@ -115,8 +143,7 @@ export class MemfsService {
     if (!r.ok) {
       // Never the URL (it holds the secret) nor any header (the proxy forwards the client's Authorization).
       this.opts.log(`refused ${req.method ?? '?'} ${r.status}: ${r.reason}`);
-      req.resume();
-      send(res, r.status, r.status === 404 ? 'not found' : r.reason);
+      refuse(req, r.status, r.status === 404 ? 'not found' : r.reason);
       return;
     }
     const what = `${req.method} ${r.agent} ${r.service}${r.kind === 'advertise' ? ' (refs)' : ''}`;
@@ -125,18 +152,22 @@ export class MemfsService {
     // Letta creates repos; we never do. An agent the org does not have is the same 404 as any unknown path.
     if (!(await isRepo(gitDir))) {
       this.opts.log(`refused ${what} 404: no such repo`);
-      req.resume();
-      send(res, 404, 'not found');
+      refuse(req, 404, 'not found');
+      return;
+    }
+    const unchecked = r.service === 'git-receive-pack' ? await this.opts.checkHooks?.() : undefined;
+    if (unchecked) {
+      this.opts.log(`refused ${what} 503: ${unchecked} (fix: restart serve, which writes it again)`);
+      refuse(req, 503, 'the server cannot check pushes now; try again later');
       return;
     }
     const gone = new AbortController();
     res.once('close', () => gone.abort());
-    const release = await this.slots.acquire(gone.signal);
+    const release = await this.slots.acquire(r.agent, gone.signal);
     if (!release) {
       if (!gone.signal.aborted) {
-        this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, queue full`);
-        req.resume();
-        send(res, 503, 'busy, try again', { 'Retry-After': '1' });
+        this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, this agent's share of them and of the queue in use`);
+        refuse(req, 503, 'busy, try again', { 'Retry-After': '1' });
       }
       return;
     }
@@ -189,7 +220,7 @@ export class MemfsService {
         dog.stop();
         release();
         if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
-        const status = finishReply(res, code, dog.failure, contentType, advertise ? advertisementPrefix(service, protocol) : undefined);
+        const status = finishReply(res, code, dog.failure, contentType, advertise ? advertisementPrefix(service, protocol) : undefined, stderr);
         const errLine = stderr.trim().split('\n').pop() ?? '';
         const exit = code ?? signal;
         this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
@@ -263,14 +294,15 @@ function feedRequest(req: IncomingMessage, child: ChildProcessWithoutNullStreams
   const onBodyError = (err: Error | null | undefined) => {
     if (!err) return;
     if (err instanceof BodyTooLarge) dog.kill({ status: 413, text: `request body over ${cap} bytes` });
+    else if (err instanceof MalformedPktLine) dog.kill({ status: 400, text: err.message });
     else dog.kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
   };
-  if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), child.stdin, onBodyError);
-  else pipeline(req, byteCap(cap), child.stdin, onBodyError);
+  if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), pktLineHead(), child.stdin, onBodyError);
+  else pipeline(req, byteCap(cap), pktLineHead(), child.stdin, onBodyError);
 }
 
 /** Ends the reply once git exited; returns the status logged. Output already streamed can only be cut. */
-function finishReply(res: ServerResponse, code: number | null, failure: Failure | undefined, contentType: string, emptyBody: string | Buffer | undefined): number {
+function finishReply(res: ServerResponse, code: number | null, failure: Failure | undefined, contentType: string, emptyBody: string | Buffer | undefined, stderr: string): number {
   if (failure) {
     if (failure.status !== 499) send(res, failure.status, failure.text);
     return failure.status;
@@ -279,6 +311,11 @@ function finishReply(res: ServerResponse, code: number | null, failure: Failure 
     // Output already started: all we can do is cut the stream, which the git client reports.
     if (code !== 0) res.destroy();
     return 200;
+  }
+  if (code !== 0 && PROTOCOL_ERROR.test(stderr)) {
+    // Past the framing pktLineHead checks (wants, haves, a pack): still the client's request, not our failure.
+    send(res, 400, 'malformed request');
+    return 400;
   }
   if (code !== 0) {
     send(res, 500, 'git failed');
