@@ -27,9 +27,14 @@ export interface Refusal {
   fix?: string;
 }
 
+// Our own profile's problems (validate/problem.ts formatProblem) end with their fix.
+const OWN_FIX = /^(.*) \(fix: (.*)\)$/s;
+
 /** What to change for one problem line of Letta Code's checker (letta-memory-constraints.cjs, 0.32.18 - 0.34.12). */
 export function fixForProblem(problem: string): string {
-  let m = /^(.+): missing required index (.+)$/.exec(problem);
+  let m = OWN_FIX.exec(problem);
+  if (m) return m[2];
+  m = /^(.+): missing required index (.+)$/.exec(problem);
   if (m) return `add ${m[2]} (an index without frontmatter) or remove ${m[1]}`;
   m = /^core memory: (\d+) characters exceeds (\d+) from maxCoreMemoryCharacters$/.exec(problem);
   if (m) return `move detail out of the root .md files (behind a child folder with its own MEMORY.md) until core memory is at most ${m[2]} characters`;
@@ -51,7 +56,8 @@ export function refusalFix(r: Refusal, trackingRef: string): string {
 
 /** Pure: the one-line reason. */
 export function refusalReason(r: Refusal): string {
-  return `main was not moved: ${r.by} rejects the merge with the host's main (${r.problems.join('; ')}); both sides are kept (main, ${r.ref})`;
+  const what = r.problems.map((p) => OWN_FIX.exec(p)?.[1] ?? p);
+  return `main was not moved: ${r.by} rejects the merge with the host's main ${r.sides[1].slice(0, 12)} (${what.join('; ')}); both sides are kept (main, ${r.ref})`;
 }
 
 export async function recordRefusal(repo: RepoPaths, cwd: string, r: Refusal): Promise<void> {

@@ -73,12 +73,13 @@ describe('class 7: a host commit that can never be checked out is reported, not 
       expect(r.status, r.stdout + r.stderr).toBe(1);
       expect(r.stdout).not.toMatch(/up to date/);
       expectOneLineFix(r.stderr);
-      expect(r.stderr).toMatch(new RegExp(`the host's main ${planted.slice(0, 12)} cannot be checked out here`));
+      // The audit before main moves (merge-audit.ts) refuses the tree before git's checkout would.
+      expect(r.stderr).toMatch(new RegExp(`main was not moved: .* the host's main ${planted.slice(0, 12)} \\(`));
       expect(r.stderr).toMatch(/fix: .*(remove|rename)/);
       expect(gitOk(sb, dir, ['rev-parse', 'main'])).toBe(before);
     }
     const s = cli(sb, ['status'], { cwd: dir });
-    expect(s.stdout).toMatch(/pull round .*FAILED: .*cannot be checked out here/);
+    expect(s.stdout).toMatch(new RegExp(`REFUSED .*main was not moved: .* the host's main ${planted.slice(0, 12)} `));
   });
 
   it('a work tree with uncommitted changes: pull exits 1 saying what to do, status shows it', async () => {

@@ -7,7 +7,7 @@ import { readSettings, stateDirOf } from '../../core/settings.js';
 import { type LocalPullOutcome, pullLocal } from '../../client/local-sync.js';
 
 export function summarizeLocal(o: LocalPullOutcome): string {
-  const parts = o.steps.length > 0 ? [o.steps.join('+')] : o.deferred ? [] : ['up to date'];
+  const parts = o.steps.length > 0 ? [o.steps.join('+')] : o.deferred || o.refused ? [] : ['up to date'];
   if (o.conflict) parts.push(`CONFLICT in ${o.conflict.paths.join(', ')}: the host's version is on main, this checkout's side kept in ${o.conflict.ref}`);
   if (o.deferred) parts.push(`not merged: ${o.deferred.cause}`);
   if (o.refused) parts.push(`REFUSED: main was not moved (${o.refused.by} rejects the merge; see below)`);
