@@ -152,22 +152,24 @@ describe('local backend wording', () => {
       for (let i = 0; i < 300 && lines().length < n; i++) spawnSync('sleep', ['0.1']);
       return lines();
     };
-    // The hook runner node would start for any other hook is moved away: the commit must not need it.
-    const shim = fs.readFileSync(path.join(dir, '.git', 'hooks', 'reference-transaction'), 'utf8');
-    const entry = /^LMH_ENTRY='([^']+)'$/m.exec(shim)![1];
-    fs.renameSync(entry, `${entry}.away`);
-    try {
-      const oid = lcCommit(m.sb, dir, ID, { 'system/human.md': md('Human', 'Ada\n') }, 'human')!;
-      expect(waitLines(1)).toHaveLength(1);
-      expect(lines()[0]).toMatch(new RegExp(`push ${oid.slice(0, 12)}: ok`));
-      expect(gitOk(m.sb, t.dir, ['--git-dir', host, 'rev-parse', 'main'])).toBe(oid);
-      const reset = git(m.sb, dir, ['reset']);
-      expect(reset.status).toBe(0);
-      expect(reset.stderr).toBe('');
-      spawnSync('sleep', ['1']);
-      expect(lines()).toHaveLength(1);
-    } finally {
-      fs.renameSync(`${entry}.away`, entry);
-    }
+    // Every node that starts during the commit records its argv (NODE_OPTIONS reaches the hooks through git's
+    // environment). The hook runtime stays as init installed it: the hooks' guard refuses an altered one.
+    const trace = path.join(t.dir, 'cost', 'node-trace.log');
+    const tracer = path.join(t.dir, 'cost', 'trace.cjs');
+    fs.writeFileSync(tracer, `require('fs').appendFileSync(${JSON.stringify(trace)}, JSON.stringify(process.argv) + '\\n');\n`);
+    const traced = { ...m.sb, env: { ...m.sb.env, NODE_OPTIONS: `--require ${tracer}` } };
+    const oid = lcCommit(traced, dir, ID, { 'system/human.md': md('Human', 'Ada\n') }, 'human')!;
+    expect(waitLines(1)).toHaveLength(1);
+    expect(lines()[0]).toMatch(new RegExp(`push ${oid.slice(0, 12)}: ok`));
+    expect(gitOk(m.sb, t.dir, ['--git-dir', host, 'rev-parse', 'main'])).toBe(oid);
+    // The only node of ours is the detached background push; the hook runner never started inside the commit.
+    const started = fs.readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    expect(started.filter((a) => a.includes('background-push'))).toHaveLength(1);
+    expect(started.filter((a) => /hook\.mjs|reference-transaction/.test(a))).toEqual([]);
+    const reset = git(m.sb, dir, ['reset']);
+    expect(reset.status).toBe(0);
+    expect(reset.stderr).toBe('');
+    spawnSync('sleep', ['1']);
+    expect(lines()).toHaveLength(1);
   }, 60_000);
 });
