@@ -6,8 +6,9 @@
 // instead of run. Last, the final stage's ENTRYPOINT + CMD is started (its one `--port` moved to a free port, since
 // the machine is shared) on an empty volume and must answer GET /healthz: the image starts on a fresh host.
 //
-//   node scripts/dockerfile/build.mjs [--context <dir>] [--keep] <Dockerfile>
+//   node scripts/dockerfile/build.mjs [--context <dir>] [--target <stage>] [--keep] <Dockerfile>
 //
+// --target stops after that stage, as `docker build --target` does (no start check then).
 // Exit 0 when every step worked, 1 with the failing step's line otherwise, 2 for usage.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,17 +20,19 @@ import { globToRegExp, isIgnored, parseDockerfile, parseIgnore, splitArgs } from
 const args = process.argv.slice(2);
 let context = process.cwd();
 let keep = false;
+let target;
 let dockerfile;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--context') context = path.resolve(args[++i] ?? '');
   else if (args[i] === '--keep') keep = true;
+  else if (args[i] === '--target') target = args[++i];
   else if (!dockerfile && !args[i].startsWith('-')) dockerfile = path.resolve(args[i]);
   else usage(`unknown argument ${args[i]}`);
 }
 if (!dockerfile) usage('name the Dockerfile');
 
 function usage(msg) {
-  console.error(`dockerfile build: ${msg}; usage: node scripts/dockerfile/build.mjs [--context <dir>] [--keep] <Dockerfile>`);
+  console.error(`dockerfile build: ${msg}; usage: node scripts/dockerfile/build.mjs [--context <dir>] [--target <stage>] [--keep] <Dockerfile>`);
   process.exit(2);
 }
 
@@ -209,7 +212,9 @@ async function main() {
     if (s.name) byName.set(s.name, stage);
     byName.set(String(s.index), stage);
     last = stage;
+    if (target !== undefined && (s.name === target || String(s.index) === target)) return;
   }
+  if (target !== undefined) throw new StepError(`--target ${target}: no stage of that name`);
   await start(last);
 }
 
