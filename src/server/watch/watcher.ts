@@ -5,7 +5,7 @@ import { createTotalServer, type ListenAddress, type ListenNames, listenOrFail }
 import { formatError } from '../../core/errors.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from '../setup/context.js';
-import { type AgentRepo, discoverAgents } from '../repo/discover.js';
+import { type AgentRepo, discoverAgents, noAgentsYetLine } from '../repo/discover.js';
 import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
 import { MAIN, readRef } from '../../git/refs.js';
@@ -145,7 +145,8 @@ export class Watcher {
   }
 
   private async scan(startup: boolean): Promise<void> {
-    const { repos } = await discoverAgents(this.opts.ctx.memfsRoot);
+    const { repos, noRepositoryYet } = await discoverAgents(this.opts.ctx.memfsRoot);
+    if (startup && noRepositoryYet) this.log(noAgentsYetLine(noRepositoryYet));
     for (const repo of repos) {
       if (this.agents.has(repo.agentId)) continue;
       const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
