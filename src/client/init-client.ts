@@ -267,7 +267,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
     await fs.rm(path.join(stateDir, AUTH_FILE), { force: true });
   }
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config, ...(local ? { backend: 'local' as const } : {}) });
-  const backup = plan.kind === 'file' ? await syncLocalBackup(repo.workTree) : undefined;
+  // The local bare repo (--local) is the backup: it gets the history now, not only the commits made from now on.
+  const backup = config.remote === localRemoteTemplate(env) ? await syncLocalBackup(repo.workTree) : undefined;
   const changed = Boolean(createdLocalRemote) || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
   return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed };
 }

@@ -20,7 +20,7 @@ import { printServerPlan } from './init-dry-run.js';
 import { lettaOptionsFromConfig } from '../../server/letta/letta-api.js';
 import { chooseMode, inspectLetta } from '../../server/setup/server-mode.js';
 
-const help = () => `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
+const HELP = `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
 
 Server role: sets up every agent repo under <memfs-root>/repository/<org>/<agent>/repo.git (or --agent ones):
 the external remote (letta-memfs), gc.auto=0, and reference-transaction, post-merge and post-checkout hooks as
@@ -30,7 +30,7 @@ Idempotent: re-run it any time; watch also sets up agents created later.
   --memfs-root <dir>     the Letta memfs root (~/.letta/memfs on the server; env LETTA_MEMFS_ROOT)
   --remote <url>         external git URL with {agentId}, e.g. 'https://git.example.com/agents/{agentId}.git'
   --letta-url <url>      Letta server base URL (default http://localhost:8283)
-  --mode <m>             stock: unpatched Letta with LETTA_MEMFS_SERVICE_URL at '${selfCommand()} serve'; external commits
+  --mode <m>             stock: unpatched Letta with LETTA_MEMFS_SERVICE_URL at our serve command; external commits
                          are pushed through its /v1/git/. patched: Letta with the sync-from-git endpoint. Default:
                          the mode recorded earlier, else detected (endpoint present: patched, else stock); a Letta
                          that cannot be asked leaves it unrecorded (patched applies)
@@ -66,7 +66,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
       yes: { type: 'boolean', short: 'y' },
       'dry-run': { type: 'boolean' },
     },
-    help(),
+    HELP,
   );
   if (!parsed) return 0;
   const v = parsed.values;
