@@ -9,6 +9,8 @@ export const SLOW = [
   // Real Letta Code releases, installed from npm into ~/.cache/letta-memfs-hooks on first run (~440 MB).
   'test/client/letta-code.test.ts',
   'test/client/local-backend.test.ts',
+  // The README's first command verbatim in a fresh copy of the clone (npm ci, npm pack, npm install).
+  'test/install/first-screen.test.ts',
 ];
 
 /**

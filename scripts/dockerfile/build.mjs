@@ -6,8 +6,10 @@
 // instead of run. Last, the final stage's ENTRYPOINT + CMD is started (its one `--port` moved to a free port, since
 // the machine is shared) on an empty volume and must answer GET /healthz: the image starts on a fresh host.
 //
-//   node scripts/dockerfile/build.mjs [--context <dir>] [--target <stage>] [--keep] <Dockerfile>
+//   node scripts/dockerfile/build.mjs [--context <dir>] [--target <stage>] [--env K=V]... [--keep] <Dockerfile>
 //
+// --env sets a variable for the start, as `docker run -e` does; the start also sees this process's environment, which
+// is where a secret goes (never argv).
 // --target stops after that stage, as `docker build --target` does (no start check then).
 // Exit 0 when every step worked, 1 with the failing step's line otherwise, 2 for usage.
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,18 +23,24 @@ const args = process.argv.slice(2);
 let context = process.cwd();
 let keep = false;
 let target;
+const runEnv = {};
 let dockerfile;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--context') context = path.resolve(args[++i] ?? '');
   else if (args[i] === '--keep') keep = true;
   else if (args[i] === '--target') target = args[++i];
+  else if (args[i] === '--env') {
+    const m = /^(\w+)=(.*)$/s.exec(args[++i] ?? '');
+    if (!m) usage('--env takes NAME=value');
+    runEnv[m[1]] = m[2];
+  }
   else if (!dockerfile && !args[i].startsWith('-')) dockerfile = path.resolve(args[i]);
   else usage(`unknown argument ${args[i]}`);
 }
 if (!dockerfile) usage('name the Dockerfile');
 
 function usage(msg) {
-  console.error(`dockerfile build: ${msg}; usage: node scripts/dockerfile/build.mjs [--context <dir>] [--target <stage>] [--keep] <Dockerfile>`);
+  console.error(`dockerfile build: ${msg}; usage: node scripts/dockerfile/build.mjs [--context <dir>] [--target <stage>] [--env K=V]... [--keep] <Dockerfile>`);
   process.exit(2);
 }
 
@@ -173,7 +181,7 @@ async function start(stage) {
   const bin = spawnSync('sh', ['-c', `command -v "${mapped[0]}"`], { env: stageEnv(stage), encoding: 'utf8' }).stdout.trim();
   if (!bin) throw new StepError(`ENTRYPOINT ${mapped[0]}: not found on the image's PATH`);
   console.log(`start: ${argv.join(' ')} (port ${port}, host 127.0.0.1 here)`);
-  const child = spawn(bin, mapped.slice(1), { env: stageEnv(stage), stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(bin, mapped.slice(1), { env: { ...stageEnv(stage), ...runEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
   try {
     const deadline = Date.now() + 30_000;

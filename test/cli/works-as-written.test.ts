@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { foldLines } from '../../src/core/log-coalesce.js';
 import { tempDir } from '../helpers/repo.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -192,6 +193,39 @@ describe('smaller items', () => {
     expect(r.code).toBe(0);
     expect(r.out).not.toContain('${');
     expect(r.out).toMatch(/LETTA_MEMFS_SERVICE_URL at our serve command/);
+  });
+
+  it('doctor outside a checkout on a machine with no Letta server: where the checkouts are, not server advice', () => {
+    const m = machine();
+    const none = m.run(['doctor']);
+    expect(none.code).toBe(2);
+    expect(none.out).toBe('');
+    expect(none.err.trim().split('\n')).toHaveLength(1);
+    expect(none.err).toMatch(/not in a memory checkout \(fix: run doctor inside one, or pass --repo <dir>: none on this machine yet/);
+    expect(none.err).not.toMatch(/memfs root given/);
+    const dir = path.join(m.home, '.letta', 'agents', AGENT, 'memory');
+    m.checkout(dir, AGENT, `https://api.letta.com/v1/git/${AGENT}/state.git`);
+    expect(m.run(['doctor']).err).toContain(`e.g. --repo ${dir} (1 checkout(s) on this machine)`);
+  });
+
+  it('watch --once counts a new agent once: one pull, one failure (its remote is missing)', () => {
+    const m = machine();
+    const root = path.join(m.dir, 'memfs');
+    const work = path.join(m.dir, 'letta-work');
+    m.checkout(work, AGENT);
+    fs.mkdirSync(path.join(root, 'repository', ORG, AGENT), { recursive: true });
+    fs.renameSync(path.join(work, '.git'), path.join(root, 'repository', ORG, AGENT, 'repo.git'));
+    fs.writeFileSync(path.join(root, '.letta-memfs-hooksrc.json'), JSON.stringify({ remote: `${m.dir}/no-such-dir/{agentId}.git`, serverMode: 'patched' }));
+    const r = m.run(['watch', '--once', '--memfs-root', root, '--no-listen']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^1 agents \(1 new\), 1 pulls, \d+ sync calls, 0 conflicts, 1 failures$/m);
+    expect(r.out.match(new RegExp(`${AGENT}: pull failed`, 'g'))).toHaveLength(1);
+    expect(r.err).not.toMatch(/2 agents/);
+  });
+
+  it('the watch log folds one agent pulled twice into one agent, not two', () => {
+    const line = 'pull failed: no remote';
+    expect(foldLines([`${AGENT} (new-agent): ${line}`, `${AGENT} (webhook): ${line}`])).toEqual([`${AGENT} (new-agent, webhook): ${line}`]);
   });
 
   it('a remote host that does not resolve gets a DNS fix, not "create the repo"', () => {

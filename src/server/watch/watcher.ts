@@ -132,6 +132,9 @@ export class Watcher {
   /** Queues a pull of one agent; triggers for an agent already queued coalesce. */
   trigger(agentId: string, reason: TriggerReason): boolean {
     if (this.stopping || !this.agents.has(agentId)) return false;
+    // The periodic pull of an agent whose pull is running now (a new agent's first one) would only repeat it; a
+    // webhook or poke during a pull still queues one more, since it may announce a commit that pull did not see.
+    if (reason === 'periodic' && this.running.has(agentId)) return true;
     if (!this.queued.has(agentId)) {
       this.queued.set(agentId, reason);
       this.report.triggered++;
