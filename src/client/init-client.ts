@@ -261,6 +261,11 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const footprint = [path.join(repo.commonDir, 'config'), path.join(stateDir, 'settings.json'), path.join(stateDir, AUTH_FILE), ...hooks.map((h) => path.join(hooksDir, h))];
   const footprintBefore = await readAll(footprint);
   const manifest = await install({ repo, role: 'client', hooks, config: desired });
+  if (before && before.remote !== plan.externalUrl) {
+    // The tracking ref and the last push describe the old host: status would show them as the new one's.
+    await git(['update-ref', '-d', 'refs/remotes/origin/main'], { cwd: repo.workTree, allowFailure: true });
+    await Promise.all(['last-push', 'last-push.json'].map((f) => fs.rm(path.join(stateDir, f), { force: true })));
+  }
   if (header && authFile) {
     await writeAuthFile(stateDir, renderAuthFile(plan.externalUrl, header, tokenSource ?? 'init'));
   } else {

@@ -223,6 +223,20 @@ describe('smaller items', () => {
     expect(r.err).not.toMatch(/2 agents/);
   });
 
+  it('status after init moved the remote shows neither the old host\'s tracking ref nor its last push', () => {
+    const m = machine();
+    const dir = path.join(m.home, '.letta', 'agents', AGENT, 'memory');
+    m.checkout(dir, AGENT, `https://api.letta.com/v1/git/${AGENT}/state.git`);
+    for (const h of ['a', 'b']) m.git(m.dir, 'init', '-q', '--bare', '-b', 'main', path.join(m.dir, h, `${AGENT}.git`));
+    expect(m.run(['init', '--yes', '--remote', `${m.dir}/a/{agentId}.git`], dir).code).toBe(0);
+    m.git(dir, 'push', '-q', 'origin', 'main');
+    expect(m.run(['status', '--json'], dir).out).toContain('"remoteMain"');
+    expect(m.run(['init', '--yes', '--remote', `${m.dir}/b/{agentId}.git`], dir).code).toBe(0);
+    const st = JSON.parse(m.run(['status', '--json'], dir).out) as { remoteMain?: unknown; lastPush?: unknown };
+    expect(st.remoteMain).toBeUndefined();
+    expect(st.lastPush).toBeUndefined();
+  });
+
   it('the watch log folds one agent pulled twice into one agent, not two', () => {
     const line = 'pull failed: no remote';
     expect(foldLines([`${AGENT} (new-agent): ${line}`, `${AGENT} (webhook): ${line}`])).toEqual([`${AGENT} (new-agent, webhook): ${line}`]);
