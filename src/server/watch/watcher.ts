@@ -148,6 +148,15 @@ export class Watcher {
   }
 
   private async scan(startup: boolean): Promise<void> {
+    // One scan at a time: a slow one (a loaded machine, many agents) overlapping the next would set a new agent up twice.
+    if (this.scanning) return this.scanning;
+    this.scanning = this.scanOnce(startup).finally(() => (this.scanning = undefined));
+    return this.scanning;
+  }
+
+  private scanning: Promise<void> | undefined;
+
+  private async scanOnce(startup: boolean): Promise<void> {
     const { repos, noRepositoryYet } = await discoverAgents(this.opts.ctx.memfsRoot);
     if (startup && noRepositoryYet) this.log(noAgentsYetLine(noRepositoryYet));
     for (const repo of repos) {
