@@ -109,7 +109,7 @@ describe('init --all --local: the first command with no git host', () => {
     expect(m.git(dir, 'rev-parse', 'main')).toBe(head);
     expect(m.git(dir, 'symbolic-ref', 'HEAD')).toBe('refs/heads/main');
     expect(m.git(dir, 'status', '--porcelain')).toBe('');
-    expect(r.out).toMatch(/auth\s+none \(a path on this machine\)/);
+    expect(r.out).toMatch(/auth\s+none: a path on this machine/);
     expect(r.out).not.toMatch(/ssh keys/);
   });
 });
