@@ -1,19 +1,15 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { reporting, SLOW, unitTest } from './vitest.shared.js';
 
-// Unit and integration tests: real git repos and processes, no Letta server (that is vitest.e2e.config.ts).
+// `npm test`: unit and integration tests, real git repos and processes, no Letta server and no download (at most
+// 5 minutes on 2 cores). The slow suites are vitest.slow.config.ts; the real-server suite is vitest.e2e.config.ts.
 export default defineConfig({
   test: {
-    // Hook runtimes that init installs (src/install/runtime.ts) go here, not to ~/.local/share (test/runtime-setup.ts).
-    env: { XDG_DATA_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-test-data-')) },
+    ...unitTest,
+    ...reporting('unit'),
+    // The no-loss property on a few interleavings here; the slow suite runs 1,000.
+    env: { ...unitTest.env, LMH_INTERLEAVINGS: process.env.LMH_INTERLEAVINGS ?? '10' },
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/runtime-setup.ts'],
-    exclude: ['test/e2e/**', 'node_modules/**'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    exclude: ['test/e2e/**', 'node_modules/**', ...SLOW.filter((f) => !f.includes('no-loss'))],
   },
 });

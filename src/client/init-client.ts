@@ -17,7 +17,7 @@ import { remoteKind } from '../core/template.js';
 import { readSettings, stateDirOf, writeSettings } from '../core/settings.js';
 import type { DesiredConfig } from '../git/config.js';
 import { hooksDirOf, install } from '../install/installer.js';
-import { ensureLocalRemote, localRemoteTemplate } from './local-remote.js';
+import { type BackupResult, ensureLocalRemote, initLocalCheckout, localRemoteTemplate, syncLocalBackup } from './local-remote.js';
 import { readManifest } from '../install/manifest.js';
 import { readToken } from '../core/token.js';
 import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credentials.js';
@@ -70,6 +70,10 @@ export interface ClientInitResult {
   createdLocalRemote?: boolean;
   /** Dry run with a path remote: init creates it (`--local`), finds it, or refuses because it is missing. */
   bareRemote?: 'create' | 'exists' | 'missing';
+  /** A remote on this machine: what bringing it and main level did (local-remote.ts syncLocalBackup). */
+  backup?: BackupResult;
+  /** Whether this run changed anything in the checkout or its remote (a re-run over a set-up checkout does not). */
+  changed: boolean;
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -101,7 +105,7 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
       `cannot read ${redactUrl(plan.externalUrl)}: ${gitReason(r.stderr) ?? `exit ${r.exitCode}`}`,
       plan.kind === 'file'
         ? `create it (git init --bare ${plan.externalUrl}), or pass --local for ~/.letta/memfs-remote/<agentId>.git, created by init`
-        : 'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
+        : lsRemoteFix(r.stderr),
     );
   }
 }
@@ -163,9 +167,29 @@ async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv
   return { header, tokenSource: tok.source };
 }
 
+/** Pure: the fix for a failed `git ls-remote` of the remote, by what git said went wrong. */
+export function lsRemoteFix(stderr: string): string {
+  if (/Could not resolve host|Name or service not known|Temporary failure in name resolution/i.test(stderr)) {
+    return "check the host name in the remote URL and this machine's DNS/network, or pass --no-verify";
+  }
+  if (/Connection refused|Connection timed out|Failed to connect|Network is unreachable|Operation timed out/i.test(stderr)) {
+    return 'check that the git host is up and reachable from here (proxy, firewall), or pass --no-verify';
+  }
+  if (/certificate|SSL/i.test(stderr)) return "check the host's TLS certificate (git's http.sslCAInfo for a private CA), or pass --no-verify";
+  return 'create the repo on your git host and check that the token can read and write it, or pass --no-verify';
+}
+
 export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
   const env = opts.env ?? process.env;
-  const repo = await resolveRepo({ cwd: await existingDir(path.resolve(opts.repoDir)) });
+  const dir = path.resolve(opts.repoDir);
+  // A local-backend agent's memory dir without a repo yet (a second machine, or a dir made by hand): with a local
+  // remote, make the repo Letta Code would, and restore the backup into it below.
+  const storage = localBackendDir(env);
+  const storages = [storage, await fs.realpath(storage).catch(() => storage)];
+  if (opts.local && !opts.dryRun && localAgentFromPath(dir, storages) && !(await fs.stat(path.join(dir, '.git')).catch(() => undefined))) {
+    await initLocalCheckout(dir);
+  }
+  const repo = await resolveRepo({ cwd: await existingDir(dir) });
   if (!repo.workTree) throw new UserError(`${repo.gitDir} has no work tree`, 'run client init in a memory checkout; for a server repo.git use init --server');
   const stateDir = stateDirOf(repo.commonDir);
   const previous = await readManifest(stateDir);
@@ -231,17 +255,40 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const hooks = local ? LOCAL_CLIENT_HOOKS : CLIENT_HOOKS;
   if (opts.dryRun) {
     const bareRemote = plan.kind !== 'file' ? undefined : (await bareRepoAt(plan.externalUrl)) ? 'exists' : localRemote ? 'create' : 'missing';
-    return { repo, plan, config, authFile, tokenSource, hooksDir: (await hooksDirOf(repo)).dir, hooks, local, planned: desired, bareRemote };
+    return { repo, plan, config, authFile, tokenSource, hooksDir: (await hooksDirOf(repo)).dir, hooks, local, planned: desired, bareRemote, changed: false };
   }
+  const hooksDir = (await hooksDirOf(repo)).dir;
+  const footprint = [path.join(repo.commonDir, 'config'), path.join(stateDir, 'settings.json'), path.join(stateDir, AUTH_FILE), ...hooks.map((h) => path.join(hooksDir, h))];
+  const footprintBefore = await readAll(footprint);
   const manifest = await install({ repo, role: 'client', hooks, config: desired });
+  if (before && before.remote !== plan.externalUrl) {
+    // The tracking ref and the last push describe the old host: status would show them as the new one's.
+    await git(['update-ref', '-d', 'refs/remotes/origin/main'], { cwd: repo.workTree, allowFailure: true });
+    await Promise.all(['last-push', 'last-push.json'].map((f) => fs.rm(path.join(stateDir, f), { force: true })));
+  }
   if (header && authFile) {
     await writeAuthFile(stateDir, renderAuthFile(plan.externalUrl, header, tokenSource ?? 'init'));
   } else {
     await fs.rm(path.join(stateDir, AUTH_FILE), { force: true });
   }
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config, ...(local ? { backend: 'local' as const } : {}) });
-  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote };
+  // The local bare repo (--local) is the backup: it gets the history now, not only the commits made from now on.
+  const backup = config.remote === localRemoteTemplate(env) ? await syncLocalBackup(repo.workTree) : undefined;
+  const changed = Boolean(createdLocalRemote) || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed };
 }
+
+/** The bytes of the files init writes, as one string (missing ones as empty), to tell a re-run that changed nothing. */
+async function readAll(files: readonly string[]): Promise<string> {
+  return (await Promise.all(files.map((f) => fs.readFile(f, 'latin1').catch(() => '')))).join('\0');
+}
+
+const BACKUP_WORDS: Record<BackupResult, string> = {
+  restored: 'restored from',
+  'backed up': 'main pushed to',
+  'up to date': 'already all in',
+  'nothing yet': 'no commit yet, none in',
+};
 
 export function describeInit(r: ClientInitResult): string {
   const lines = [
@@ -252,6 +299,7 @@ export function describeInit(r: ClientInitResult): string {
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
       : `  auth      ${{ https: 'none', ssh: 'your ssh keys', file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
     `  hooks     ${r.hooks.join(', ')} in ${r.hooksDir}`,
+    ...(r.backup ? [`  history   ${BACKUP_WORDS[r.backup]} ${redactUrl(r.plan.externalUrl)}`] : []),
   ];
   if (r.config.pokeUrl) {
     lines.push(`  poke      ${redactUrl(r.config.pokeUrl)}/poke/${r.plan.agentId} after each push to main (signed with $${r.config.webhookSecretEnv})`);

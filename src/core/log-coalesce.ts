@@ -21,7 +21,8 @@ export function foldLines(lines: readonly string[]): string[] {
       groups.set(what, g);
       order.push({ key: what });
     }
-    g.ids.push(id);
+    // One agent pulled twice in a cycle (a webhook, then the periodic pull) is still one agent.
+    if (!g.ids.includes(id)) g.ids.push(id);
     g.reasons.add(reason);
   }
   return order.map((o) => {

@@ -30,7 +30,7 @@ export function signPoke(
 
 /** Pure: whether a poke's headers are a fresh signature of `<timestamp>.<nonce>.<agentId>` with the shared secret. */
 export function verifyPoke(agentId: string, h: Headers, secret: string, nowSeconds: number): Verdict {
-  const fix = 'sign the poke as deploy/README.md says, with the secret in LETTA_MEMFS_WEBHOOK_SECRET on both sides';
+  const fix = "sign the poke as the README's Poke paragraph says (the package ships it), with the secret in LETTA_MEMFS_WEBHOOK_SECRET on both sides";
   if (!isAgentId(agentId)) return refuse(404, 'not an agent id', 'POST to /poke/agent-<uuid>');
   const ts = Number(header(h, 'x-letta-memfs-timestamp'));
   const sig = header(h, 'x-letta-memfs-signature') ?? '';

@@ -164,13 +164,16 @@ describe('init', () => {
     const r = cli(w.sb, ['init', '--all', '--remote', `${w.ext}/{agentId}.git`], { cwd: w.root });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(first(r.stdout)).toBe(`${AGENT}: set up, 3 Letta URL(s) -> ${w.ext}/${AGENT}.git`);
-    expect(r.stdout).toContain('2 checkout(s), 2 set up, 0 failed');
+    expect(r.stdout).toContain('2 checkout(s), 2 set up, 0 already set up, 0 failed');
     expect(r.stderr).not.toMatch(/of 2/); // no progress line when stderr is not a terminal
 
     w.checkout(AGENT3); // Letta Code cloned a new agent since
     const later = cli(w.sb, ['init', '--all'], { cwd: w.root });
     expect(later.status, later.stdout + later.stderr).toBe(0);
     expect(later.stdout).toContain(`${AGENT3}: set up, 3 Letta URL(s) -> ${w.ext}/${AGENT3}.git`);
+    // The two set up before are left as they were, and say so.
+    expect(later.stdout).toContain(`${AGENT}: already set up, 3 Letta URL(s) -> ${w.ext}/${AGENT}.git`);
+    expect(later.stdout).toContain('3 checkout(s), 1 set up, 2 already set up, 0 failed');
     expect(gitOk(w.sb, w.checkout(AGENT3), ['remote', 'get-url', 'origin'])).toBe(`${w.ext}/${AGENT3}.git`);
   });
 

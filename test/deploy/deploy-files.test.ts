@@ -53,8 +53,31 @@ describe('deploy/', () => {
     const service = compose.slice(compose.indexOf('  memfs-hooks:'), compose.indexOf('\nvolumes:'));
     expect(service).toMatch(/build:\n\s+context: \.\.\n\s+dockerfile: deploy\/Dockerfile/);
     expect(service).not.toMatch(/^\s+image: node:/m);
-    const unit = code(read('deploy/letta-memfs-hooks.service'));
-    expect(unit).toMatch(/^ExecStart=\/opt\/letta-memfs-hooks\/bin\/letta-memfs-hooks watch /m);
-    expect(unit).toMatch(/^ReadWritePaths=\/var\/lib\/letta\/memfs$/m);
+    // Patched mode runs the derived image, built here, not the unpatched letta/letta.
+    const letta = compose.slice(compose.indexOf('  letta:'), compose.indexOf('  memfs-hooks:'));
+    expect(letta).toMatch(/build:\n\s+context: \.\.\n\s+dockerfile: deploy\/Dockerfile\.letta-patched/);
+    expect(letta).not.toMatch(/image: letta\/letta/);
+    expect(code(read('deploy/Dockerfile.letta-patched'))).toMatch(/patch-server --apply "\$SITE"[^\n]*\n[^\n]*patch-server --check/);
+  });
+
+  it.each(['letta-memfs-hooks.service', 'letta-memfs-serve.service'])('%s: runs the tarball install, on the memfs Letta writes, created before the sandbox needs it', (name) => {
+    const unit = code(read(`deploy/${name}`));
+    expect(unit).toMatch(/^ExecStart=\/opt\/letta-memfs-hooks\/bin\/letta-memfs-hooks (watch|serve) /m);
+    // Letta 0.16.x writes ~/.letta/memfs of the user it runs as (letta, home /var/lib/letta).
+    expect(unit).toMatch(/^Environment=LETTA_MEMFS_ROOT=\/var\/lib\/letta\/\.letta\/memfs$/m);
+    // systemd refuses to start a unit whose ReadWritePaths= is missing, unless the path is optional (-) or made first.
+    const made = [...unit.matchAll(/^ExecStartPre=\+\/usr\/bin\/install -d -o letta -g letta (.+)$/gm)].flatMap((m) => m[1].split(' '));
+    for (const m of unit.matchAll(/^ReadWritePaths=(.+)$/gm)) {
+      for (const p of m[1].split(' ')) expect(p.startsWith('-') || made.includes(p), p).toBe(true);
+    }
+  });
+
+  it('nothing in deploy/ or patches/ names a file the package does not ship or installs the unpublished name', () => {
+    const files = ['deploy', 'patches'].flatMap((d) => fs.readdirSync(path.join(ROOT, d)).map((f) => `${d}/${f}`)).filter((f) => fs.statSync(path.join(ROOT, f)).isFile());
+    for (const f of files) {
+      const text = read(f);
+      expect(text, f).not.toMatch(/dist\/cli\//);
+      expect(text, f).not.toMatch(/npm (install|i) (-g )?letta-memfs-hooks\b/);
+    }
   });
 });

@@ -78,7 +78,7 @@ describe('class 7: a token given to the wrong option is never echoed', () => {
     ['--agent <token>', 'client', ['--remote', OK_REMOTE, `--agent=${T}`], /invalid --agent: expected agent-<uuid>/, false],
     ['--agent <token>', 'server', [`--agent=${T}`], /invalid --agent: expected agent-<uuid>/, false],
     ['--token-file <token>', 'client', ['--remote', OK_REMOTE, `--token-file=${T}`], /the token file named by gitTokenFile \(--token-file\) does not exist/, false],
-    ['--memfs-root <token>, token exported', 'server', [`--memfs-root=${T}`], /repository does not exist/, true],
+    ['--memfs-root <token>, token exported', 'server', [`--memfs-root=${T}`], /does not exist \(fix: pass the Letta memfs root/, true],
   ];
   it.each(CASES)('%s (%s)', async (_name, role, extra, pattern, exported) => {
     const w = await makeWorld({ server: role === 'server' });

@@ -63,9 +63,11 @@ describe('serve: start-up refusals', () => {
     expect(r.err).not.toContain(bad);
   });
 
-  it('a missing memfs root and a bad port are refused', async () => {
+  it('a memfs root that is a file and a bad port are refused (a missing one is a fresh host: test/cli/works-as-written)', async () => {
     const e = env({ LETTA_MEMFS_SERVICE_SECRET: SECRET });
-    expectRefused(await runHostile(['serve', '--memfs-root', path.join(t.dir, 'nope'), '--port', '0'], { cwd: t.dir, env: e }), 1, /not a directory/);
+    const file = path.join(t.dir, 'a-file');
+    fs.writeFileSync(file, '');
+    expectRefused(await runHostile(['serve', '--memfs-root', file, '--port', '0'], { cwd: t.dir, env: e }), 1, /not a directory/);
     expectRefused(await runHostile(['serve', '--memfs-root', root, '--port', '70000'], { cwd: t.dir, env: e }), 2, /--port/);
   });
 

@@ -111,7 +111,7 @@ describe('server CLI', () => {
     expect(badId.err).toMatch(/invalid --agent.*expected agent-<uuid>/);
     const badRoot = await cli(['init', '--server', '--memfs-root', path.join(h.root, 'nope'), '--remote', `${h.extRoot}/{agentId}.git`]);
     expect(badRoot.code).toBe(1);
-    expect(badRoot.err).toMatch(/does not exist \(fix: pass the Letta memfs root/);
+    expect(badRoot.err).toMatch(/nope does not exist \(fix: pass the Letta memfs root with --memfs-root/);
     const creds = await cli(['init', '--server', '--memfs-root', h.memfsRoot, '--remote', 'https://u:tok3n-abc@h.example/{agentId}.git']);
     expect(creds.code).toBe(2);
     expect(creds.err).not.toContain('tok3n-abc');

@@ -222,6 +222,10 @@ it(`no commit is lost in ${COUNT} randomized interleavings`, async () => {
         const i = next++;
         const f = await interleaving(i, counts).catch((e: Error) => `interleaving ${i} (seed ${(SEED + i * 7919) >>> 0}; replay alone: LMH_SEED=${(SEED + i * 7919) >>> 0} LMH_INTERLEAVINGS=1) threw: ${e.message}`);
         if (f) failures.push(f);
+        // Progress: the full run takes many minutes, and a silent test looks like a hung one.
+        if (counts.interleavings % 100 === 0 && counts.interleavings < COUNT) {
+          console.log(`no-loss property: ${counts.interleavings}/${COUNT} interleavings, ${counts.lost} lost, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+        }
       }
     }),
   );

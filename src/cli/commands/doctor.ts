@@ -40,7 +40,7 @@ async function inClientCheckout(): Promise<boolean> {
 
 async function serverChecks(v: { 'memfs-root'?: string; config?: string; 'letta-url'?: string; agent?: string[]; remotes?: string }): Promise<Check[]> {
   const { loadServerContext } = await import('../../server/setup/context.js');
-  const { discoverAgents, selectAgents } = await import('../../server/repo/discover.js');
+  const { discoverAgents, noAgentsYetLine, selectAgents } = await import('../../server/repo/discover.js');
   const { checkGit, checkLetta, checkRemotes, checkRepos, checkService } = await import('../../server/setup/doctor.js');
   const { inspectLetta } = await import('../../server/setup/server-mode.js');
   const checks: Check[] = [await checkGit()];
@@ -48,12 +48,10 @@ async function serverChecks(v: { 'memfs-root'?: string; config?: string; 'letta-
   const kind = await inspectLetta(ctx.letta);
   checks.push(...(await checkLetta(ctx, kind)));
   // A fresh server has no repository/ until its first git-enabled agent: a failed check, not the end of the report.
-  const discovery = await discoverAgents(ctx.memfsRoot).catch((err: unknown) => {
-    if (!(err instanceof UserError)) throw err;
-    checks.push({ name: 'memfs root', ok: false, detail: err.message, fix: err.fix });
-    return undefined;
-  });
-  if (discovery) {
+  const discovery = await discoverAgents(ctx.memfsRoot);
+  if (discovery.noRepositoryYet) {
+    checks.push({ name: 'memfs root', ok: false, detail: noAgentsYetLine(discovery.noRepositoryYet), fix: 'give an agent git memory in Letta (Letta Code: /memfs enable), or pass the right --memfs-root' });
+  } else {
     const chosen = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : discovery.repos;
     checks.push(...(await checkService(ctx, kind, chosen)));
     checks.push(...(await checkRemotes(ctx, chosen, v.agent?.length ? chosen.length : Number(v.remotes ?? 3))));
@@ -87,6 +85,13 @@ export async function run(argv: string[]): Promise<number> {
   const client =
     Boolean(v.repo) ||
     (!serverAsked && ((await inClientCheckout()) || (!process.env.LETTA_MEMFS_ROOT && !(await defaultMemfsRoot()) && (await resolveRepo({ cwd: process.cwd() }).then((r) => Boolean(r.workTree), () => false)))));
+  if (!client && !serverAsked && !process.env.LETTA_MEMFS_ROOT && !(await defaultMemfsRoot())) {
+    // Neither a checkout here nor a Letta host on this machine: say where the checkouts are, not how to run a server.
+    const { findCheckouts } = await import('../../client/checkouts.js');
+    const found = await findCheckouts();
+    const where = found.length ? `e.g. --repo ${found[0].dir} (${found.length} checkout(s) on this machine)` : 'none on this machine yet: Letta Code makes one when you turn memfs on for an agent';
+    throw new UserError('not in a memory checkout', `run doctor inside one, or pass --repo <dir>: ${where}; on the Letta host: doctor --server --memfs-root <dir>`, EXIT.usage);
+  }
   let checks: Check[];
   if (client) {
     const { clientChecks } = await import('../../client/doctor.js');

@@ -1,4 +1,4 @@
-import { formatError, UserError } from '../../core/errors.js';
+import { formatError } from '../../core/errors.js';
 import type { ClientInitResult } from '../../client/init-client.js';
 import { checkoutRoots, findCheckouts, sharedRecordedRemote } from '../../client/checkouts.js';
 import { EXIT } from '../exit-codes.js';
@@ -13,17 +13,22 @@ import { progress } from '../progress.js';
 export async function initAll(dryRun: boolean | undefined, initOne: (dir: string, fallbackRemote?: string) => Promise<ClientInitResult>): Promise<number> {
   const checkouts = await findCheckouts();
   if (checkouts.length === 0) {
-    throw new UserError(`no memory checkouts under ${checkoutRoots().join(' or ')}`, 'start each agent once in Letta Code (it clones or creates the checkout there), or run init --repo <dir>');
+    // Nothing to set up is not a failure (a fresh machine, or cron before the first agent): say how one appears.
+    process.stdout.write(`no Letta Code memory checkout yet (none under ${checkoutRoots().join(' or ')}): Letta Code makes one when you turn memfs on for an agent (/memfs enable in a conversation; its local backend makes one for each new agent); re-run this then\n`);
+    return EXIT.ok;
   }
   const fallback = await sharedRecordedRemote(checkouts);
   const bar = progress('init', checkouts.length);
   let failed = 0;
+  let unchanged = 0;
   for (const c of checkouts) {
     try {
       const r = await initOne(c.dir, fallback);
+      if (!dryRun && !r.changed) unchanged++;
       bar.clear();
+      const verb = dryRun ? (r.local ? 'would add' : 'would redirect') : r.changed ? 'set up,' : 'already set up,';
       const what = r.local ? `origin ${r.plan.externalUrl} (local backend)` : `${r.plan.lettaUrls.length} Letta URL(s) -> ${r.plan.externalUrl}`;
-      process.stdout.write(`${c.agentId}: ${dryRun ? (r.local ? 'would add' : 'would redirect') : 'set up,'} ${what}\n`);
+      process.stdout.write(`${c.agentId}: ${verb} ${what}${r.backup && r.backup !== 'up to date' ? `; history ${r.backup}` : ''}\n`);
     } catch (err) {
       failed++;
       bar.clear();
@@ -32,6 +37,7 @@ export async function initAll(dryRun: boolean | undefined, initOne: (dir: string
     bar.tick();
   }
   bar.done();
-  process.stdout.write(`${checkouts.length} checkout(s), ${checkouts.length - failed} ${dryRun ? 'planned' : 'set up'}, ${failed} failed\n`);
+  const done = checkouts.length - failed;
+  process.stdout.write(`${checkouts.length} checkout(s), ${dryRun ? `${done} planned` : `${done - unchanged} set up, ${unchanged} already set up`}, ${failed} failed\n`);
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }

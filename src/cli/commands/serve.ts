@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { parseListenAddress } from '../../core/http/index.js';
-import { addSecret, logLine, warn } from '../../core/log.js';
+import { parseListenAddress, reachableUrl } from '../../core/http/index.js';
+import { addSecret, timestampedLogger } from '../../core/log.js';
+import { discoverAgents, noAgentsYetLine } from '../../server/repo/discover.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
 import { checkServiceHooks, createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
@@ -97,8 +98,13 @@ export async function run(argv: string[]): Promise<number> {
   const rootArg = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT;
   if (!rootArg) throw new UserError('no memfs root given', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
   const memfsRoot = path.resolve(rootArg);
-  const isDir = await stat(memfsRoot).then((s) => s.isDirectory(), () => false);
-  if (!isDir) throw new UserError(`memfs root ${memfsRoot} is not a directory`, 'pass the directory Letta stores memfs repos in (~/.letta/memfs of the server user)');
+  // Missing is fine (a fresh host: Letta creates it with its first agent, and each repo is served once it exists);
+  // something else there is not.
+  const st = await stat(memfsRoot).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UserError(`memfs root ${memfsRoot} is not a directory`, 'pass the directory Letta stores memfs repos in (~/.letta/memfs of the server user)');
+  // Timestamped: a long-running process's log (core/log.ts).
+  const logLine = timestampedLogger('text');
+  const warn = (line: string) => logLine(`warning: ${line}`);
   const listenNames = { host: '--host', port: '--port' };
   const { host, port } = parseListenAddress(v.host ?? '127.0.0.1', v.port ?? '8285', listenNames);
   const limits = serviceLimits(v);
@@ -145,7 +151,9 @@ export async function run(argv: string[]): Promise<number> {
   const addr = await service.start();
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
-  logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=http://${shown}:${addr.port}/<secret>)`);
+  logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=${reachableUrl(addr.address, addr.port)}/<secret>)`);
+  const found = await discoverAgents(memfsRoot);
+  if (found.noRepositoryYet) logLine(`serve: ${noAgentsYetLine(found.noRepositoryYet)}`);
   await untilSignal((sig) => logLine(`serve: ${sig}: finishing running requests, then exiting (send it again to exit now)`));
   await service.stop();
   await afterPush.stop();

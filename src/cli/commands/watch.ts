@@ -29,7 +29,7 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --maintain-grace <s> that grace period in seconds (default 300)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
-POST /poke/<agentId> signed as described in deploy/README.md; GET /healthz. The secret is read from the env var
+POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz. The secret is read from the env var
 named by webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it the endpoint stays off. An endpoint
 that cannot listen (port taken, address not on this machine) ends watch with exit code 1.`;
 

@@ -7,7 +7,9 @@ import { exists } from '../../core/fs.js';
 import { writeJsonAtomic } from '../../core/settings.js';
 import { readDataFile } from '../../core/config/data-file.js';
 import { checkConfigFileName, envLayer } from '../../core/config/load.js';
-import { discoverAgents } from '../../server/repo/discover.js';
+import { discoverAgents, noAgentsYetLine } from '../../server/repo/discover.js';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { loadServerContext } from '../../server/setup/context.js';
 import { checkServerConfig, serverConfigFile, setupServer } from '../../server/setup/init-server.js';
 import { parseCommandArgs } from '../args.js';
@@ -28,7 +30,7 @@ Idempotent: re-run it any time; watch also sets up agents created later.
   --memfs-root <dir>     the Letta memfs root (~/.letta/memfs on the server; env LETTA_MEMFS_ROOT)
   --remote <url>         external git URL with {agentId}, e.g. 'https://git.example.com/agents/{agentId}.git'
   --letta-url <url>      Letta server base URL (default http://localhost:8283)
-  --mode <m>             stock: unpatched Letta with LETTA_MEMFS_SERVICE_URL at '${'${selfCommand()}'} serve'; external commits
+  --mode <m>             stock: unpatched Letta with LETTA_MEMFS_SERVICE_URL at our serve command; external commits
                          are pushed through its /v1/git/. patched: Letta with the sync-from-git endpoint. Default:
                          the mode recorded earlier, else detected (endpoint present: patched, else stock); a Letta
                          that cannot be asked leaves it unrecorded (patched applies)
@@ -89,7 +91,12 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   const rootGiven = v['memfs-root'] ?? process.env.LETTA_MEMFS_ROOT ?? (await defaultMemfsRoot())?.root;
   if (!rootGiven) throw new UserError('no memfs root given, and ~/.letta/memfs does not exist', 'pass --memfs-root /path/to/.letta/memfs (or set LETTA_MEMFS_ROOT)', 2);
   const { memfsRoot } = validateLayer({ memfsRoot: rootGiven }, 'command-line flags') as { memfsRoot: string };
-  await discoverAgents(memfsRoot); // a wrong root fails here, before anything is written
+  // A wrong root fails here, before anything is written. One without repository/ is a server where Letta made no
+  // agent yet: the settings are recorded and watch sets agents up as they appear.
+  if (!(await stat(memfsRoot).then((st) => st.isDirectory(), () => false))) {
+    throw new UserError(`${path.resolve(memfsRoot)} does not exist`, 'pass the Letta memfs root with --memfs-root: ~/.letta/memfs of the user Letta runs as (/root/.letta/memfs in the letta/letta image)');
+  }
+  const { noRepositoryYet } = await discoverAgents(memfsRoot);
   // Flags given now are remembered (no secrets: only env var and file names), so `watch` needs no flags.
   if (v.config) checkConfigFileName(v.config);
   const file = v.config ?? serverConfigFile(memfsRoot);
@@ -114,10 +121,11 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
     process.stdout.write(JSON.stringify({ ...result, configFile: file, serverMode: config.serverMode, serverModeWhy: mode.why }, null, 2) + '\n');
   } else {
     for (const s of result.skipped) process.stdout.write(`skipped ${s.path}: ${s.reason}\n`);
+    if (noRepositoryYet) process.stdout.write(`${noAgentsYetLine(noRepositoryYet)}\n`);
     process.stdout.write(
       `set up ${result.agents.length} agent repo(s) under ${result.memfsRoot} in ${result.elapsedMs} ms; settings in ${file}\n` +
         `server mode ${config.serverMode} (${mode.why})\n` +
-        `next: keep '${selfCommand()} watch --memfs-root ${result.memfsRoot}' running (deploy/ has a systemd unit and a compose service)\n`,
+        `next: keep '${selfCommand()} watch --memfs-root ${result.memfsRoot}' running (it sets up agents created later; the source repository's deploy/ has a systemd unit and compose files)\n`,
     );
   }
   return 0;

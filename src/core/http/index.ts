@@ -12,7 +12,7 @@
  */
 export { readBody } from './body.js';
 export { httpRequest, type HttpRequest, type HttpResponse } from './client.js';
-export { type ListenAddress, type ListenNames, listenError, listenOrFail, parseListenAddress } from './listen.js';
+export { type ListenAddress, type ListenNames, listenError, listenOrFail, parseListenAddress, reachableUrl } from './listen.js';
 export { HttpError, sendError, sendJson } from './reply.js';
 export { createTotalServer, DEFAULT_LIMITS, type Handler, type HttpLimits, type TotalServerOptions } from './serve.js';
 export { MAX_TARGET_LENGTH, parseTarget, type Target } from './target.js';

@@ -71,3 +71,12 @@ export function listenError(err: unknown, addr: ListenAddress, names: ListenName
       return new UserError(`cannot listen on ${where}: ${code || (err as Error).message}`.replace(/\s+/g, ' '), `check ${names.host} and ${names.port}`);
   }
 }
+
+/**
+ * Pure: the base URL another process reaches a listener at. A wildcard address (0.0.0.0, ::) is where to listen, not
+ * where to connect: in its place, a placeholder for the name or address the caller reaches this machine by.
+ */
+export function reachableUrl(address: string, port: number): string {
+  if (address === '0.0.0.0' || address === '::' || address === '::ffff:0.0.0.0') return `http://<this machine's address, as Letta reaches it>:${port}`;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}

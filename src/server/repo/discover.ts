@@ -26,6 +26,17 @@ export interface Discovery {
   repos: AgentRepo[];
   /** Directories that look like neither an org nor an agent repo, with why; listed by `status` and `doctor`. */
   skipped: { path: string; reason: string }[];
+  /**
+   * `<memfsRoot>/repository` does not exist: a fresh server where Letta made no git-enabled agent yet (it creates the
+   * directory with the first one), or a wrong root. Not an error: `watch`, `serve` and `init --server` start anyway
+   * and pick agents up when they appear; they say so in one line.
+   */
+  noRepositoryYet?: string;
+}
+
+/** The one line saying why a memfs root has no agents yet (see Discovery.noRepositoryYet). */
+export function noAgentsYetLine(dir: string): string {
+  return `no agents yet: ${dir} does not exist (Letta creates it with its first git-enabled agent; if it has agents, check --memfs-root: Letta 0.16.x keeps them in ~/.letta/memfs of the user it runs as)`;
 }
 
 async function dirs(dir: string): Promise<string[]> {
@@ -40,15 +51,8 @@ async function dirs(dir: string): Promise<string[]> {
 /** Lists agent repos under a memfs root: pure fs (no git process per agent), so 1,000 agents take milliseconds. */
 export async function discoverAgents(memfsRoot: string): Promise<Discovery> {
   const root = path.join(path.resolve(memfsRoot), 'repository');
-  try {
-    await fs.access(root);
-  } catch {
-    throw new UserError(
-      `${root} does not exist`,
-      'pass the Letta memfs root (the directory holding repository/, ~/.letta/memfs on the server) with --memfs-root',
-    );
-  }
   const out: Discovery = { repos: [], skipped: [] };
+  if (!(await fs.stat(root).then((st) => st.isDirectory(), () => false))) return { ...out, noRepositoryYet: root };
   for (const org of (await dirs(root)).sort()) {
     if (!ORG_ID.test(org)) {
       out.skipped.push({ path: path.join(root, org), reason: 'not an org-<uuid> directory' });

@@ -8,7 +8,7 @@ import { lsRemoteMain } from '../../git/remote-head.js';
 import { needsSync } from '../letta/sync.js';
 
 const WORDS: Record<ReconcileStep, string> = {
-  nothing: 'nothing: neither side has a main yet',
+  nothing: 'nothing to do: neither side has a main yet',
   equal: 'up to date',
   'create-main': 'create main from the external main',
   'fast-forward': 'fast-forward main to the external main',
@@ -31,6 +31,8 @@ export async function describePull(repo: AgentRepo, config: Config, noSync: bool
   if (!remote.ok) return `${repo.agentId}: cannot read the external remote: ${remote.error}`;
   const local = await readRef(repo.gitDir, MAIN);
   let what: string;
+  // Up to date or nothing to do: a state, not something that would be done.
+  let idle = false;
   const known = remote.oid ? (await git(['cat-file', '-e', `${remote.oid}^{commit}`], { gitDir: repo.gitDir, allowFailure: true })).exitCode === 0 : true;
   if (!known) {
     what = 'fetch the external main (new commits), then fast-forward or merge';
@@ -42,7 +44,8 @@ export async function describePull(repo: AgentRepo, config: Config, noSync: bool
     }
     const step = planReconcile({ local, remote: remote.oid, base });
     what = WORDS[step] + (config.serverMode === 'stock' && MOVES_MAIN.has(step) ? " (main moved by a push through Letta's /v1/git/)" : '');
+    if (step === 'equal' || step === 'nothing') idle = true;
   }
   const sync = !noSync && config.serverMode !== 'stock' && (await needsSync(repo, { ignoreBackoff: true })) ? '; then sync Letta (a sync is due)' : '';
-  return `${repo.agentId}: would ${what}${sync}`;
+  return idle && !sync ? `${repo.agentId}: ${what}` : `${repo.agentId}: would ${idle ? 'leave main as it is' : what}${sync}`;
 }

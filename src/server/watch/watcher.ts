@@ -5,7 +5,7 @@ import { createTotalServer, type ListenAddress, type ListenNames, listenOrFail }
 import { formatError } from '../../core/errors.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from '../setup/context.js';
-import { type AgentRepo, discoverAgents } from '../repo/discover.js';
+import { type AgentRepo, discoverAgents, noAgentsYetLine } from '../repo/discover.js';
 import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
 import { MAIN, readRef } from '../../git/refs.js';
@@ -132,6 +132,9 @@ export class Watcher {
   /** Queues a pull of one agent; triggers for an agent already queued coalesce. */
   trigger(agentId: string, reason: TriggerReason): boolean {
     if (this.stopping || !this.agents.has(agentId)) return false;
+    // The periodic pull of an agent whose pull is running now (a new agent's first one) would only repeat it; a
+    // webhook or poke during a pull still queues one more, since it may announce a commit that pull did not see.
+    if (reason === 'periodic' && this.running.has(agentId)) return true;
     if (!this.queued.has(agentId)) {
       this.queued.set(agentId, reason);
       this.report.triggered++;
@@ -145,7 +148,17 @@ export class Watcher {
   }
 
   private async scan(startup: boolean): Promise<void> {
-    const { repos } = await discoverAgents(this.opts.ctx.memfsRoot);
+    // One scan at a time: a slow one (a loaded machine, many agents) overlapping the next would set a new agent up twice.
+    if (this.scanning) return this.scanning;
+    this.scanning = this.scanOnce(startup).finally(() => (this.scanning = undefined));
+    return this.scanning;
+  }
+
+  private scanning: Promise<void> | undefined;
+
+  private async scanOnce(startup: boolean): Promise<void> {
+    const { repos, noRepositoryYet } = await discoverAgents(this.opts.ctx.memfsRoot);
+    if (startup && noRepositoryYet) this.log(noAgentsYetLine(noRepositoryYet));
     for (const repo of repos) {
       if (this.agents.has(repo.agentId)) continue;
       const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);

@@ -1,0 +1,33 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** The suites that take minutes or download something: `npm run test:slow` (vitest.slow.config.ts), not `npm test`. */
+export const SLOW = [
+  // 1,000 randomized interleavings (~25 min on 2 cores); npm test runs the same property on 10 (LMH_INTERLEAVINGS).
+  'test/server/no-loss.property.test.ts',
+  // Real Letta Code releases, installed from npm into ~/.cache/letta-memfs-hooks on first run (~440 MB).
+  'test/client/letta-code.test.ts',
+  'test/client/local-backend.test.ts',
+  // The README's first command verbatim in a fresh copy of the clone (npm ci, npm pack, npm install).
+  'test/install/first-screen.test.ts',
+];
+
+/**
+ * With LMH_REPORT_DIR set (.ci/run), each run also writes a JSON report, `<dir>/<name>.json`, which .ci/run counts;
+ * the README's commands stay the same with or without it.
+ */
+export function reporting(name: string) {
+  const dir = process.env.LMH_REPORT_DIR;
+  return dir ? { reporters: ['default', 'json'], outputFile: { json: path.join(dir, `${name}.json`) } } : {};
+}
+
+/** Options both unit configs share; hook runtimes that init installs go to a data dir of this run (test/runtime-setup.ts). */
+export const unitTest = {
+  env: { XDG_DATA_HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-test-data-')) },
+  globalSetup: ['test/runtime-setup.ts'],
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+  pool: 'forks' as const,
+  poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+};
