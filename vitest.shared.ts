@@ -9,6 +9,13 @@ export const SLOW = [
   // Real Letta Code releases, installed from npm into ~/.cache/letta-memfs-hooks on first run (~440 MB).
   'test/client/letta-code.test.ts',
   'test/client/local-backend.test.ts',
+  // Real Letta Code 0.34.12 from its PyPI wheel (~80 MB download, extracted into ~/.cache/letta-memfs-hooks).
+  'test/client/letta-code-v2.test.ts',
+  'test/client/local-merge-audit.test.ts',
+  // The real oracles, differential: Letta Code's own checker and the Letta server's own frontmatter parser (the
+  // pip-installed letta 0.16.8 venv).
+  'test/oracle/letta-code-checker.test.ts',
+  'test/oracle/letta-server-frontmatter.test.ts',
   // The README's first command verbatim in a fresh copy of the clone (npm ci, npm pack, npm install).
   'test/install/first-screen.test.ts',
 ];
