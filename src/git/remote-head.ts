@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import type { Config } from '../core/config/schema.js';
 import { git } from './git.js';
 import { readToken } from '../core/token.js';
@@ -53,10 +52,12 @@ export async function probeRemoteMain(url: string, authorization: string | undef
     if (kind !== 'https') return undefined;
     const headers: Record<string, string> = { 'user-agent': 'git/2.39 letta-memfs-hooks', accept: 'application/x-git-upload-pack-advertisement' };
     if (authorization) headers.authorization = authorization;
-    const res = await request(`${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`, { method: 'GET', headers, headersTimeout: 15_000, bodyTimeout: 15_000 });
-    const body = Buffer.from(await res.body.arrayBuffer());
-    const type = String(res.headers['content-type'] ?? '');
-    if (res.statusCode !== 200 || !type.startsWith('application/x-git-upload-pack-advertisement')) return undefined;
+    // Node's own fetch, not the bundled undici: this runs in client processes too (the local daemon), which then
+    // never load the 538 KB HTTP client chunk the server role's Letta calls use (issue 16, item 6).
+    const res = await fetch(`${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`, { method: 'GET', headers, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
+    const body = Buffer.from(await res.arrayBuffer());
+    const type = res.headers.get('content-type') ?? '';
+    if (res.status !== 200 || !type.startsWith('application/x-git-upload-pack-advertisement')) return undefined;
     return parseAdvertisement(body).get(MAIN) ?? null;
   } catch {
     return undefined;
