@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isolatedEnv } from './isolated-env.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
@@ -27,21 +28,7 @@ const SIDE = 'letta/reflection/bench';
 if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-bench-')));
-const env: NodeJS.ProcessEnv = { ...process.env };
-for (const k of Object.keys(env)) if (k.startsWith('GIT_') || k.startsWith('LETTA_')) delete env[k];
-Object.assign(env, {
-  HOME: path.join(tmp, 'home'),
-  XDG_CONFIG_HOME: path.join(tmp, 'home', '.config'),
-  XDG_DATA_HOME: path.join(tmp, 'home', '.local', 'share'),
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'b',
-  GIT_AUTHOR_EMAIL: 'b@example.invalid',
-  GIT_COMMITTER_NAME: 'b',
-  GIT_COMMITTER_EMAIL: 'b@example.invalid',
-});
-fs.mkdirSync(env.HOME!, { recursive: true });
+const env = isolatedEnv(path.join(tmp, 'home'));
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
 

@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGitHost } from '../test/fixtures/git-host.js';
+import { isolatedEnv } from './isolated-env.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'runtime', 'cli.mjs'); // the package's bin
@@ -35,21 +36,7 @@ for (const f of [CLI, PUSH]) if (!fs.existsSync(f)) throw new Error(`${f} is mis
 
 const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-bench-daemon-')));
 const home = path.join(tmp, 'home');
-const env: NodeJS.ProcessEnv = {};
-for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_') && !k.startsWith('LETTA_') && k !== 'XDG_CONFIG_HOME') env[k] = v;
-Object.assign(env, {
-  HOME: home,
-  XDG_CONFIG_HOME: path.join(home, '.config'),
-  XDG_DATA_HOME: path.join(home, '.local', 'share'),
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'b',
-  GIT_AUTHOR_EMAIL: 'b@example.invalid',
-  GIT_COMMITTER_NAME: 'b',
-  GIT_COMMITTER_EMAIL: 'b@example.invalid',
-  LETTA_MEMFS_GIT_TOKEN: TOKEN,
-});
+const env = isolatedEnv(home, { LETTA_MEMFS_GIT_TOKEN: TOKEN });
 fs.mkdirSync(path.join(home, '.config', 'letta-memfs-hooks'), { recursive: true });
 fs.writeFileSync(path.join(home, '.config', 'letta-memfs-hooks', 'config.json'), JSON.stringify({ gitUsername: USER }));
 const storage = path.join(home, '.letta', 'lc-local-backend');
