@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { type LogFormat, timestampedLogger } from '../../core/log.js';
 import { coalescingLog } from '../../core/log-coalesce.js';
@@ -55,7 +56,7 @@ export async function run(argv: string[]): Promise<number> {
   const out = timestampedLogger(format as LogFormat);
   const folded = coalescingLog(out);
   const [{ LocalDaemon }, { localBackendDir }] = await Promise.all([import('../../client/daemon/daemon.js'), import('../../client/local-backend.js')]);
-  const storage = localBackendDir();
+  const storage = path.resolve(localBackendDir());
   const daemon = new LocalDaemon({ storage, intervalSeconds: interval, rescanSeconds: rescan, remote: v.remote, log: folded.log });
 
   if (v.once) {

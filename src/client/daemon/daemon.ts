@@ -127,7 +127,17 @@ export class LocalDaemon {
 
   /** Finds agents not seen yet; `reason` undefined only records them (cycle() triggers every agent itself). */
   private async scan(reason: DaemonReason | undefined): Promise<void> {
-    for (const agent of await findLocalAgents(this.opts.storage)) {
+    const found = await findLocalAgents(this.opts.storage);
+    // An agent deleted in Letta Code (checkout and metadata gone) is dropped, not retried for ever.
+    const present = new Set(found.map((a) => a.agentId));
+    for (const [id, e] of this.agents) {
+      if (present.has(id) || this.queue.busy(id)) continue;
+      e.watcher?.close();
+      if (e.settle) clearTimeout(e.settle);
+      this.agents.delete(id);
+      this.log(`${id}: gone from ${this.opts.storage}, no longer run`);
+    }
+    for (const agent of found) {
       const known = this.agents.get(agent.agentId);
       if (known) {
         known.agent = agent;
