@@ -49,7 +49,7 @@ function write(dir: string, file: string, content: string): void {
 describe.each(VERSIONS)(`letta ${version}: Letta Code %s (PyPI), a server agent's checkout redirected by init`, (lcVersion) => {
   it('its memory pull brings host commits (post-merge fires), its push lands on the host, the redirect survives', async () => {
     const lc = releases.get(lcVersion)!;
-    const agent = await api.createAgent(`pypi-${lcVersion}`);
+    const agent = await api.createAgent(`pypi-${lcVersion.replace(/\./g, '_')}`); // Letta refuses '.' in names
     // The host starts as a copy of the agent's server repo (what init --server's first push would make it).
     const name = `agents/${agent.id}.git`;
     const url = await host.createRepo(name);

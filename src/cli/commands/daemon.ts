@@ -66,7 +66,6 @@ export async function run(argv: string[]): Promise<number> {
     for (const o of failed) process.stdout.write(`${o.agentId}: ${o.error}\n`);
     const conflicts = outcomes.filter((o) => o.conflict).length;
     process.stdout.write(`${outcomes.length} agents, ${outcomes.filter((o) => o.setUp).length} set up, ${outcomes.filter((o) => o.idle).length} idle, ${conflicts} conflicts, ${failed.length} failures\n`);
-    exitSoon();
     return failed.length > 0 ? EXIT.failed : conflicts > 0 ? EXIT.conflict : EXIT.ok;
   }
 
@@ -75,15 +74,6 @@ export async function run(argv: string[]): Promise<number> {
   await untilSignal(folded.log, 'finishing running rounds');
   await daemon.stop();
   folded.flush();
-  exitSoon();
   return EXIT.ok;
 }
 
-/**
- * Node's fetch keeps the probes' connections open for a few seconds after the last request; once the work is done
- * they must not hold up the exit (a service manager's stop, `--once` in a script). The timer is unref'd: it only
- * fires if something still keeps the process alive shortly after main() has set the exit code.
- */
-function exitSoon(): void {
-  setTimeout(() => process.exit(), 100).unref();
-}
