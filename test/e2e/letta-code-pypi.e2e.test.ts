@@ -115,7 +115,6 @@ describe.each(VERSIONS)(`letta ${version}: Letta Code %s (PyPI), a server agent'
     });
     expect(push.status, push.stderr).toBe(0);
     expect(hostMain()).toBe(head);
-    expect(existsSync(join(dir, '.git', 'letta-memfs', 'last-push'))).toBe(true);
 
     // The host never saw the Letta key; status still sees the redirect, our hooks and the current token.
     const key = Buffer.from(`letta:${LETTA_KEY}`).toString('base64');
@@ -126,5 +125,8 @@ describe.each(VERSIONS)(`letta ${version}: Letta Code %s (PyPI), a server agent'
     expect(s.redirected).toBe(true);
     expect(s.hooks.every((h: { state: string }) => h.state === 'installed')).toBe(true);
     expect(s.auth.token).toBe('current');
+    // Our pre-push validated that push (node's record of it) and let it through.
+    expect(s.lastPush).toMatchObject({ refused: false });
+    expect(s.lastPush.url).toContain(`/agents/${agent.id}.git`);
   }, 300_000);
 });

@@ -127,7 +127,7 @@ export class LocalDaemon {
 
   /** Finds agents not seen yet; `reason` undefined only records them (cycle() triggers every agent itself). */
   private async scan(reason: DaemonReason | undefined): Promise<void> {
-    const found = await findLocalAgents(this.opts.storage);
+    const found = await findLocalAgents(this.opts.storage, new Set([...this.agents].filter(([, e]) => e.agent.hasCheckout).map(([id]) => id)));
     // An agent deleted in Letta Code (checkout and metadata gone) is dropped, not retried for ever.
     const present = new Set(found.map((a) => a.agentId));
     for (const [id, e] of this.agents) {

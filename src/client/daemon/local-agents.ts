@@ -29,8 +29,11 @@ export const checkoutDir = (storage: string, agentId: string) => path.join(stora
 
 const exists = (p: string) => fs.stat(p).then(() => true, () => false);
 
-/** Every local agent under `storage`, sorted by id; names that are not agent ids are left alone. */
-export async function findLocalAgents(storage: string): Promise<LocalAgent[]> {
+/**
+ * Every local agent under `storage`, sorted by id; names that are not agent ids are left alone. `checkedOut` names
+ * agents already known to have a checkout, which are not looked at again (a rescan of 200 agents is two readdirs).
+ */
+export async function findLocalAgents(storage: string, checkedOut: ReadonlySet<string> = new Set()): Promise<LocalAgent[]> {
   const [checkouts, metadata] = await Promise.all([
     fs.readdir(path.join(storage, 'memfs')).catch(() => [] as string[]),
     fs.readdir(path.join(storage, 'agents')).catch(() => [] as string[]),
@@ -39,7 +42,7 @@ export async function findLocalAgents(storage: string): Promise<LocalAgent[]> {
   const out: LocalAgent[] = [];
   for (const agentId of [...ids].sort()) {
     const dir = checkoutDir(storage, agentId);
-    out.push({ agentId, dir, hasCheckout: await exists(path.join(dir, '.git')) });
+    out.push({ agentId, dir, hasCheckout: checkedOut.has(agentId) || (await exists(path.join(dir, '.git'))) });
   }
   return out;
 }
