@@ -39,6 +39,9 @@ afterAll(async () => {
   for (const d of scratch) rmSync(d, { recursive: true, force: true });
 });
 
+/** Lets vitest's worker answer its RPC between long synchronous steps (its calls time out after 60 s). */
+const breathe = () => new Promise((r) => setImmediate(r));
+
 const auth = `http.extraHeader=Authorization: ${basicAuth('git', TOKEN)}`;
 
 function write(dir: string, file: string, content: string): void {
@@ -54,6 +57,7 @@ describe.each(VERSIONS)(`letta ${version}: Letta Code %s (PyPI), a server agent'
     const name = `agents/${agent.id}.git`;
     const url = await host.createRepo(name);
     git(['--git-dir', server.repoGitDir(agent.id), '-c', auth, 'push', '-q', url, 'main']);
+    await breathe();
 
     const home = mkdtempSync(join(tmpdir(), 'letta-e2e-pypi-home-'));
     scratch.push(home);
@@ -76,10 +80,12 @@ describe.each(VERSIONS)(`letta ${version}: Letta Code %s (PyPI), a server agent'
     git(['config', 'letta.agentId', agent.id], dir);
     cliOk(['init', '--yes', '--remote', `${host.url}/agents/{agentId}.git`, '--letta-url', server.url], env, dir);
     host.clearRequests();
+    await breathe();
 
     // Its own pull (pullMemory: origin repair, hook rewrite, pull --ff-only): the host's main arrives.
     const letta = (args: string[]) => lc.run(args, env, home);
     const first = letta(['memory', 'pull', '--agent', agent.id]);
+    await breathe();
     expect(first.status, `${first.stdout}${first.stderr}`).toBe(0);
     const hostMain = () => host.git(name, ['rev-parse', 'refs/heads/main']);
     expect(git(['rev-parse', 'HEAD'], dir).trim()).toBe(hostMain());
@@ -94,9 +100,11 @@ describe.each(VERSIONS)(`letta ${version}: Letta Code %s (PyPI), a server agent'
     write(other, 'system/human.md', blockFile({ description: 'What I know about the human' }, 'Ada lives in Porto.'));
     git(['-c', 'user.name=o', '-c', 'user.email=o@example.invalid', 'commit', '-qam', 'porto'], other);
     git(['-c', auth, 'push', '-q', 'origin', 'main'], other);
+    await breathe();
     const stamp = join(dir, '.git', 'letta-memfs', 'last-post-merge');
     const before = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
     const second = letta(['memory', 'pull', '--agent', agent.id]);
+    await breathe();
     expect(second.status, `${second.stdout}${second.stderr}`).toBe(0);
     expect(git(['rev-parse', 'HEAD'], dir).trim()).toBe(hostMain());
     expect(readFileSync(join(dir, 'system', 'human.md'), 'utf8')).toContain('Porto');
@@ -115,6 +123,7 @@ describe.each(VERSIONS)(`letta ${version}: Letta Code %s (PyPI), a server agent'
     });
     expect(push.status, push.stderr).toBe(0);
     expect(hostMain()).toBe(head);
+    await breathe();
 
     // The host never saw the Letta key; status still sees the redirect, our hooks and the current token.
     const key = Buffer.from(`letta:${LETTA_KEY}`).toString('base64');
