@@ -5,26 +5,12 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isolatedEnv } from './isolated-env.js';
 
 /** A temp dir and the environment every git and CLI process of the bench runs with. */
 export function hermetic(prefix: string): { tmp: string; env: NodeJS.ProcessEnv } {
   const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('GIT_') || k.startsWith('LETTA_')) delete env[k];
-  Object.assign(env, {
-    HOME: path.join(tmp, 'home'),
-    XDG_CONFIG_HOME: path.join(tmp, 'home', '.config'),
-    XDG_DATA_HOME: path.join(tmp, 'home', '.local', 'share'),
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_AUTHOR_NAME: 'b',
-    GIT_AUTHOR_EMAIL: 'b@example.invalid',
-    GIT_COMMITTER_NAME: 'b',
-    GIT_COMMITTER_EMAIL: 'b@example.invalid',
-  });
-  fs.mkdirSync(env.HOME!, { recursive: true });
-  return { tmp, env };
+  return { tmp, env: isolatedEnv(path.join(tmp, 'home')) };
 }
 
 /**

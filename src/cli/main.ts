@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   doctor: { summary: 'check git, Letta, the sync endpoint, auth, remotes and hooks', load: () => import('./commands/doctor.js') },
   pull: { summary: 'local-backend checkout: one two-way round with the host; server: bring the external remote into repo.git and sync Letta', load: () => import('./commands/pull.js') },
   sync: { summary: 'server: deliver sync calls (--pending: retry undelivered ones)', load: () => import('./commands/sync.js') },
+  daemon: { summary: 'local backend: one process that keeps every local agent of this machine in sync with the host', load: () => import('./commands/daemon.js') },
   watch: { summary: 'server: one process that pulls, pushes server edits and serves webhooks', load: () => import('./commands/watch.js') },
   serve: { summary: 'server: the memfs git service behind an unpatched Letta\'s /v1/git/ proxy', load: () => import('./commands/serve.js') },
   maintain: { summary: 'server: pack repo.git objects safely while Letta runs (watch does it for busy repos)', load: () => import('./commands/maintain.js') },

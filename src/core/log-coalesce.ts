@@ -2,7 +2,8 @@
  * `watch` logs one line per agent outcome. When a cause is shared (Letta down: every agent's sync fails the same way)
  * that is N identical lines per interval; this folds lines that differ only in the agent into one summary line.
  */
-const AGENT_LINE = /^(agent-[0-9a-f-]{36}) \(([\w-]+)\): (.*)$/;
+// Server agents `agent-<uuid>`, Letta Code local-backend agents `agent-local-<uuid>` (the local `daemon`).
+const AGENT_LINE = /^(agent-(?:local-)?[0-9a-f-]{36}) \(([\w-]+)\): (.*)$/;
 
 /** Pure: lines in order, with per-agent lines of the same text folded into `N agents (reasons): text: ids`. */
 export function foldLines(lines: readonly string[]): string[] {

@@ -30,13 +30,19 @@ export function parseAdvertisement(body: Buffer): Map<string, string> {
   return refs;
 }
 
+/** The Authorization value (`Basic base64(user:token)`) from the configured token; undefined without one. */
+export async function configuredAuthorization(cfg: Config, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const t = await readToken(cfg, env);
+  return t ? `Basic ${Buffer.from(`${cfg.gitUsername}:${t.token}`).toString('base64')}` : undefined;
+}
+
 /**
- * The external main without starting git, so an idle `pull --all` over 1,000 agents costs one HTTP request (on
- * kept-alive connections) per agent instead of a `git fetch` process each. Returns the oid, null when the remote
- * has no main, or undefined when it cannot tell (ssh remotes, any error): then the caller fetches.
+ * The external main without starting git, so an idle `pull --all` over 1,000 agents (or a `daemon` round) costs one
+ * HTTP request (on kept-alive connections) per agent instead of a `git fetch` process each. Returns the oid, null
+ * when the remote has no main, or undefined when it cannot tell (ssh remotes, any error): then the caller fetches.
  * No redirect is followed: the token must not reach another host.
  */
-export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.ProcessEnv = process.env): Promise<string | null | undefined> {
+export async function probeRemoteMain(url: string, authorization: string | undefined): Promise<string | null | undefined> {
   try {
     const kind = remoteKind(url);
     if (kind === 'file') {
@@ -46,8 +52,7 @@ export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.Proc
     }
     if (kind !== 'https') return undefined;
     const headers: Record<string, string> = { 'user-agent': 'git/2.39 letta-memfs-hooks', accept: 'application/x-git-upload-pack-advertisement' };
-    const t = await readToken(cfg, env);
-    if (t) headers.authorization = `Basic ${Buffer.from(`${cfg.gitUsername}:${t.token}`).toString('base64')}`;
+    if (authorization) headers.authorization = authorization;
     const res = await httpRequest(`${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`, { method: 'GET', headers, timeoutMs: 15_000 });
     const type = res.header('content-type') ?? '';
     // A cut advertisement might lack main: then we cannot tell, and the caller fetches.

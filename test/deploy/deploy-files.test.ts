@@ -80,4 +80,19 @@ describe('deploy/', () => {
       expect(text, f).not.toMatch(/npm (install|i) (-g )?letta-memfs-hooks\b/);
     }
   });
+
+  it('the daemon user units run the user-prefix install, with secrets only from a file, and stop with SIGTERM', () => {
+    const unit = code(read('deploy/letta-memfs-hooks-daemon.service'));
+    expect(unit).toMatch(/^ExecStart=%h\/\.local\/bin\/letta-memfs-hooks daemon$/m);
+    expect(unit).toMatch(/^EnvironmentFile=-%h\/\.config\/letta-memfs-hooks\/daemon\.env$/m);
+    expect(unit).toMatch(/^KillSignal=SIGTERM$/m);
+    expect(unit).toMatch(/^WantedBy=default\.target$/m);
+    expect(unit).not.toMatch(/TOKEN=|^User=/m);
+    const plist = read('deploy/com.letta-memfs-hooks.daemon.plist');
+    const args = /<key>ProgramArguments<\/key>\s*<array>([\s\S]*?)<\/array>/.exec(plist)?.[1] ?? '';
+    expect([...args.matchAll(/<string>([^<]*)<\/string>/g)].map((m) => m[1])).toEqual(['/Users/YOU/.local/bin/letta-memfs-hooks', 'daemon']);
+    expect(plist).not.toMatch(/TOKEN/);
+    // Well-formed enough for launchd: every <key> has a value, tags balance.
+    for (const tag of ['dict', 'array', 'plist']) expect(plist.split(`<${tag}`).length, tag).toBe(plist.split(`</${tag}>`).length);
+  });
 });

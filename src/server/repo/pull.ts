@@ -7,7 +7,7 @@ import type { LettaClientOptions } from '../letta/letta-api.js';
 import { waitLock } from '../../core/lock.js';
 import { MAIN, readRef, ZERO } from '../../git/refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
-import { probeRemoteMain } from '../../git/remote-head.js';
+import { configuredAuthorization, probeRemoteMain } from '../../git/remote-head.js';
 import { type SyncOutcome, syncAgent } from '../letta/sync.js';
 import { selfCommand } from '../../core/self-command.js';
 import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '../../sync/merge.js';
@@ -164,7 +164,7 @@ export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions):
 async function unchanged(repo: AgentRepo, ctx: PullContext, out: PullOutcome): Promise<boolean> {
   const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
   if (!settings?.remote) return false;
-  const probed = await probeRemoteMain(settings.remote, ctx.config, ctx.env);
+  const probed = await probeRemoteMain(settings.remote, await configuredAuthorization(ctx.config, ctx.env));
   if (probed === undefined) return false;
   const [local, tracking] = await Promise.all([readRef(repo.gitDir, MAIN), readRef(repo.gitDir, TRACKING_REF)]);
   if (probed === null || !local || probed !== local) return false;

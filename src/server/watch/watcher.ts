@@ -1,3 +1,5 @@
+import { Backoff } from '../../core/backoff.js';
+import { KeyedQueue } from '../../core/keyed-queue.js';
 import { mapLimit } from '../../core/map-limit.js';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -53,9 +55,6 @@ export interface CycleReport {
 interface Entry {
   repo: AgentRepo;
   lastSeen?: string;
-  /** Earliest time a failed sync is retried (backoff while Letta is down). */
-  retryAt: number;
-  retryDelay: number;
   /** When maintenance has deletions due (a new pack's grace period ends). */
   maintainAt?: number;
 }
@@ -67,19 +66,21 @@ interface Entry {
  */
 export class Watcher {
   private readonly agents = new Map<string, Entry>();
-  private readonly queued = new Map<string, TriggerReason>();
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly queue: KeyedQueue<TriggerReason>;
+  /** Failed syncs wait before their retry (Letta down): 1 s, doubling up to a minute. */
+  private readonly syncBackoff = new Backoff(1000, 60_000);
   private readonly timers: NodeJS.Timeout[] = [];
   private server?: http.Server;
   private stopping = false;
   /** Set once the first scan is done: until then the endpoint answers 503. */
   private ready = false;
   private report: CycleReport = Watcher.emptyReport();
-  private idleWaiters: (() => void)[] = [];
   /** Every pull outcome, newest last (bounded); tests read it. */
   readonly outcomes: PullOutcome[] = [];
 
-  constructor(private readonly opts: WatchOptions) {}
+  constructor(private readonly opts: WatchOptions) {
+    this.queue = new KeyedQueue((id, reason) => this.runOne(id, reason), opts.concurrency ?? 4);
+  }
 
   private static emptyReport(): CycleReport {
     return { agents: 0, newAgents: 0, triggered: 0, pulls: 0, syncCalls: 0, errors: 0, conflicts: 0 };
@@ -125,8 +126,7 @@ export class Watcher {
 
   /** Resolves when no pull is queued or running. */
   idle(): Promise<void> {
-    if (this.queued.size === 0 && this.running.size === 0) return Promise.resolve();
-    return new Promise((r) => this.idleWaiters.push(r));
+    return this.queue.idle();
   }
 
   /** Queues a pull of one agent; triggers for an agent already queued coalesce. */
@@ -134,12 +134,8 @@ export class Watcher {
     if (this.stopping || !this.agents.has(agentId)) return false;
     // The periodic pull of an agent whose pull is running now (a new agent's first one) would only repeat it; a
     // webhook or poke during a pull still queues one more, since it may announce a commit that pull did not see.
-    if (reason === 'periodic' && this.running.has(agentId)) return true;
-    if (!this.queued.has(agentId)) {
-      this.queued.set(agentId, reason);
-      this.report.triggered++;
-    }
-    this.drain();
+    if (reason === 'periodic' && this.queue.isRunning(agentId)) return true;
+    if (this.queue.enqueue(agentId, reason)) this.report.triggered++;
     return true;
   }
 
@@ -171,11 +167,11 @@ export class Watcher {
           continue;
         }
         this.report.newAgents++;
-        this.agents.set(repo.agentId, { repo, retryAt: 0, retryDelay: 1000, lastSeen: await readRef(repo.gitDir, MAIN) });
+        this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
         this.trigger(repo.agentId, 'new-agent');
         continue;
       }
-      this.agents.set(repo.agentId, { repo, retryAt: 0, retryDelay: 1000, lastSeen: await readRef(repo.gitDir, MAIN) });
+      this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
       if (startup) this.trigger(repo.agentId, 'startup');
     }
   }
@@ -185,7 +181,7 @@ export class Watcher {
     const now = Date.now();
     // A bounded number of file reads at a time: 1,000 agents at once would only inflate memory (RSS goal 150 MB).
     await mapLimit([...this.agents.values()], 32, async (e) => {
-        if (this.queued.has(e.repo.agentId) || this.running.has(e.repo.agentId)) return;
+        if (this.queue.busy(e.repo.agentId)) return;
         const head = await readRef(e.repo.gitDir, MAIN).catch(() => undefined);
         // An unreadable ref (the server rewrites it in place: storage/local.py upload_bytes) is looked at next tick.
         if (head && head !== e.lastSeen) {
@@ -196,24 +192,9 @@ export class Watcher {
           this.trigger(e.repo.agentId, 'maintain');
           return;
         }
-        if (now >= e.retryAt && (await needsSync(e.repo, { knownHead: head }).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
+        if (this.syncBackoff.due(e.repo.agentId, now) && (await needsSync(e.repo, { knownHead: head }).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
       },
     );
-  }
-
-  private drain(): void {
-    const limit = this.opts.concurrency ?? 4;
-    for (const [agentId, reason] of this.queued) {
-      if (this.running.size >= limit) return;
-      if (this.running.has(agentId)) continue;
-      this.queued.delete(agentId);
-      const p = this.runOne(agentId, reason).finally(() => {
-        this.running.delete(agentId);
-        this.drain();
-        if (this.queued.size === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
-      this.running.set(agentId, p);
-    }
   }
 
   private async runOne(agentId: string, reason: TriggerReason): Promise<void> {
@@ -234,13 +215,8 @@ export class Watcher {
     // What this pull left main at, not main now: a server commit that landed during the pull is still a change
     // the next poll must see.
     if (o.head) e.lastSeen = o.head;
-    if (o.sync?.action === 'failed') {
-      e.retryAt = Date.now() + e.retryDelay;
-      e.retryDelay = Math.min(e.retryDelay * 2, 60_000);
-    } else if (o.sync && o.sync.action !== 'busy') {
-      e.retryAt = 0;
-      e.retryDelay = 1000;
-    }
+    if (o.sync?.action === 'failed') this.syncBackoff.failed(agentId);
+    else if (o.sync && o.sync.action !== 'busy') this.syncBackoff.succeeded(agentId);
     if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
       const what = [o.steps.join('+') || 'no git change', o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
         .filter(Boolean)
@@ -288,7 +264,6 @@ export class Watcher {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    this.queued.clear();
     const closing = this.server
       ? new Promise<void>((r) => {
           this.server!.close(() => r());
@@ -296,6 +271,6 @@ export class Watcher {
           this.server!.closeAllConnections();
         })
       : Promise.resolve();
-    await Promise.all([closing, ...this.running.values()]);
+    await Promise.all([closing, this.queue.stop()]);
   }
 }

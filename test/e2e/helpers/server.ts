@@ -1,13 +1,16 @@
 // A real `letta server` for one test file: its own PostgreSQL database (letta_e2e_<random>, schema from
 // scripts/e2e/create_schema.py), an isolated HOME (so memfs lives in <home>/.letta/memfs), a free port on
 // 127.0.0.1, LETTA_MEMFS_SERVICE_URL=local. Killed by process group and its database dropped on stop().
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { REPO_ROOT } from './env.js';
+
+const execFileAsync = promisify(execFile);
 
 export const DEFAULT_ORG = 'org-00000000-0000-4000-8000-000000000000';
 
@@ -40,9 +43,13 @@ function adminUri(): string {
   return process.env.LETTA_E2E_PG_ADMIN_URI ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 }
 
-function py(venv: string, args: string[]): void {
+/**
+ * Runs a script of ours with the venv's Python without blocking this process: the schema creation imports all of
+ * letta and can take over a minute on a loaded machine, longer than vitest's worker may go without answering its RPC.
+ */
+async function py(venv: string, args: string[]): Promise<void> {
   try {
-    execFileSync(join(venv, 'bin', 'python'), args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    await execFileAsync(join(venv, 'bin', 'python'), args, { cwd: REPO_ROOT, encoding: 'utf8' });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`${args.join(' ')} failed: ${(e.stderr || e.message).trim().split('\n').slice(-3).join(' | ')}`);
@@ -64,7 +71,7 @@ export class LettaServer {
 
   static async start(opts: ServerOptions): Promise<LettaServer> {
     const s = new LettaServer(opts);
-    py(opts.venv, [join(REPO_ROOT, 'scripts/e2e/db.py'), 'create', s.db]);
+    await py(opts.venv, [join(REPO_ROOT, 'scripts/e2e/db.py'), 'create', s.db]);
     s.port = await freePort();
     await s.boot();
     return s;
@@ -124,7 +131,9 @@ export class LettaServer {
     proc.once('exit', (code) => {
       exited = code;
     });
-    const deadline = Date.now() + 120_000;
+    // A loaded machine (shared cores) can take longer than the usual half a minute: LETTA_E2E_START_SECONDS.
+    const startSeconds = Number(process.env.LETTA_E2E_START_SECONDS ?? 120);
+    const deadline = Date.now() + startSeconds * 1000;
     while (Date.now() < deadline) {
       if (exited !== undefined) throw new Error(`letta server exited with ${exited} during start-up; log tail:\n${this.log().slice(-3000)}`);
       try {
@@ -135,7 +144,7 @@ export class LettaServer {
       }
       await new Promise((r) => setTimeout(r, 300));
     }
-    throw new Error(`letta server did not answer /v1/health/ within 120 s; log tail:\n${this.log().slice(-3000)}`);
+    throw new Error(`letta server did not answer /v1/health/ within ${startSeconds} s (fix on a loaded machine: LETTA_E2E_START_SECONDS=300); log tail:\n${this.log().slice(-3000)}`);
   }
 
   /** Kills the server's process group. With keepData the database and HOME stay for a later boot(). */
@@ -160,7 +169,7 @@ export class LettaServer {
       clearTimeout(timer);
     }
     if (!opts.keepData) {
-      py(this.opts.venv, [join(REPO_ROOT, 'scripts/e2e/db.py'), 'drop', this.db]);
+      await py(this.opts.venv, [join(REPO_ROOT, 'scripts/e2e/db.py'), 'drop', this.db]);
       if (!process.env.LETTA_E2E_KEEP) rmSync(this.home, { recursive: true, force: true });
     }
   }

@@ -1,0 +1,61 @@
+/**
+ * What the client's hot paths load, read from esbuild's metafile for the same bundle settings as
+ * scripts/build-runtime.mjs (ESM, code splitting): the modules in the static import closure of the background push
+ * (one process per local commit) and of the local daemon's round. Nothing from the server role (src/server/) and not
+ * the bundled HTTP client (undici, ~538 KB minified) may be in them: each would be parsed on every push.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { build, type Metafile } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+/** Inputs of every output file reachable from the entry's output by static imports. */
+function staticInputs(meta: Metafile, entry: string): string[] {
+  const out = Object.entries(meta.outputs).find(([, o]) => o.entryPoint === entry)?.[0];
+  if (!out) throw new Error(`no output for ${entry}`);
+  const seen = new Set<string>();
+  const walk = (o: string) => {
+    if (seen.has(o)) return;
+    seen.add(o);
+    for (const i of meta.outputs[o].imports) if (i.kind === 'import-statement' && !i.external) walk(i.path);
+  };
+  walk(out);
+  return [...seen].flatMap((o) => Object.keys(meta.outputs[o].inputs));
+}
+
+describe('client hot paths', () => {
+  it('the background push and the daemon round load nothing from src/server/ and no bundled HTTP client', async () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-meta-'));
+    try {
+      const r = await build({
+        absWorkingDir: ROOT,
+        entryPoints: ['src/client/background-push-run.ts', 'src/client/daemon/daemon.ts', 'src/server/repo/pull.ts'],
+        outdir,
+        bundle: true,
+        splitting: true,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        metafile: true,
+        write: false,
+        logLevel: 'silent',
+      });
+      const push = staticInputs(r.metafile, 'src/client/background-push-run.ts');
+      const daemon = staticInputs(r.metafile, 'src/client/daemon/daemon.ts');
+      expect(push).toContain('src/client/local-sync.ts');
+      expect(daemon).toContain('src/client/local-sync.ts');
+      for (const inputs of [push, daemon]) {
+        expect(inputs.filter((i) => i.startsWith('src/server/'))).toEqual([]);
+        expect(inputs.filter((i) => i.includes('node_modules/undici/'))).toEqual([]);
+      }
+      // The check can fail: the server's pull does load both.
+      const server = staticInputs(r.metafile, 'src/server/repo/pull.ts');
+      expect(server.some((i) => i.includes('node_modules/undici/'))).toBe(true);
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
