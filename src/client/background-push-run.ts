@@ -2,6 +2,8 @@
 import path from 'node:path';
 import { formatError } from '../core/errors.js';
 import { waitLock } from '../core/lock.js';
+import { git } from '../git/git.js';
+import { waitForHarness } from './harness-lease.js';
 import { pushLocalMain } from './local-sync.js';
 
 async function main(): Promise<void> {
@@ -15,6 +17,13 @@ async function main(): Promise<void> {
     return;
   }
   try {
+    // Letta Code commits inside its memory lease; pushing then could race its own sync or repair agent.
+    const gitDir = path.resolve(workTree, (await git(['rev-parse', '--git-dir'], { cwd: workTree })).stdout);
+    const held = await waitForHarness(gitDir);
+    if (held) {
+      process.stdout.write(`${at} push deferred: ${held}; the next commit or pull pushes it\n`);
+      return;
+    }
     const r = await pushLocalMain(workTree);
     process.stdout.write(`${at} push ${r.oid?.slice(0, 12) ?? '-'}: ${r.result}${r.detail ? ` (${r.detail})` : ''}\n`);
   } catch (err) {

@@ -22,6 +22,7 @@ import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '
 import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../sync/plan.js';
 import { pullLockFile, pullStateFile, readPullState } from '../sync/state.js';
 import { LOCAL_REMOTE, LOCAL_TRACKING_REF } from './local-backend.js';
+import { harnessHold, processRunning, readLeaseFiles, waitForHarness } from './harness-lease.js';
 
 /** Files git keeps while an operation waits for the user (git's own sequencer and am state). */
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
@@ -147,6 +148,12 @@ export async function pullLocal(repo: RepoPaths, settings: Settings): Promise<Lo
 }
 
 async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state: Awaited<ReturnType<typeof readPullState>>): Promise<void> {
+  // Letta Code's memory worker or repair agent writes this checkout under its lease: wait a little, else next round.
+  const held = await waitForHarness(repo.gitDir);
+  if (held) {
+    out.deferred = `${held}; the next pull does this round`;
+    return;
+  }
   for (let i = 0; i < MAX_ROUNDS; i++) {
     const fetched = await fetchOrigin(cwd);
     const local = await oidOf(cwd, MAIN);
@@ -166,7 +173,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.remoteHead = local;
       return;
     }
-    const blocker = workTreeBlocker(await viewWorkTree(repo, cwd));
+    const blocker = (await harnessHold(await readLeaseFiles(repo.gitDir), processRunning)) ?? workTreeBlocker(await viewWorkTree(repo, cwd));
     if (blocker) {
       out.deferred = blocker;
       return;
