@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lcCommit, lcInitialize } from '../fixtures/letta-code-local.js';
-import { cli, clientSuite, gitOk, md, type Sandbox, sandbox } from './env.js';
+import { cli, clientSuite, gitOk, md, localMachine, type LocalMachine } from './env.js';
 
 // `pull` and the background push leave a local-backend checkout alone while Letta Code holds it: its memory lease
 // (.git/letta-memory-operation.lock) or its repair agent's claim (.git/letta-memory-repair.json). The files are
@@ -39,14 +39,8 @@ async function dead(): Promise<number> {
   return pid;
 }
 
-interface Machine {
-  sb: Sandbox;
-  dir: string;
-}
-function machine(root: string, name: string): Machine {
-  const sb = sandbox(path.join(root, name), { LETTA_MEMFS_GIT_TOKEN: TOKEN });
-  return { sb, dir: path.join(sb.home, '.letta', 'lc-local-backend', 'memfs', LOCAL, 'memory') };
-}
+type Machine = LocalMachine;
+const machine = (root: string, name: string): Machine => localMachine(root, name, LOCAL, TOKEN);
 const pull = (m: Machine) => cli(m.sb, ['pull'], { cwd: m.dir });
 const status = (m: Machine) => cli(m.sb, ['status'], { cwd: m.dir });
 const head = (m: Machine) => gitOk(m.sb, m.dir, ['rev-parse', 'refs/heads/main']);
