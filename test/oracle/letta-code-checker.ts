@@ -111,11 +111,13 @@ export class LettaCodeChecker {
   /**
    * Linked worktrees of the repo, one per extra runner: each has its own index and HEAD, and shares the hooks, the
    * layout policy and the objects through the common dir, where the hook reads them (`git rev-parse --git-common-dir`).
+   * No files are checked out: the hook reads the index and HEAD only, and a generated file (a symlink loop named
+   * `git`, a .gitattributes) in the runner's working directory would change what its git spawns do.
    */
   private worktreesFor(jobs: number, at: string): string[] {
     while (this.worktrees.length < jobs - 1) {
       const wt = `${this.repo}-wt${this.worktrees.length + 1}`;
-      git(this.repo, ['worktree', 'add', '--quiet', '--detach', wt, at]);
+      git(this.repo, ['worktree', 'add', '--quiet', '--detach', '--no-checkout', wt, at]);
       this.worktrees.push(wt);
     }
     return [this.repo, ...this.worktrees.slice(0, jobs - 1)];
