@@ -6,6 +6,7 @@ import path from 'node:path';
 import { formatError } from '../core/errors.js';
 import { waitLock } from '../core/lock.js';
 import { readSettings } from '../core/settings.js';
+import { waitForHarness } from './harness-lease.js';
 import { pushLocalMain } from './local-sync.js';
 
 async function main(): Promise<void> {
@@ -22,7 +23,14 @@ async function main(): Promise<void> {
     return;
   }
   try {
-    const r = await pushLocalMain({ gitDir: path.dirname(stateDir) });
+    // Letta Code commits inside its memory lease; pushing then could race its own sync or repair agent.
+    const gitDir = path.dirname(stateDir);
+    const held = await waitForHarness(gitDir);
+    if (held) {
+      process.stdout.write(`${at} push deferred: ${held}; the next commit or pull pushes it\n`);
+      return;
+    }
+    const r = await pushLocalMain({ gitDir });
     process.stdout.write(`${at} push ${r.oid?.slice(0, 12) ?? '-'}: ${r.result}${r.detail ? ` (${r.detail})` : ''}\n`);
   } catch (err) {
     process.stdout.write(`${at} push failed: ${formatError(err)}\n`);

@@ -6,11 +6,14 @@ import { readPullState } from '../sync/state.js';
 import { pushLogFile } from './background-push.js';
 import { LOCAL_TRACKING_REF } from './local-backend.js';
 import { readRefusal, type Refusal, refusalFix, refusalReason } from './merge-refusal.js';
+import { harnessHold, processRunning, readLeaseFiles } from './harness-lease.js';
 
 export interface LocalSyncStatus {
   /** The last line of `<state dir>/push.log` (one per background push). */
   lastBackgroundPush?: string;
   lastPullRound?: { at: string; error?: string };
+  /** Why Letta Code holds the checkout now (its memory lease or a repair claim): pull and push wait for it. */
+  harness?: string;
   /** Each conflict ref still present: this checkout's side of a conflict the host's version won. Delete it when dealt with. */
   conflicts: { ref: string; oid: string; paths: string[]; at?: string }[];
   /** A merge the checkout's consumer rejects, still standing (merge-refusal.ts). */
@@ -34,6 +37,7 @@ export async function localSyncStatus(repo: RepoPaths, stateDir: string): Promis
     lastBackgroundPush: log.trim().split('\n').filter(Boolean).pop(),
     lastPullRound: state.lastPullAt ? { at: state.lastPullAt, error: state.lastError?.message } : undefined,
     conflicts,
+    harness: await harnessHold(await readLeaseFiles(repo.gitDir), processRunning),
   };
 }
 
@@ -44,6 +48,7 @@ export function formatLocalRows(s: LocalSyncStatus): [string, string][] {
     ['pull round', s.lastPullRound ? `${s.lastPullRound.at}${s.lastPullRound.error ? ` FAILED: ${s.lastPullRound.error}` : ''}` : 'never (run letta-memfs-hooks pull, e.g. from cron)'],
   ];
   if (s.refused) rows.push(['REFUSED', `${s.refused.at} ${refusalReason(s.refused)} (fix: ${refusalFix(s.refused, LOCAL_TRACKING_REF)})`]);
+  if (s.harness) rows.push(['Letta Code', `${s.harness}; pull and the background push wait for it (a few seconds), then leave the work to the next round`]);
   for (const c of s.conflicts) {
     rows.push(['CONFLICT', `${c.ref} keeps this checkout's side${c.paths.length ? ` of ${c.paths.join(', ')}` : ''}; main has the host's version (git diff ${c.ref} main; delete the ref when done)`]);
   }

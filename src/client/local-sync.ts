@@ -24,6 +24,7 @@ import { pullLockFile, pullStateFile, readPullState } from '../sync/state.js';
 import { LOCAL_REMOTE, LOCAL_TRACKING_REF } from './local-backend.js';
 import { auditBeforeMove } from './merge-audit.js';
 import { clearRefusal, recordRefusal, type Refusal, REFUSED_REF, refusalFix, refusalReason } from './merge-refusal.js';
+import { harnessHold, processRunning, readLeaseFiles, waitForHarness } from './harness-lease.js';
 
 /** Files git keeps while an operation waits for the user (git's own sequencer and am state). */
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
@@ -125,6 +126,8 @@ export interface LocalPullOutcome {
   conflict?: ConflictRecord;
   /** Why main was not moved although the host has commits this checkout lacks, and what lets the next pull do it. */
   deferred?: Deferred;
+  /** Letta Code holds the checkout (its lease or a repair claim): the round is left to the next pull, not failed. */
+  waiting?: string;
   /** The merge (or fast-forward) the checkout's consumer rejects: main was not moved (merge-refusal.ts). */
   refused?: Refusal;
   /** A refusal that stands, and its fix. */
@@ -177,6 +180,12 @@ export async function pullLocal(repo: RepoPaths, settings: Settings): Promise<Lo
 }
 
 async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state: Awaited<ReturnType<typeof readPullState>>): Promise<void> {
+  // Letta Code's memory worker or repair agent writes this checkout under its lease: wait a little, else next round.
+  const held = await waitForHarness(repo.gitDir);
+  if (held) {
+    out.waiting = `${held}; the next pull does this round`;
+    return;
+  }
   for (let i = 0; i < MAX_ROUNDS; i++) {
     const fetched = await fetchOrigin(cwd);
     const local = await oidOf(cwd, MAIN);
@@ -196,7 +205,7 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.remoteHead = local;
       return;
     }
-    const blocker = workTreeBlocker(await viewWorkTree(repo, cwd));
+    const blocker = (await harnessHold(await readLeaseFiles(repo.gitDir), processRunning)) ?? workTreeBlocker(await viewWorkTree(repo, cwd));
     if (blocker) {
       out.deferred = { cause: blocker, fix: `deal with that (or let Letta Code finish its turn), then run ${selfCommand()} pull again` };
       return;

@@ -10,18 +10,31 @@ import { NeedsYaml, Yaml11Refusal } from './simple-yaml.js';
 /** Parses YAML text; throws on invalid YAML (its message's first line is shown). */
 export type YamlParser = (text: string) => unknown;
 
-/** Files whose frontmatter Letta Code checks (letta-code src/agent/memory-git-hooks.ts @ v0.30.28, pre-commit). */
+/** Files whose frontmatter every Letta Code release checks (legacy pre-commit @ v0.30.28 through 0.34.12). */
 export function isCheckedMemoryFile(path: string): boolean {
   return /^(memory\/)?(system|reference)\/.*\.md$/.test(path);
 }
 
-// Keys the server reads (letta/services/memory_repo/block_markdown.py @ 0.16.7). Letta Code's pre-commit allows
-// description, read_only and limit; the server also writes `metadata` when a block has any, so a pulled file may carry it.
-const ALLOWED_KEYS = ['description', 'read_only', 'limit', 'metadata'];
+/**
+ * Files the Letta server syncs as blocks: every `.md` outside skills/, plus skills/<name>/SKILL.md
+ * (letta/services/memory_repo/path_mapping.py memory_block_label_from_markdown_path @ 0.16.8).
+ */
+export function serverSyncs(path: string): boolean {
+  if (!path.endsWith('.md')) return false;
+  if (!path.startsWith('skills/')) return true;
+  const parts = path.split('/');
+  return parts.length === 3 && parts[1] !== '' && parts[2] === 'SKILL.md';
+}
+
+// Keys the server reads (letta/services/memory_repo/block_markdown.py @ 0.16.8 parse_block_markdown takes these four
+// and ignores any other key). Letta Code's legacy pre-commit allows description, read_only and limit; the server
+// writes `metadata` when a block has any; Letta Code 0.34's v2 layout writes `name` beside description, for server
+// agents' checkouts too, and the server ignores it.
+const ALLOWED_KEYS = ['description', 'read_only', 'limit', 'metadata', 'name'];
 
 export type Frontmatter =
   | { ok: true; data: Record<string, unknown> }
-  | { ok: false; message: string; fix: string };
+  | { ok: false; message: string; fix: string; absent?: true };
 
 /**
  * Parses frontmatter the way the server does: the text (CRLF taken as LF) starts with `---\n`, and the YAML ends at
@@ -32,11 +45,15 @@ export function parseFrontmatterWith(text: string, parseYaml: YamlParser): Front
   // The server reads files with universal newlines (subprocess text=True): CRLF and a lone CR are both LF.
   const t = text.replace(/\r\n?/g, '\n');
   // Python keeps a UTF-8 BOM as U+FEFF, so the server sees no leading ---: frontmatter would become block text.
-  if (t.startsWith('\ufeff')) {
+  const firstLine = t.replace(/^\ufeff/, '').split('\n')[0];
+  if (t.startsWith('\ufeff') && /^---[ \t]*$/.test(firstLine)) {
     return { ok: false, message: 'starts with a UTF-8 byte order mark (BOM); the server would take the frontmatter as block text', fix: 'save the file as UTF-8 without BOM' };
   }
+  if (/^---[ \t]+$/.test(firstLine)) {
+    return { ok: false, message: 'has spaces after its opening ---; the server would take the frontmatter as block text', fix: 'make the first line exactly ---' };
+  }
   if (!t.startsWith('---\n')) {
-    return { ok: false, message: 'has no frontmatter (the file must start with a --- line)', fix: 'start it with ---, a "description: ..." line, then ---' };
+    return { ok: false, absent: true, message: 'has no frontmatter (the file must start with a --- line)', fix: 'start it with ---, a "description: ..." line, then ---' };
   }
   const end = t.indexOf('\n---\n', 4);
   if (end < 0) {
@@ -48,9 +65,14 @@ export function parseFrontmatterWith(text: string, parseYaml: YamlParser): Front
     };
   }
   const yamlText = t.slice(4, end);
+  // An empty frontmatter is YAML null to PyYAML, not a mapping: the server takes the whole file, --- lines included,
+  // as the block's value (parse_block_markdown @ 0.16.8).
+  if (yamlText.trim() === '') {
+    return { ok: false, message: 'has an empty frontmatter; the server would take the --- lines as block text', fix: 'add a "description: ..." line between the --- lines, or remove both' };
+  }
   let data: unknown;
   try {
-    data = yamlText.trim() === '' ? {} : parseYaml(yamlText);
+    data = parseYaml(yamlText);
   } catch (err) {
     if (err instanceof NeedsYaml) throw err;
     if (err instanceof Yaml11Refusal) return { ok: false, message: `frontmatter ${err.message}`, fix: err.fix };
@@ -90,16 +112,25 @@ function readOnlyOf(data: Record<string, unknown>): boolean {
 }
 
 /**
- * Frontmatter rules for one changed file, after Letta Code's pre-commit hook (letta-code
- * src/agent/memory-git-hooks.ts @ v0.30.28): closed frontmatter, non-empty `description`, only known keys, and
- * `read_only` is the server's: a client may not add, change or remove it, nor edit a file that has it.
+ * A file the server may take whole as its block's value: a frontmatter-free file is "value-only (backward compat)" to
+ * parse_block_markdown (block_markdown.py @ 0.16.8), which breaks nothing. Letta Code 0.34's v2 layout writes its
+ * MEMORY.md indexes so, anywhere; its legacy pre-commit requires frontmatter only under system/ and reference/.
+ */
+function mayLackFrontmatter(path: string): boolean {
+  return path.split('/').at(-1) === 'MEMORY.md' || !isCheckedMemoryFile(path);
+}
+
+/**
+ * Frontmatter rules for one changed file the server syncs (serverSyncs). Everywhere: what the server would misread
+ * (frontmatter it takes as block text, YAML 1.1 types it cannot store) and `read_only`, which is the server's: a
+ * client may not add, change or remove it, nor edit a file that has it. Under system/ and reference/ also what every
+ * Letta Code release's pre-commit requires there (letta-code src/agent/memory-git-hooks.ts @ v0.30.28): frontmatter
+ * (MEMORY.md indexes excepted), a non-empty `description`, only known keys. Elsewhere the server ignores unknown keys
+ * and keeps a block's description when a file has none (block_manager_git.py _sync_block_to_postgres @ 0.16.8).
  * `base` is the remote's version of the file: a string, null when the remote has no such file, undefined when the
  * remote's state is unknown (a new branch), in which case there is nothing to compare read_only against.
  */
 export function checkFrontmatterWith(path: string, text: string, base: string | null | undefined, parseYaml: YamlParser): Problem[] {
-  const fm = parseFrontmatterWith(text, parseYaml);
-  if (!fm.ok) return [{ path, message: fm.message, fix: fm.fix }];
-  const problems: Problem[] = [];
   const baseFm = typeof base === 'string' ? parseFrontmatterWith(base, parseYaml) : undefined;
   const baseData = baseFm?.ok ? baseFm.data : undefined;
   if (baseData && readOnlyOf(baseData)) {
@@ -109,9 +140,18 @@ export function checkFrontmatterWith(path: string, text: string, base: string | 
     }
     return [];
   }
-  for (const key of Object.keys(fm.data)) {
-    if (!ALLOWED_KEYS.includes(key)) {
-      problems.push({ path, message: `unknown frontmatter key "${key}" (allowed: ${ALLOWED_KEYS.join(', ')})`, fix: `remove "${key}" from the frontmatter` });
+  const fm = parseFrontmatterWith(text, parseYaml);
+  if (!fm.ok) {
+    if (fm.absent && mayLackFrontmatter(path) && !(baseData && 'read_only' in baseData)) return [];
+    return [{ path, message: fm.message, fix: fm.fix }];
+  }
+  const strict = isCheckedMemoryFile(path);
+  const problems: Problem[] = [];
+  if (strict) {
+    for (const key of Object.keys(fm.data)) {
+      if (!ALLOWED_KEYS.includes(key)) {
+        problems.push({ path, message: `unknown frontmatter key "${key}" (allowed: ${ALLOWED_KEYS.join(', ')})`, fix: `remove "${key}" from the frontmatter` });
+      }
     }
   }
   problems.push(...typeProblems(path, fm.data));
@@ -119,11 +159,11 @@ export function checkFrontmatterWith(path: string, text: string, base: string | 
   // The server writes `description: null` for a block without one (block_markdown.py @ 0.16.7); editing such a
   // block's value is fine, only a description that was there may not be dropped or emptied.
   const inheritedNull = desc === null && baseData !== undefined && (baseData.description === null || baseData.description === '');
-  if (!inheritedNull && (desc === undefined || desc === null)) {
-    problems.push({ path, message: 'frontmatter has no description', fix: 'add a line "description: <what this block is for>"' });
-  } else if (!inheritedNull && typeof desc !== 'string') {
+  if (desc !== undefined && desc !== null && typeof desc !== 'string') {
     problems.push({ path, message: `description must be text, but the Letta server (YAML 1.1) reads it as ${JSON.stringify(desc)}`, fix: 'put the description in double quotes: description: "..."' });
-  } else if (!inheritedNull && (typeof desc !== 'string' || desc.trim() === '')) {
+  } else if (strict && !inheritedNull && (desc === undefined || desc === null)) {
+    problems.push({ path, message: 'frontmatter has no description', fix: 'add a line "description: <what this block is for>"' });
+  } else if (strict && !inheritedNull && typeof desc === 'string' && desc.trim() === '') {
     problems.push({ path, message: 'description must be a non-empty string', fix: 'give the description some text' });
   }
   if (base !== undefined) {

@@ -7,7 +7,7 @@ import type { Problem } from './problem.js';
 import { checkFrontmatterWith, type Frontmatter, parseFrontmatterWith } from './frontmatter-rules.js';
 import { parseSimpleMapping } from './simple-yaml.js';
 
-export { isCheckedMemoryFile } from './frontmatter-rules.js';
+export { isCheckedMemoryFile, serverSyncs } from './frontmatter-rules.js';
 
 const parseYaml = (text: string): unknown => parseSimpleMapping(text) ?? parseYaml11(text);
 

@@ -3,7 +3,7 @@
  * Role-independent: the client's pre-push and a server's pre-receive both call validateUpdate with a reader of
  * their own repo's objects; nothing here runs git or touches the file system.
  */
-import { checkFrontmatterWith, isCheckedMemoryFile } from './frontmatter-rules.js';
+import { checkFrontmatterWith, serverSyncs } from './frontmatter-rules.js';
 import type { BlobReader, TreeEntry } from '../git/tree.js';
 import { checkEntry } from './names.js';
 import { escapePath } from './text.js';
@@ -49,7 +49,7 @@ const human = (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n 
 
 /**
  * Content checks once names, modes and sizes passed. Encoding is checked on every file (one bad file fails the
- * server's whole read); frontmatter only on memory files that differ from the base, as Letta Code checks only staged
+ * server's whole read); frontmatter only on files the server syncs that differ from the base, as Letta Code checks only staged
  * files. A file whose content is missing from `blobs` is skipped (checked by its size or absent from the repo).
  */
 function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>, checkFrontmatter: FrontmatterCheck): Problem[] {
@@ -63,7 +63,7 @@ function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | 
       problems.push(enc);
       continue;
     }
-    if (!isCheckedMemoryFile(e.path)) continue;
+    if (!serverSyncs(e.path)) continue;
     const b = baseByPath.get(e.path);
     if (b && b.oid === e.oid) continue;
     let baseText: string | null | undefined;
@@ -143,7 +143,7 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, pro
       ? lettaCodeReads(files, update.base?.filter((e) => e.type === 'blob')).filter((oid) => !files.some((e) => e.oid === oid))
       : files
           .map((e) => ({ e, b: baseByPath.get(e.path) }))
-          .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && isCheckedMemoryFile(e.path))
+          .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && serverSyncs(e.path))
           .map(({ b }) => b!.oid);
   const wanted = profile.consumer === 'letta-code' ? new Set(lettaCodeReads(files, undefined)) : undefined;
   const sizes = await reader.sizes([...new Set([...files.map((e) => e.oid), ...baseOids])]);

@@ -77,6 +77,17 @@ export function sandbox(dir: string, extra: Record<string, string> = {}): Sandbo
   return { home, argvLog, env };
 }
 
+/** A machine running a Letta Code local-backend agent: its sandbox and the agent's memory checkout under its HOME. */
+export interface LocalMachine {
+  sb: Sandbox;
+  dir: string;
+}
+
+export function localMachine(root: string, name: string, agentId: string, token: string): LocalMachine {
+  const sb = sandbox(path.join(root, name), { LETTA_MEMFS_GIT_TOKEN: token });
+  return { sb, dir: path.join(sb.home, '.letta', 'lc-local-backend', 'memfs', agentId, 'memory') };
+}
+
 export interface Run {
   status: number;
   stdout: string;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureLettaCode, type LettaCode } from '../fixtures/letta-code.js';
 import { lcCommit, lcInitialize } from '../fixtures/letta-code-local.js';
-import { cli, clientSuite, git, gitOk, md, type Sandbox, sandbox } from './env.js';
+import { cli, clientSuite, git, gitOk, md, localMachine, type LocalMachine } from './env.js';
 
 // Two machines (two HOMEs) run the same Letta Code local-backend agent; the external host is the git http-backend
 // fixture. Letta Code's commits are its exact git argv (test/fixtures/letta-code-local.ts); its `memory status` and
@@ -20,15 +20,8 @@ beforeAll(() => {
   lc = ensureLettaCode('0.32.18');
 }, 900_000);
 
-interface Machine {
-  sb: Sandbox;
-  dir: string;
-}
-
-function machine(root: string, name: string): Machine {
-  const sb = sandbox(path.join(root, name), { LETTA_MEMFS_GIT_TOKEN: TOKEN });
-  return { sb, dir: path.join(sb.home, '.letta', 'lc-local-backend', 'memfs', LOCAL, 'memory') };
-}
+type Machine = LocalMachine;
+const machine = (root: string, name: string): Machine => localMachine(root, name, LOCAL, TOKEN);
 
 function init(m: Machine, remote: string) {
   return cli(m.sb, ['init', '--yes', '--git-user', USER, '--remote', remote], { cwd: m.dir });

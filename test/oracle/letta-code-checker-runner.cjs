@@ -8,7 +8,8 @@
  * (each step below quotes the line of the hook it mirrors). test/oracle/letta-code-checker.ts cross-checks a sample of
  * verdicts against the unmodified hook run by `git commit`, so a drift in this glue fails the test.
  *
- * stdin: JSON lines {id, repo, parent, tree, env?}; stdout: JSON lines {id, ok, output}.
+ * stdin: JSON lines {id, repo, cwd?, parent, tree, env?} (cwd: a linked worktree of repo, with its own index and HEAD;
+ * repo by default); stdout: JSON lines {id, ok, output}.
  */
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -85,7 +86,7 @@ function programsOf(repo) {
 const words = (s) => s.split(/[ \t\n]+/).filter(Boolean);
 
 async function judge(req) {
-  process.chdir(req.repo);
+  process.chdir(req.cwd || req.repo);
   git(['update-ref', 'HEAD', req.parent]);
   git(['read-tree', req.tree]);
   const env = { ...process.env, ...(req.env || {}) };

@@ -8,7 +8,8 @@
  * commit time, which a push cannot see); names with spaces or non-ASCII characters are not generated because Letta
  * Code's legacy hook splits and quotes them (its bug: the file cannot be read and the commit fails).
  *
- * Seed: LMH_ORACLE_SEED (printed); trees per layout: LMH_ORACLE_TREES (default 1000).
+ * Seed: LMH_ORACLE_SEED (printed); trees per layout: LMH_ORACLE_TREES (default 1000); concurrent checker runners:
+ * LMH_ORACLE_JOBS (default 2, one per core of the CI machine).
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +24,7 @@ import { treeGenerator } from './tree-gen.js';
 const SEED = Number(process.env.LMH_ORACLE_SEED ?? Date.now() % 1_000_000);
 const TREES = Number(process.env.LMH_ORACLE_TREES ?? 1000);
 const CROSS = 12;
+const JOBS = Number(process.env.LMH_ORACLE_JOBS ?? 2);
 const APPROVED = { LETTA_MEMORY_CONSTRAINTS_UPDATE: '1' };
 
 function entries(files: Files, blobs: Map<string, Uint8Array>): TreeEntry[] {
@@ -51,13 +53,13 @@ describe.each<Layout>(['root-marker', 'legacy-only', 'shared-memory'])('Letta Co
     process.stdout.write(`letta-code-checker oracle: seed ${SEED} (replay with LMH_ORACLE_SEED=${SEED}), ${TREES} trees per layout\n`);
     checker = LettaCodeChecker.open(lettaCodePypi('0.34.12'), layout);
   }, 600_000);
-  afterAll(() => undefined);
+  afterAll(() => checker?.close());
 
   it(`agrees on ${TREES} generated trees, refusing with a file, rule and fix`, async () => {
     const next = treeGenerator(SEED + layout.length);
     const cases = Array.from({ length: TREES }, (_, i) => next(i));
     const started = Date.now();
-    const theirs = await checker.judge(cases, APPROVED);
+    const theirs = await checker.judge(cases, APPROVED, JOBS);
     const ms = Date.now() - started;
     let accepted = 0;
     const disagreements: string[] = [];
@@ -69,10 +71,11 @@ describe.each<Layout>(['root-marker', 'legacy-only', 'shared-memory'])('Letta Co
       }
       for (const p of mine) expect(formatProblem(p)).toMatch(/^.+: .+ \(fix: .+\)$/);
     }
-    process.stdout.write(`letta-code-checker oracle ${layout}: ${cases.length} trees, ${accepted} accepted by Letta Code, judged in ${ms} ms\n`);
+    process.stdout.write(`letta-code-checker oracle ${layout}: ${cases.length} trees, ${accepted} accepted by Letta Code, judged in ${ms} ms by ${JOBS} runner(s) (${(ms / cases.length).toFixed(0)} ms/tree)\n`);
     expect(disagreements.slice(0, 5).join('\n')).toBe('');
-    // Both verdicts occur often: a generator that only made valid (or only broken) trees would prove little.
-    expect(accepted).toBeGreaterThan(cases.length * 0.1);
+    // Both verdicts occur often: a generator that only made valid (or only broken) trees would prove little. The
+    // root-marker layout accepts about 11 % of generated trees (8 of 100 and 46 of 400 seen), so the floor is 5 %.
+    expect(accepted).toBeGreaterThan(cases.length * 0.05);
     expect(accepted).toBeLessThan(cases.length * 0.9);
   }, 1_800_000);
 

@@ -51,7 +51,13 @@ export class LettaCodeChecker {
     readonly lc: LettaCodePypi,
     readonly layout: Layout,
     readonly repo: string,
+    private readonly root: string,
   ) {}
+
+  /** Removes the repo, its worktrees and the agent's home. */
+  close(): void {
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
 
   /** A repo carrying the hook files of a fresh agent of this release, with the given layout policy. */
   static open(lc: LettaCodePypi, layout: Layout, root = fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-lc-oracle-'))): LettaCodeChecker {
@@ -67,7 +73,7 @@ export class LettaCodeChecker {
     }
     fs.chmodSync(path.join(repo, '.git', 'hooks', 'pre-commit'), 0o755);
     fs.writeFileSync(path.join(repo, '.git', 'letta-memory-layout-policy'), `${layout}\n`);
-    return new LettaCodeChecker(lc, layout, repo);
+    return new LettaCodeChecker(lc, layout, repo, root);
   }
 
   /** Writes every case's parent and tree as commits (one fast-import); returns [parent, tree] commit ids per case. */
@@ -100,21 +106,54 @@ export class LettaCodeChecker {
     return marks.map(([p, t]) => [byMark.get(p)!, byMark.get(t)!]);
   }
 
-  /** Letta Code's verdict on each case, in order (one runner process). */
-  async judge(cases: readonly CheckerCase[], env: NodeJS.ProcessEnv = {}): Promise<Verdict[]> {
-    const oids = this.write(cases);
-    const child = spawn(this.lc.node, [RUNNER], { cwd: this.repo, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  private worktrees: string[] = [];
+
+  /**
+   * Linked worktrees of the repo, one per extra runner: each has its own index and HEAD, and shares the hooks, the
+   * layout policy and the objects through the common dir, where the hook reads them (`git rev-parse --git-common-dir`).
+   * No files are checked out: the hook reads the index and HEAD only, and a generated file (a symlink loop named
+   * `git`, a .gitattributes) in the runner's working directory would change what its git spawns do.
+   */
+  private worktreesFor(jobs: number, at: string): string[] {
+    while (this.worktrees.length < jobs - 1) {
+      const wt = `${this.repo}-wt${this.worktrees.length + 1}`;
+      git(this.repo, ['worktree', 'add', '--quiet', '--detach', '--no-checkout', wt, at]);
+      this.worktrees.push(wt);
+    }
+    return [this.repo, ...this.worktrees.slice(0, jobs - 1)];
+  }
+
+  /** One runner process (letta-code-checker-runner.cjs) judging its share of the cases in `cwd`. */
+  private async run(cwd: string, reqs: readonly object[], env: NodeJS.ProcessEnv): Promise<Array<Verdict & { error?: string }>> {
+    if (reqs.length === 0) return [];
+    const child = spawn(this.lc.node, [RUNNER], { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
-    child.stdin.end(cases.map((c, i) => JSON.stringify({ id: c.id, repo: this.repo, parent: oids[i][0], tree: oids[i][1], env })).join('\n') + '\n');
+    child.stdin.end(reqs.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const code = await done;
     if (code !== 0) throw new Error(`checker runner exited ${code}: ${err.slice(-2000)}`);
     const verdicts = out.trim().split('\n').map((l) => JSON.parse(l) as Verdict & { error?: string });
-    for (const v of verdicts) if (v.error) throw new Error(`checker runner failed on case ${v.id}: ${v.error}`);
-    if (verdicts.length !== cases.length) throw new Error(`checker runner answered ${verdicts.length} of ${cases.length} cases: ${err}`);
+    if (verdicts.length !== reqs.length) throw new Error(`checker runner answered ${verdicts.length} of ${reqs.length} cases: ${err}`);
+    return verdicts;
+  }
+
+  /**
+   * Letta Code's verdict on each case, in order. `jobs` runners judge interleaved shares concurrently, each in its own
+   * worktree (a runner waits on git most of the time, so two runners use both cores of a 2-core machine).
+   */
+  async judge(cases: readonly CheckerCase[], env: NodeJS.ProcessEnv = {}, jobs = 1): Promise<Verdict[]> {
+    const oids = this.write(cases);
+    const dirs = this.worktreesFor(Math.max(1, Math.min(jobs, cases.length)), oids[0]?.[0] ?? 'HEAD');
+    const shares = dirs.map((cwd, k) => ({ cwd, idx: cases.map((_, i) => i).filter((i) => i % dirs.length === k) }));
+    const answers = await Promise.all(
+      shares.map(({ cwd, idx }) => this.run(cwd, idx.map((i) => ({ id: cases[i].id, repo: this.repo, cwd, parent: oids[i][0], tree: oids[i][1], env })), env)),
+    );
+    const verdicts: Verdict[] = new Array(cases.length);
+    shares.forEach(({ idx }, k) => idx.forEach((i, j) => (verdicts[i] = answers[k][j])));
+    for (const v of verdicts as Array<Verdict & { error?: string }>) if (v.error) throw new Error(`checker runner failed on case ${v.id}: ${v.error}`);
     return verdicts;
   }
 

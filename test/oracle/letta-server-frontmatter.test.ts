@@ -1,6 +1,7 @@
 /**
  * Differential test against the Letta server's own frontmatter reader (issue 16): generated memory files, YAML 1.1
- * scalars and every kind of `limit` included, go through our server-profile rules (checkFrontmatter, as the pre-push
+ * scalars, every kind of `limit`, Letta Code 0.34's v2 `name` key and frontmatter-free files (its MEMORY.md indexes)
+ * included, at paths across the tree the server syncs, go through our server-profile rules (checkFrontmatter, as the pre-push
  * of a server agent's checkout and `serve`'s pre-receive run them) and through `parse_block_markdown` of the
  * pip-installed letta 0.16.8, in one Python process (letta_server_frontmatter.py). Whatever we accept, the server
  * reads as we predict (value, description, limit, read_only, metadata, with their types); the rest we refuse with a fix.
@@ -41,12 +42,22 @@ const SCALARS = [
 ];
 const KEYS = ['description', 'limit', 'read_only', 'metadata', 'name', 'yes', '"quoted"', 'Description'];
 
-function generate(seed: number): string[] {
+// Under system/ and reference/ Letta Code's pre-commit rules apply too; elsewhere only what the server misreads.
+const PATHS = ['reference/block.md', 'system/persona.md', 'MEMORY.md', 'reference/MEMORY.md', 'notes/topic.md', 'core.md', 'skills/s/SKILL.md'];
+const BODIES = ['# Memory\n- [tools](tools.md): how to use tools\n', 'plain value\n', '', '----\nrule first\n', '---x\n', ' ---\nindented\n', '\ufeffbom value\n', 'key: value\n'];
+
+function generate(seed: number): Array<{ path: string; text: string }> {
   const r = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
-  const out: string[] = [];
+  const out: Array<{ path: string; text: string }> = [];
   for (let i = 0; i < COUNT; i++) {
+    const path = pick(PATHS);
+    if (r() < 0.12) {
+      out.push({ path, text: pick(BODIES) });
+      continue;
+    }
     const lines: string[] = [];
+    if (r() < 0.25) lines.push(`name: ${pick(['block', path.split('/').at(-1)!.replace(/\.md$/, ''), 'yes', '1_000', '"quoted"', ''])}`);
     if (r() < 0.85) lines.push(`description: ${r() < 0.4 ? pick(['What this block is for', 'notes about tools', 'x']) : pick(SCALARS)}`);
     if (r() < 0.35) lines.push(`limit: ${pick(SCALARS.concat(['5000', '20000', '1', '0', '-1', '2147483647']))}`);
     if (r() < 0.25) lines.push(`read_only: ${pick(['true', 'false', 'yes', 'no', 'on', 'Off', 'y', '1', '"true"', 'null'])}`);
@@ -62,19 +73,19 @@ function generate(seed: number): string[] {
     const bodyText = pick(['Body text.\n', '', 'line one\nline two', '---\nnot frontmatter\n', 'with\r\ncrlf']);
     const open = r() < 0.03 ? pick(['\ufeff---', '--- ', '---x']) : '---';
     const close = r() < 0.03 ? pick(['', '--- ', '----']) : '---';
-    out.push([open, ...lines, close].join(nl) + nl + bodyText);
+    out.push({ path, text: [open, ...lines, close].join(nl) + nl + bodyText });
   }
   return out;
 }
 
-async function serverReads(python: string, files: string[]): Promise<Array<{ id: number; fields?: Record<string, Typed>; decode_error?: boolean }>> {
+async function serverReads(python: string, files: Array<{ text: string }>): Promise<Array<{ id: number; fields?: Record<string, Typed>; decode_error?: boolean }>> {
   const child = spawn(python, [path.join(root, 'test/oracle/letta_server_frontmatter.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const done = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
-  child.stdin.end(files.map((f, id) => JSON.stringify({ id, b64: Buffer.from(f).toString('base64') })).join('\n') + '\n');
+  child.stdin.end(files.map((f, id) => JSON.stringify({ id, b64: Buffer.from(f.text).toString('base64') })).join('\n') + '\n');
   const code = await done;
   if (code !== 0) throw new Error(`the server's reader exited ${code}: ${err.slice(-1500)}`);
   return out.trim().split('\n').map((l) => JSON.parse(l));
@@ -96,21 +107,28 @@ describe("Letta server 0.16.8's frontmatter reader (parse_block_markdown, PyYAML
     const ms = Date.now() - started;
     expect(theirs).toHaveLength(files.length);
     let accepted = 0;
+    const kinds = { named: 0, frontmatterFree: 0 };
     const wrong: string[] = [];
-    files.forEach((text, i) => {
-      const problems = checkFrontmatter('reference/block.md', text, undefined);
+    files.forEach(({ path: file, text }, i) => {
+      const problems = checkFrontmatter(file, text, undefined);
       for (const p of problems) expect(formatProblem(p)).toMatch(/\(fix: .+\)$/);
       if (problems.length) return;
       accepted++;
       const fm = parseFrontmatter(text);
       const t = text.replace(/\r\n?/g, '\n');
-      const predicted: Record<string, Typed> = { value: { t: 'str', v: t.slice(t.indexOf('\n---\n', 4) + 5) } };
+      // A frontmatter-free file is the block's value whole (block_markdown.py: "value-only (backward compat)").
+      const predicted: Record<string, Typed> = { value: { t: 'str', v: fm.ok ? t.slice(t.indexOf('\n---\n', 4) + 5) : t } };
+      if (!fm.ok) kinds.frontmatterFree++;
+      else if ('name' in fm.data) kinds.named++;
       if (fm.ok) for (const k of ['description', 'limit', 'read_only', 'metadata']) if (k in fm.data) predicted[k] = typed(fm.data[k]);
       const got = theirs[i].fields;
-      if (JSON.stringify(got) !== JSON.stringify(predicted)) wrong.push(`file ${i} ${JSON.stringify(text)}\n  server: ${JSON.stringify(got)}\n  ours:   ${JSON.stringify(predicted)}`);
+      if (JSON.stringify(got) !== JSON.stringify(predicted)) wrong.push(`file ${i} ${file} ${JSON.stringify(text)}\n  server: ${JSON.stringify(got)}\n  ours:   ${JSON.stringify(predicted)}`);
     });
-    process.stdout.write(`letta-server-frontmatter oracle: ${files.length} files, ${accepted} accepted, server read them in ${ms} ms\n`);
+    process.stdout.write(`letta-server-frontmatter oracle: ${files.length} files, ${accepted} accepted (${kinds.named} with name, ${kinds.frontmatterFree} frontmatter-free), server read them in ${ms} ms\n`);
     expect(wrong.slice(0, 8).join('\n')).toBe('');
+    // The v2 cases must reach the server, not just be generated.
+    expect(kinds.named).toBeGreaterThan(files.length * 0.02);
+    expect(kinds.frontmatterFree).toBeGreaterThan(files.length * 0.02);
     expect(accepted).toBeGreaterThan(files.length * 0.1);
     expect(accepted).toBeLessThan(files.length * 0.9);
   }, 1_800_000);

@@ -1,7 +1,7 @@
 """What the Letta server stores for a memory file, for many files in one process (test oracle).
 
 Run with the Python of a venv holding the real server (`bash scripts/e2e/letta-venv.sh 0.16.8`). It calls the
-server's own reader, `parse_block_markdown` in letta/services/memory_repo/block_markdown.py (letta 0.16.8), on the
+server's own reader (the installed file, see load_parse_block_markdown), `parse_block_markdown` in letta/services/memory_repo/block_markdown.py (letta 0.16.8), on the
 text the post-push sync hands it: `git show` output read by `subprocess.run(..., text=True)`
 (letta/services/memory_repo/git_operations.py `_run_git` / `get_files`), i.e. strict UTF-8 with universal newlines.
 
@@ -11,11 +11,37 @@ or {"id", "decode_error": true}. Typed values keep Python's types: {"t": "str"|"
 """
 import base64
 import datetime
+import importlib.util
 import json
 import math
+import os
 import sys
+import types
 
-from letta.services.memory_repo.block_markdown import parse_block_markdown
+
+def load_parse_block_markdown():
+    """The installed server's own block_markdown.py, loaded without running letta/__init__.py.
+
+    Importing the package imports the whole server (about a minute of a loaded 2-core machine's time); the reader
+    itself needs only PyYAML. Its one letta import, BaseBlock, serves serialize_block, which this oracle never calls,
+    so empty stand-in modules take the package's place in sys.modules while the real file is executed.
+    """
+    spec = importlib.util.find_spec("letta")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("letta is not installed in this Python (fix: run it with the venv of scripts/e2e/letta-venv.sh)")
+    source = os.path.join(spec.submodule_search_locations[0], "services", "memory_repo", "block_markdown.py")
+    for name in ("letta", "letta.schemas", "letta.schemas.block"):
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules["letta.schemas.block"].BaseBlock = None
+    module_spec = importlib.util.spec_from_file_location("letta_block_markdown", source)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    for name in ("letta", "letta.schemas", "letta.schemas.block"):
+        del sys.modules[name]
+    return module.parse_block_markdown
+
+
+parse_block_markdown = load_parse_block_markdown()
 
 
 def typed(v):

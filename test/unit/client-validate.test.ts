@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkFrontmatter, isCheckedMemoryFile, parseFrontmatter } from '../../src/validate/frontmatter.js';
+import { checkFrontmatter, isCheckedMemoryFile, parseFrontmatter, serverSyncs } from '../../src/validate/frontmatter.js';
 import { checkPushUrl, mainUpdates, parsePrePushInput } from '../../src/validate/push.js';
 import { parseLsTree, type BlobReader, type TreeEntry } from '../../src/git/tree.js';
 import { checkEncoding, validateUpdate } from '../../src/validate/tree.js';
@@ -47,6 +47,25 @@ describe('frontmatter as the server parses it', () => {
   it('checks system/ and reference/ markdown only, with or without the memory/ prefix', () => {
     for (const p of ['system/a.md', 'system/x/y.md', 'reference/r.md', 'memory/system/a.md']) expect(isCheckedMemoryFile(p)).toBe(true);
     for (const p of ['skills/s/SKILL.md', 'notes.md', 'system/a.txt', 'xsystem/a.md']) expect(isCheckedMemoryFile(p)).toBe(false);
+  });
+
+  it('checks every file the server syncs: all .md outside skills/, and skills/<name>/SKILL.md', () => {
+    for (const p of ['system/a.md', 'MEMORY.md', 'notes/x.md', 'a/b/c.md', 'skills/s/SKILL.md']) expect(serverSyncs(p)).toBe(true);
+    for (const p of ['skills/s/notes.md', 'skills/SKILL.md', 'skills//SKILL.md', 'skills/s/x/SKILL.md', 'a.txt', 'system/a.MD']) expect(serverSyncs(p)).toBe(false);
+  });
+
+  it("accepts Letta Code 0.34's v2 files (name beside description, frontmatter-free MEMORY.md); elsewhere what the server misreads", () => {
+    expect(checkFrontmatter('system/a.md', ok('v', 'name: a\n'), null)).toEqual([]);
+    expect(checkFrontmatter('core.md', ok('v', 'name: core\n'), null)).toEqual([]);
+    for (const p of ['MEMORY.md', 'reference/MEMORY.md', 'system/x/MEMORY.md', 'notes/x.md', 'core.md']) expect(checkFrontmatter(p, '# Index\n- [a](a.md)\n', null)).toEqual([]);
+    expect(checkFrontmatter('system/a.md', 'value only\n', null)[0].message).toMatch(/no frontmatter/);
+    expect(checkFrontmatter('notes/x.md', '---\ndescription: yes\n---\nv', null)[0].message).toMatch(/must be text/);
+    expect(checkFrontmatter('notes/x.md', '---\nlimit: 1_000\n---\nv', null)[0].message).toMatch(/1_000|limit/);
+    expect(checkFrontmatter('notes/x.md', '---\ndescription: d\nv', null)[0].message).toMatch(/never closed/);
+    expect(checkFrontmatter('MEMORY.md', '--- \ndescription: d\n---\nv', null)[0].message).toMatch(/spaces after its opening/);
+    expect(checkFrontmatter('notes/x.md', '\ufeff---\ndescription: d\n---\nv', null)[0].message).toMatch(/BOM/);
+    // The server ignores unknown keys and keeps a block's description when a file outside system/ and reference/ has none.
+    expect(checkFrontmatter('notes/x.md', '---\ncolour: red\n---\nv', null)).toEqual([]);
   });
 
   it('requires a non-empty description and known keys, accepting metadata and limit', () => {

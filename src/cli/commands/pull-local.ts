@@ -7,9 +7,10 @@ import { readSettings, stateDirOf } from '../../core/settings.js';
 import { type LocalPullOutcome, pullLocal } from '../../client/local-sync.js';
 
 export function summarizeLocal(o: LocalPullOutcome): string {
-  const parts = o.steps.length > 0 ? [o.steps.join('+')] : o.deferred || o.refused ? [] : ['up to date'];
+  const parts = o.steps.length > 0 ? [o.steps.join('+')] : o.deferred || o.refused || o.waiting ? [] : ['up to date'];
   if (o.conflict) parts.push(`CONFLICT in ${o.conflict.paths.join(', ')}: the host's version is on main, this checkout's side kept in ${o.conflict.ref}`);
   if (o.deferred) parts.push(`not merged: ${o.deferred.cause}`);
+  if (o.waiting) parts.push(`not merged yet: ${o.waiting}`);
   if (o.refused) parts.push(`REFUSED: main was not moved (${o.refused.by} rejects the merge; see below)`);
   return `${o.agentId}: ${parts.join('; ')}`;
 }
