@@ -131,3 +131,32 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, max
   const ok = files.filter((e) => readable.has(e.oid));
   return [...problems, ...(await checkContentLoadingYaml(ok, update.base, blobs))];
 }
+
+/** A blob a push brings in any of its commits, with a path it had there (`git rev-list --objects`). */
+export interface PushedBlob {
+  oid: string;
+  path: string;
+}
+
+/**
+ * The size and encoding checks on every new blob of a push, not only on its last tree: a binary or huge file added in
+ * one commit and removed in the next stays in the history that Letta copies for each of its commits and that is
+ * mirrored to the external host. Blobs of the last tree are validateUpdate's; pass the others.
+ */
+export async function validateNewBlobs(blobs: readonly PushedBlob[], reader: BlobReader, maxFileBytes = MAX_FILE_BYTES): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const fix = 'drop it from every commit of the push (git rebase -i origin/main), then push';
+  const sizes = await reader.sizes([...new Set(blobs.map((b) => b.oid))]);
+  const small = blobs.filter((b) => {
+    const size = sizes.get(b.oid);
+    if (size !== undefined && size > maxFileBytes) problems.push({ path: b.path, message: `is ${human(size)} in a commit of this push, over the ${human(maxFileBytes)} limit for a file in a memory repo`, fix });
+    return size !== undefined && size <= maxFileBytes;
+  });
+  const contents = await reader.read([...new Set(small.map((b) => b.oid))]);
+  for (const b of small) {
+    const content = contents.get(b.oid);
+    const p = content && checkEncoding(b.path, content);
+    if (p) problems.push({ path: b.path, message: `${p.message.replace(/;.*$/, '')} in a commit of this push`, fix });
+  }
+  return problems;
+}

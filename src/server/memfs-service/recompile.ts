@@ -38,7 +38,7 @@ export async function mainOf(gitDir: string): Promise<string | undefined> {
 
 /** One request to Letta as the pushing actor (a `--secure` Letta's password as Bearer); JSON unless `body` is given. */
 export async function lettaCall(
-  o: { lettaUrl: string; password?: string },
+  o: { lettaUrl: string; password?: string; timeoutMs?: number },
   userId: string | undefined,
   method: 'GET' | 'POST',
   urlPath: string,
@@ -48,7 +48,8 @@ export async function lettaCall(
   if (body) headers['content-type'] = body.contentType;
   if (userId) headers.user_id = userId;
   if (o.password) headers.authorization = `Bearer ${o.password}`;
-  const res = await request(`${o.lettaUrl}${urlPath}`, { method, headers, body: body?.data, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const timeout = o.timeoutMs ?? 30_000;
+  const res = await request(`${o.lettaUrl}${urlPath}`, { method, headers, body: body?.data, headersTimeout: timeout, bodyTimeout: timeout });
   return { status: res.statusCode, body: await res.body.text() };
 }
 

@@ -5,17 +5,19 @@
  * answers every input with a status: no request can stop the process.
  */
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { removeQuarantines } from '../../git/quarantine.js';
 import { spawnBackend } from './backend.js';
 import { mainOf } from './recompile.js';
 import { releaseLock, type RedisTarget } from './redis-lock.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
+import type { AccessCheck } from './access.js';
 
 export interface ServiceOptions {
   /** Absolute memfs root (Letta's `~/.letta/memfs`). */
@@ -37,15 +39,14 @@ export interface ServiceOptions {
   /** How long a push waits for a Letta commit that holds the lock. */
   lockWaitMs?: number;
   log: (line: string) => void;
+  /** Letta's word on whether the forwarded actor may reach the agent (access.ts); asked before any git runs. */
+  access: Pick<AccessCheck, 'check'>;
   /**
    * Called after a receive-pack that exited 0 (the refs may or may not have moved), with main as it was before and
    * the actor from the `user_id` header the proxy forwards, when it is a well-formed id.
    */
   onReceivePack?: (push: { org: string; agent: string; gitDir: string; before?: string; userId?: string }) => void;
 }
-
-// Letta user ids (letta/schemas/user.py @ 0.16.7), the actor header the proxy forwards from the client.
-const USER_ID = /^user-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function send(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
   if (res.headersSent) {
@@ -64,9 +65,22 @@ async function isRepo(gitDir: string): Promise<boolean> {
   }
 }
 
+/**
+ * The orgs whose directory holds this agent's repo. Letta makes an agent's repo under its own org only
+ * (repository/<org>/<agent>, letta/services/memory_repo/git_operations.py @ 0.16.7), so the org header must name
+ * the one org that has it: with the actor's access to the agent checked by Letta, that is the actor's org.
+ */
+async function orgsHolding(memfsRoot: string, agent: string): Promise<string[]> {
+  const orgs = await readdir(path.join(memfsRoot, 'repository')).catch(() => [] as string[]);
+  const held = await Promise.all(orgs.map(async (org) => ((await isRepo(path.join(memfsRoot, 'repository', org, agent, 'repo.git'))) ? org : undefined)));
+  return held.filter((o): o is string => o !== undefined);
+}
+
 export class MemfsService {
   private server?: Server;
   private readonly slots: Slots;
+  /** receive-packs of ours running, per repo: a quarantine no push of ours can own is an orphan. */
+  private readonly receiving = new Map<string, number>();
 
   constructor(private readonly opts: ServiceOptions) {
     this.slots = new Slots(opts.maxBackends, opts.maxQueued);
@@ -116,11 +130,20 @@ export class MemfsService {
       return;
     }
     const what = `${req.method} ${r.agent} ${r.service}${r.kind === 'advertise' ? ' (refs)' : ''}`;
+    const verdict = await this.opts.access.check(r.actor, r.agent);
+    if (verdict !== 'allow') {
+      const why = verdict === 'deny' ? [403, 'Letta says this actor cannot reach the agent'] as const : [503, 'cannot ask Letta whether this actor may reach the agent'] as const;
+      this.opts.log(`refused ${what} ${why[0]}: ${why[1]}`);
+      req.resume();
+      send(res, why[0], verdict === 'deny' ? 'forbidden' : 'Letta unavailable, try again', verdict === 'deny' ? {} : { 'Retry-After': '5' });
+      return;
+    }
     // Both ids matched strict patterns in route(): no path is built from anything else.
     const gitDir = path.join(this.opts.memfsRoot, 'repository', r.org, r.agent, 'repo.git');
-    // Letta creates repos; we never do. An agent the org does not have is the same 404 as any unknown path.
-    if (!(await isRepo(gitDir))) {
-      this.opts.log(`refused ${what} 404: no such repo`);
+    // Letta creates repos; we never do. An agent the org does not hold (alone) is the same 404 as any unknown path.
+    const holders = await orgsHolding(this.opts.memfsRoot, r.agent);
+    if (holders.length !== 1 || holders[0] !== r.org) {
+      this.opts.log(`refused ${what} 404: ${holders.length > 1 ? 'agent repo under several orgs' : 'no such repo in this org'}`);
       req.resume();
       send(res, 404, 'not found');
       return;
@@ -138,8 +161,22 @@ export class MemfsService {
     }
     const push = r.service === 'git-receive-pack' && r.kind === 'rpc' && this.opts.onReceivePack !== undefined;
     const before = push ? await mainOf(gitDir) : undefined;
-    const userId = typeof req.headers.user_id === 'string' && USER_ID.test(req.headers.user_id) ? req.headers.user_id : undefined;
+    const userId = r.actor;
     this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId });
+  }
+
+  /**
+   * After a receive-pack: once none of ours runs on the repo, a quarantine dir left there is an orphan. A killed
+   * git (SIGKILL skips its cleanup) may have left its own just now; any older than --timeout outlived every request
+   * (one serve per memfs root: another one's running push could lose its quarantine and fail, never land half).
+   */
+  private dropQuarantines(gitDir: string, killed: boolean): void {
+    const left = (this.receiving.get(gitDir) ?? 1) - 1;
+    if (left > 0) return void this.receiving.set(gitDir, left);
+    this.receiving.delete(gitDir);
+    removeQuarantines(gitDir, killed ? Date.now() + 1 : Date.now() - this.opts.totalTimeoutMs)
+      .then((n) => n > 0 && this.opts.log(`${path.basename(path.dirname(gitDir))}: removed ${n} push quarantine dir(s) left by a killed git`))
+      .catch((err: Error) => this.opts.log(`cannot remove push quarantine dirs: ${err.message}`));
   }
 
   private run(
@@ -161,6 +198,8 @@ export class MemfsService {
       ? { LMH_LOCK_REDIS: `${redis.host}:${redis.port}`, LMH_LOCK_AGENT: info.agent, LMH_LOCK_TOKEN: token, LMH_LOCK_WAIT_MS: String(this.opts.lockWaitMs ?? 15_000) }
       : {};
     const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: { ...this.opts.hookEnv, ...lockEnv } });
+    const receiving = service === 'git-receive-pack' && !advertise;
+    if (receiving) this.receiving.set(gitDir, (this.receiving.get(gitDir) ?? 0) + 1);
     let failure: { status: number; text: string } | undefined;
     let stderr = '';
     const kill = (why: { status: number; text: string }) => {
@@ -215,6 +254,7 @@ export class MemfsService {
       clearTimeout(idle);
       clearTimeout(total);
       release();
+      if (receiving) this.dropQuarantines(gitDir, signal !== null);
       if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
       let status = res.headersSent ? 200 : 500;
       if (failure) {
