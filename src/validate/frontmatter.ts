@@ -9,7 +9,8 @@ import { parseSimpleMapping } from './simple-yaml.js';
 
 export { isCheckedMemoryFile } from './frontmatter-rules.js';
 
-const parseYaml = (text: string): unknown => parseSimpleMapping(text) ?? parse(text);
+/** The strict parser where it suffices, else the `yaml` package. */
+export const parseYaml = (text: string): unknown => parseSimpleMapping(text) ?? parse(text);
 
 export function parseFrontmatter(text: string): Frontmatter {
   return parseFrontmatterWith(text, parseYaml);

@@ -3,7 +3,7 @@
  * Role-independent: the client's pre-push and a server's pre-receive both call validateUpdate with a reader of
  * their own repo's objects; nothing here runs git or touches the file system.
  */
-import { checkFrontmatterWith, isCheckedMemoryFile } from './frontmatter-rules.js';
+import { blockLabelOf, checkFrontmatterWith, checkReadOnlyGoneWith, checkReadOnlyWith, isCheckedMemoryFile, type YamlParser } from './frontmatter-rules.js';
 import type { BlobReader, TreeEntry } from '../git/tree.js';
 import { checkEntry } from './names.js';
 import { escapePath } from './text.js';
@@ -48,11 +48,17 @@ const human = (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n 
 /**
  * Content checks once names, modes and sizes passed. Encoding is checked on every file (one bad file fails the
  * server's whole read); frontmatter only on memory files that differ from the base, as Letta Code checks only staged
- * files. A file whose content is missing from `blobs` is skipped (checked by its size or absent from the repo).
+ * files; read_only on every file Letta syncs, including those the push removes (`gone`). A file whose content is
+ * missing from `blobs` is skipped (checked by its size or absent from the repo).
  */
-function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>, checkFrontmatter: FrontmatterCheck): Problem[] {
+function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, gone: readonly TreeEntry[], blobs: ReadonlyMap<string, Uint8Array>, parseYaml: YamlParser): Problem[] {
   const problems: Problem[] = [];
   const baseByPath = new Map((base ?? []).map((e) => [e.path, e]));
+  // Buffer decoding keeps a BOM (TextDecoder would strip it), as the server's Python does.
+  const text = (oid: string) => {
+    const c = blobs.get(oid);
+    return c ? Buffer.from(c).toString('utf8') : undefined;
+  };
   for (const e of files) {
     const content = blobs.get(e.oid);
     if (!content) continue;
@@ -61,36 +67,31 @@ function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | 
       problems.push(enc);
       continue;
     }
-    if (!isCheckedMemoryFile(e.path)) continue;
+    if (blockLabelOf(e.path) === undefined) continue;
     const b = baseByPath.get(e.path);
     if (b && b.oid === e.oid) continue;
-    let baseText: string | null | undefined;
-    if (base === undefined) baseText = undefined;
-    else if (!b || b.type !== 'blob') baseText = null;
-    else {
-      const bc = blobs.get(b.oid);
-      baseText = bc ? Buffer.from(bc).toString('utf8') : undefined;
-    }
-    // Buffer decoding keeps a BOM (TextDecoder would strip it), as the server's Python does.
-    problems.push(...checkFrontmatter(e.path, Buffer.from(content).toString('utf8'), baseText));
+    const baseText = base === undefined ? undefined : !b || b.type !== 'blob' ? null : text(b.oid);
+    const check = isCheckedMemoryFile(e.path) ? checkFrontmatterWith : checkReadOnlyWith;
+    problems.push(...check(e.path, text(e.oid)!, baseText, parseYaml));
+  }
+  for (const g of gone) {
+    const t = text(g.oid);
+    const p = t === undefined ? undefined : checkReadOnlyGoneWith(g.path, t, parseYaml);
+    if (p) problems.push(p);
   }
   return problems;
 }
-
-type FrontmatterCheck = (path: string, text: string, base: string | null | undefined) => Problem[];
-
-const strictCheck: FrontmatterCheck = (path, text, base) => checkFrontmatterWith(path, text, base, strictYaml);
 
 /**
  * checkContent with the strict frontmatter parser, which covers plain `key: value` frontmatter; only when some changed
  * file needs more is the `yaml` package loaded (most of what a pre-push would otherwise load: issue 9).
  */
-async function checkContentLoadingYaml(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>): Promise<Problem[]> {
+async function checkContentLoadingYaml(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, gone: readonly TreeEntry[], blobs: ReadonlyMap<string, Uint8Array>): Promise<Problem[]> {
   try {
-    return checkContent(files, base, blobs, strictCheck);
+    return checkContent(files, base, gone, blobs, strictYaml);
   } catch (err) {
     if (!(err instanceof NeedsYaml)) throw err;
-    return checkContent(files, base, blobs, (await import('./frontmatter.js')).checkFrontmatter);
+    return checkContent(files, base, gone, blobs, (await import('./frontmatter.js')).parseYaml);
   }
 }
 
@@ -113,11 +114,14 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, max
     else if (e.type === 'blob') files.push(e);
   }
   const baseByPath = new Map((update.base ?? []).map((e) => [e.path, e]));
-  // The base's version of each changed memory file, for the read_only rules.
-  const baseOids = files
+  // The base's version of each changed synced file, and the synced files the push removes, for the read_only rules.
+  const changed = files
     .map((e) => ({ e, b: baseByPath.get(e.path) }))
-    .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && isCheckedMemoryFile(e.path))
+    .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && blockLabelOf(e.path) !== undefined)
     .map(({ b }) => b!);
+  const kept = new Set(files.map((e) => e.path));
+  const gone = (update.base ?? []).filter((b) => b.type === 'blob' && !kept.has(b.path) && blockLabelOf(b.path) !== undefined);
+  const baseOids = [...changed, ...gone];
   const sizes = await reader.sizes([...new Set([...files, ...baseOids].map((e) => e.oid))]);
   const readable = new Set<string>();
   for (const e of files) {
@@ -129,7 +133,7 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, max
   for (const b of baseOids) if ((sizes.get(b.oid) ?? Infinity) <= maxFileBytes) readable.add(b.oid);
   const blobs = await reader.read([...readable]);
   const ok = files.filter((e) => readable.has(e.oid));
-  return [...problems, ...(await checkContentLoadingYaml(ok, update.base, blobs))];
+  return [...problems, ...(await checkContentLoadingYaml(ok, update.base, gone, blobs))];
 }
 
 /** A blob a push brings in any of its commits, with a path it had there (`git rev-list --objects`). */
