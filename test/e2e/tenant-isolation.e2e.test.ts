@@ -116,7 +116,8 @@ describe(`letta ${version} unpatched + serve: one org's user cannot reach anothe
     const push = gitWith(forged, ['push', url, 'HEAD:refs/heads/main'], mine);
     expect(push.code).not.toBe(0);
     expect(git(['--git-dir', server.repoGitDir(agentB, orgB), 'rev-parse', 'main']).trim()).toBe(mainB);
-    expect(service.log).toMatch(/refused GET agent-[0-9a-f-]+ git-upload-pack \(refs\) 403: Letta says this actor cannot reach the agent/);
+    // The git calls above block this process: serve's log lines are read now.
+    await service.waitFor(/refused GET agent-[0-9a-f-]+ git-upload-pack \(refs\) 403: Letta says this actor cannot reach the agent/, 10_000);
   });
 
   it('other encodings, dot segments and header forgeries: every one refused, none shows B main', async () => {

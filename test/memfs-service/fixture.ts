@@ -40,7 +40,7 @@ export function createAgentRepo(root: string, agent: string, org = ORG, files: R
 }
 
 /** A user of OTHER_ORG: the stand-in Letta below lets it reach OTHER_ORG's agents only. */
-export const OTHER_USER = 'user-11111111-1111-4111-8111-111111111111';
+export const OTHER_USER = 'user-99999999-9999-4999-8999-999999999999';
 
 /** Blocks as Letta's sync makes them from main: every synced *.md is a block labelled by its path. */
 async function blocksOf(gitDir: string): Promise<{ label: string; value: string }[]> {
