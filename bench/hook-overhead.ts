@@ -16,9 +16,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hermetic, median, timed } from './hooks-rig.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'runtime', 'cli.mjs');
 const RUNS = Number(process.env.BENCH_RUNS ?? 41);
 const AGENT = 'agent-123e4567-e89b-42d3-a456-426614174000';
 const LETTA = `http://127.0.0.1:9/v1/git/${AGENT}/state.git`;
@@ -26,22 +27,7 @@ const SIDE = 'letta/reflection/bench';
 
 if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
 
-const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-bench-')));
-const env: NodeJS.ProcessEnv = { ...process.env };
-for (const k of Object.keys(env)) if (k.startsWith('GIT_') || k.startsWith('LETTA_')) delete env[k];
-Object.assign(env, {
-  HOME: path.join(tmp, 'home'),
-  XDG_CONFIG_HOME: path.join(tmp, 'home', '.config'),
-  XDG_DATA_HOME: path.join(tmp, 'home', '.local', 'share'),
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_TERMINAL_PROMPT: '0',
-  GIT_AUTHOR_NAME: 'b',
-  GIT_AUTHOR_EMAIL: 'b@example.invalid',
-  GIT_COMMITTER_NAME: 'b',
-  GIT_COMMITTER_EMAIL: 'b@example.invalid',
-});
-fs.mkdirSync(env.HOME!, { recursive: true });
+const { tmp, env } = hermetic('lmh-bench-');
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env, encoding: 'utf8' }).trim();
 
@@ -89,44 +75,22 @@ function commitSide(dir: string, i: number): void {
   git(dir, 'update-ref', `refs/heads/${SIDE}`, git(dir, 'commit-tree', `${tip}^{tree}`, '-p', tip, '-m', `side ${i}`));
 }
 
-/**
- * CPU time (user + system) of this process's waited-for children, git and its hooks included, in ms (Linux: clock
- * ticks of 10 ms, fine once summed over many runs). On a machine shared with other work, wall time mostly measures
- * the queue for a core; CPU time is what the hooks themselves cost.
- */
+// Each case is timed in wall and CPU time (hooks-rig.ts timed: CPU is what the hooks cost on a shared machine).
 const CASES = ['checkout', 'pull', 'push', 'pushBranch'] as const;
 type Case = (typeof CASES)[number];
 type Timings = Record<Case, number[]>;
 const empty = (): Timings => ({ checkout: [], pull: [], push: [], pushBranch: [] });
 
-function childCpuMs(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[13]) + Number(fields[14])) * 10; // cutime, cstime (proc(5) fields 16 and 17), at 100 Hz
-}
-
 const zero = (): Record<Case, number> => ({ checkout: 0, pull: 0, push: 0, pushBranch: 0 });
 const cpu = { without: zero(), with: zero() };
 
-function run(cmd: string, args: string[], cwd: string): { ms: number; cpuMs: number } {
-  const c0 = childCpuMs();
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return { ms, cpuMs: childCpuMs() - c0 };
-}
+const run = (cmd: string, args: string[], cwd: string) => timed(cmd, args, cwd, env);
 
 function time(cwd: string, args: string[], account?: { variant: 'without' | 'with'; c: Case }): number {
   const r = run('git', args, cwd);
   if (account) cpu[account.variant][account.c] += r.cpuMs;
   return r.ms;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 /** The floor of a hook that starts node, timed in the same loop as git (so under the same load). */
 const nodeStart = { wall: [] as number[], cpuMs: 0 };

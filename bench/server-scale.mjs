@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'runtime', 'cli.mjs');
 const N = Number(process.env.BENCH_AGENTS ?? 10000);
 const ORG = 'org-00000000-0000-4000-8000-000000000000';
 if (!fs.existsSync(CLI)) {

@@ -4,6 +4,7 @@
 # be an npx cache or a clone that goes away), with the node init ran on, else the first node on PATH.
 LMH_NODE=@NODE@
 LMH_ENTRY=@ENTRY@
+LMH_RUNTIME=@RUNTIME@
 LMH_SELF=@SELF@
 LMH_STATE=@STATE@
 LMH_HOOK=@HOOK@
@@ -11,8 +12,13 @@ LMH_ROLE=@ROLE@
 LMH_STDIN=@STDIN@
 
 # git feeds some hooks on stdin; keep it (trailing newlines too) so that both the chained hook and ours can read it.
+# A local-backend checkout's reference-transaction runs twice in every commit: with no chained hook it reads git's
+# stdin itself, with builtins only (the capture forks a subshell and cat).
 LMH_IN=
-if [ -n "$LMH_STDIN" ]; then LMH_IN=$(cat; echo .); LMH_IN=${LMH_IN%.}; fi
+lmh_kept=
+if [ -n "$LMH_STDIN" ] && { [ "$LMH_ROLE:$LMH_HOOK" != client:reference-transaction ] || [ -f "$LMH_STATE/chained/$LMH_HOOK" ]; }; then
+  LMH_IN=$(cat; echo .); LMH_IN=${LMH_IN%.}; lmh_kept=1
+fi
 
 # The hook that was here before we installed runs first, with the same arguments and stdin. Shell scripts are sourced
 # with $0 set to this path, because some (husky's) find their siblings and their own name through $0.
@@ -79,6 +85,30 @@ case "$LMH_ROLE:$LMH_HOOK" in
       printf '%s\n' "$lmh_u" 2>/dev/null > "$LMH_STATE/last-push"
       exit 0
     fi ;;
+  client:reference-transaction)
+    # Only local-backend checkouts get this hook: a commit that moves main starts the background push
+    # (src/client/background-push-run.ts) detached from here, so the commit never waits for node to start. A line
+    # `<old> <new> refs/heads/main` with old = new (`git reset` with nothing to do) or new = zeros (a deletion)
+    # moves nothing. Builtins only, then one fork for the runner, whose output goes to push.log, not to git.
+    [ "$1" = committed ] || exit 0
+    lmh_go=
+    lmh_moved() {
+      while IFS=' ' read -r lmh_o lmh_n lmh_r; do
+        if [ "$lmh_r" = refs/heads/main ] && [ "$lmh_o" != "$lmh_n" ]; then case $lmh_n in *[!0]*) lmh_go=1 ;; esac; fi
+      done
+    }
+    if [ -n "$lmh_kept" ]; then lmh_moved <<LMH_EOF
+$LMH_IN
+LMH_EOF
+    else lmh_moved; fi
+    [ -n "$lmh_go" ] || exit 0
+    [ -x "$LMH_NODE" ] || LMH_NODE=$(command -v node) || LMH_NODE=
+    if [ -z "$LMH_NODE" ] || [ ! -f "${LMH_ENTRY%/*}/background-push.mjs" ]; then
+      echo "letta-memfs-hooks: background push skipped: node or the hook runtime (${LMH_ENTRY%/*}) is gone (fix: re-run $LMH_SELF init)" >&2
+      exit 0
+    fi
+    "$LMH_NODE" "${LMH_ENTRY%/*}/background-push.mjs" "$LMH_STATE" </dev/null >>"$LMH_STATE/push.log" 2>&1 &
+    exit 0 ;;
   *:reference-transaction)
     [ "$1" = committed ] || exit 0
     case "$LMH_IN" in *" refs/heads/main
@@ -91,10 +121,16 @@ esac
 # pre-push has an entry of its own next to hook.mjs: one CommonJS file, which node loads faster (build-runtime.mjs).
 [ "$LMH_HOOK" = pre-push ] && LMH_ENTRY=${LMH_ENTRY%/*}/pre-push.cjs
 [ -x "$LMH_NODE" ] || LMH_NODE=$(command -v node) || LMH_NODE=
-if [ -z "$LMH_NODE" ] || [ ! -f "$LMH_ENTRY" ]; then
-  echo "letta-memfs-hooks: $LMH_HOOK skipped: node or the hook runtime ($LMH_ENTRY) is gone (fix: re-run $LMH_SELF init)" >&2
+# Fail closed: a pre-push that cannot run its checks refuses the push; other hooks refuse nothing (git makes a
+# post-checkout's status the checkout's own), so they say they did not run.
+if [ -z "$LMH_NODE" ]; then
+  if [ "$LMH_HOOK" = pre-push ]; then echo "letta-memfs-hooks: push refused: node is gone (fix: install node, or re-run $LMH_SELF init)" >&2; exit 1; fi
+  echo "letta-memfs-hooks: $LMH_HOOK not run: node is gone (fix: install node, or re-run $LMH_SELF init)" >&2
   exit 0
 fi
 export LMH_SELF
-if [ -n "$LMH_STDIN" ]; then printf '%s' "$LMH_IN" | "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@"
-else "$LMH_NODE" "$LMH_ENTRY" "$LMH_HOOK" "$@" </dev/null; fi
+# The guard (src/cli/hooks/guard.ts, embedded here at install) loads the entry only from a runtime whose content
+# matches its name, owned by this user, private, with no symlink on its path; otherwise it says why and runs nothing.
+LMH_GUARD=@GUARD@
+if [ -n "$LMH_STDIN" ]; then printf '%s' "$LMH_IN" | "$LMH_NODE" -e "$LMH_GUARD" -- "$LMH_RUNTIME" "$LMH_ENTRY" "$LMH_HOOK" "$@"
+else "$LMH_NODE" -e "$LMH_GUARD" -- "$LMH_RUNTIME" "$LMH_ENTRY" "$LMH_HOOK" "$@" </dev/null; fi

@@ -4,15 +4,18 @@
 // prefix) goes away. Code splitting keeps each command's and each hook's modules in their own chunks, loaded on
 // demand: a pre-push parses only what it runs (the hook path must stay light, issue 9).
 //
-//   node scripts/build-runtime.mjs      (part of `npm run build`, so of prepack and npm test)
+//   node scripts/build-runtime.mjs      (part of `npm run build`, so of prepack; test/runtime-setup.ts runs it when stale)
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { inputsHash, ROOT, STAMP } from './runtime-inputs.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'dist', 'runtime');
 
+// Hashed before building and written after: a source edited mid-build leaves a stamp that no longer matches (so the
+// next test run rebuilds), never a stale bundle stamped fresh. An interrupted build leaves no stamp.
+const inputs = inputsHash();
+fs.rmSync(STAMP, { force: true });
 fs.rmSync(OUT, { recursive: true, force: true });
 await build({
   absWorkingDir: ROOT,
@@ -53,23 +56,20 @@ const frontmatterApart = {
     b.onResolve({ filter: /^\.\/frontmatter\.js$/ }, (args) => (args.kind === 'dynamic-import' ? { path: './frontmatter.mjs', external: true } : undefined));
   },
 };
+/** One minified CommonJS file per entry, everything bundled in. */
+const cjsFile = { absWorkingDir: ROOT, outdir: OUT, outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20', legalComments: 'none', minify: true, logLevel: 'warning' };
 await build({
-  absWorkingDir: ROOT,
+  ...cjsFile,
   entryPoints: { 'pre-push': 'src/cli/hooks/pre-push-run.ts' },
-  outdir: OUT,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   define: { 'import.meta.url': '__lmhUrl' },
   banner: { js: "const __lmhUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [frontmatterApart],
-  legalComments: 'none',
-  minify: true,
-  logLevel: 'warning',
 });
+// The guard each hook runs before the runtime (src/cli/hooks/guard.ts), one small CommonJS file: install embeds
+// its text in every hook file (node -e), so it must need nothing beside it.
+await build({ ...cjsFile, entryPoints: { guard: 'src/cli/hooks/guard.ts' } });
 const bundled = fs.readFileSync(path.join(OUT, 'pre-push.cjs'), 'utf8');
 if (!bundled.includes('import("./frontmatter.mjs")') || bundled.includes('parseDocument')) {
   throw new Error('pre-push.cjs must load the yaml parser through import("./frontmatter.mjs"), not bundle it');
 }
+fs.writeFileSync(STAMP, `${inputs}\n`);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'runtime', 'cli.mjs');
 const OUT = path.join(ROOT, 'docs', 'first-session.md');
 const AGENT = 'agent-123e4567-e89b-42d3-a456-426614174000';
 

@@ -9,8 +9,6 @@ export const EXIT = {
   failed: 1,
   /** The command line is wrong: unknown command or flag, a missing or malformed value. Nothing was changed. */
   usage: 2,
-  /** A conflict was kept under refs/letta-memfs/conflicts/ (server role): look at it, nothing was lost. */
+  /** A conflict was kept under refs/letta-memfs/conflicts/ (server role, or a local-backend checkout's pull and status): look at it, nothing was lost. */
   conflict: 3,
 } as const;
-
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -17,6 +17,11 @@
  * The header carries the token, so it lives in a separate 0600 file that .git/config pulls in with
  * `includeIf.gitdir:<common dir>.path`; .git/config itself only gets the URL rewrite, the reset and the include.
  * The file is written by `init` from the env var or token file; after rotating the token, re-run `init`.
+ *
+ * It also sets `followRedirects = false` for the URL: with git's default (`initial`) a redirected ref advertisement
+ * moves the operation's later requests to the other host, and git sends them our header (curl only drops it on
+ * the redirect itself) [ran: test/hostile/redirects.test.ts]. A moved repo then fails with git's "returned error:
+ * 30x"; the fix is the final URL in --remote.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -41,6 +46,7 @@ export function renderAuthFile(externalUrl: string, header: string, source: stri
     `[http ${quoteConfigString(externalUrl)}]`,
     '\textraHeader =',
     `\textraHeader = ${header}`,
+    '\tfollowRedirects = false',
     '',
   ].join('\n');
 }

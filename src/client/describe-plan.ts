@@ -1,14 +1,15 @@
 import { redactUrl } from '../core/redact.js';
-import { CLIENT_HOOKS, type ClientInitResult } from './init-client.js';
+import type { ClientInitResult } from './init-client.js';
 
 /** Pure: `init --dry-run`'s report: the git config keys and hooks init would write, from the planner's output. */
 export function describeInitPlan(r: ClientInitResult): string {
   const lines = [`dry run: init would set up ${r.plan.agentId} in ${r.repo.workTree} (nothing was written)`];
-  if (r.plan.kind === 'file') lines.push(`  remote    ${r.plan.externalUrl} (a local bare repo, created if missing)`);
+  const bare = { create: 'a local bare repo, created by init', exists: 'a local bare repo', missing: 'MISSING: init would refuse; create it with git init --bare, or pass --local' };
+  if (r.bareRemote) lines.push(`  remote    ${r.plan.externalUrl} (${bare[r.bareRemote]})`);
   for (const [key, values] of Object.entries(r.planned ?? {})) {
     lines.push(values === null ? `  unset     ${key} (if set)` : `  set       ${key} = ${values.map((v) => JSON.stringify(redactUrl(v))).join(', ')}`);
   }
   if (r.authFile) lines.push(`  write     ${r.authFile} (0600, token from ${r.tokenSource})`);
-  lines.push(`  hooks     ${CLIENT_HOOKS.join(', ')} into ${r.hooksDir}`);
+  lines.push(`  hooks     ${r.hooks.join(', ')} into ${r.hooksDir}`);
   return lines.join('\n');
 }

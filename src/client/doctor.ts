@@ -20,7 +20,11 @@ export async function clientChecks(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
   checks.push({
     name: 'redirect',
     ok: Boolean(s.redirected),
-    detail: s.redirected ? 'origin fetch and push go to the external remote' : `origin goes to fetch ${s.effectiveFetchUrl ?? 'none'}, push ${s.effectivePushUrl ?? 'none'}`,
+    detail: s.redirected
+      ? s.local
+        ? 'origin is the external remote itself (local backend: nothing to redirect)'
+        : 'origin fetch and push go to the external remote'
+      : `origin goes to fetch ${s.effectiveFetchUrl ?? 'none'}, push ${s.effectivePushUrl ?? 'none'}`,
     fix: s.redirected ? undefined : REINIT,
   });
   const opt = repo.workTree ? { cwd: repo.workTree } : { gitDir: repo.gitDir };

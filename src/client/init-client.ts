@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { checkoutNotRead, clientRepoFiles, loadConfig } from '../core/config/load.js';
 import { type Config, mergeLayers, validateLayer } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
@@ -67,6 +68,8 @@ export interface ClientInitResult {
   planned?: DesiredConfig;
   /** The local bare remote was created by this run (`--local`). */
   createdLocalRemote?: boolean;
+  /** Dry run with a path remote: init creates it (`--local`), finds it, or refuses because it is missing. */
+  bareRemote?: 'create' | 'exists' | 'missing';
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -94,12 +97,70 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
     throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
   }
   if (r.exitCode !== 0) {
-    const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
     throw new UserError(
-      `cannot read ${redactUrl(plan.externalUrl)}: ${last}`,
-      'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
+      `cannot read ${redactUrl(plan.externalUrl)}: ${gitReason(r.stderr) ?? `exit ${r.exitCode}`}`,
+      plan.kind === 'file'
+        ? `create it (git init --bare ${plan.externalUrl}), or pass --local for ~/.letta/memfs-remote/<agentId>.git, created by init`
+        : 'create the repo on your git host and check that the token can read and write it, or pass --no-verify',
     );
   }
+}
+
+/** Pure: the line of git's stderr that says what failed (`fatal: ...`), not its closing advice ("and the repository exists."). */
+export function gitReason(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const fatal = lines.find((l) => /^(fatal|error):/.test(l));
+  return (fatal ?? lines[0])?.replace(/^(fatal|error):\s*/, '');
+}
+
+async function bareRepoAt(url: string): Promise<boolean> {
+  const dir = url.startsWith('file://') ? fileURLToPath(url) : url;
+  return fs.stat(path.join(dir, 'HEAD')).then(() => true, () => false);
+}
+
+/** The agent this checkout belongs to: --agent, else origin's URL, letta.agentId or the local backend's path; asked when it can. */
+async function agentOf(workTree: string, originUrl: string | undefined, flag: string | undefined, config: Config, env: NodeJS.ProcessEnv, interactive: boolean) {
+  // A local-backend checkout names its agent in its path; Letta Code also sets letta.agentId there.
+  // Both the env's storage dir and the default one (init --all looks in both).
+  const storage = [...new Set([localBackendDir(env), localBackendDir({}, env.HOME || undefined)])];
+  const resolved = await Promise.all(storage.map((s) => fs.realpath(s).catch(() => s)));
+  const pathAgent = localAgentFromPath(await fs.realpath(workTree), [...storage, ...resolved]);
+  const gitConfigAgent = await getConfig('letta.agentId', { cwd: workTree });
+  if (pathAgent && gitConfigAgent && pathAgent !== gitConfigAgent) {
+    throw new UserError(`the checkout path says ${pathAgent} but git config letta.agentId says ${gitConfigAgent}`, 'fix letta.agentId with git config letta.agentId <id>');
+  }
+  const sources = { originUrl, gitConfig: gitConfigAgent ?? pathAgent };
+  let agent = resolveAgent({ flag, ...sources }, config.agents);
+  if (!agent && interactive) {
+    const answer = await ask('Agent id (agent-<uuid>): ');
+    agent = resolveAgent({ flag: answer ?? '', ...sources }, config.agents);
+  }
+  if (!agent) {
+    throw new UserError(
+      'cannot tell which agent this checkout belongs to',
+      'run init in ~/.letta/agents/<agentId>/memory (or ~/.letta/lc-local-backend/memfs/<agentId>/memory), or pass --agent <id>',
+    );
+  }
+  return agent;
+}
+
+/** The https host's Authorization header from the token (asked, hidden, when it can), registered as a secret. */
+async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv, interactive: boolean): Promise<{ header: string; tokenSource: string }> {
+  let tok = await readToken(config, env);
+  if (!tok && interactive) {
+    const answer = await ask(`Token for ${redactUrl(plan.externalUrl)} (input hidden; or export ${config.gitTokenEnv}): `, { secret: true });
+    if (answer) tok = { token: answer, source: 'the prompt' };
+  }
+  if (!tok) {
+    throw new UserError(
+      `no token for ${redactUrl(plan.externalUrl)}`,
+      `export ${config.gitTokenEnv}=<token> (or set gitTokenFile to a chmod 600 file) and re-run init`,
+    );
+  }
+  addSecret(tok.token);
+  const header = authHeader(config.gitUsername, tok.token);
+  addSecret(header.slice('Authorization: Basic '.length));
+  return { header, tokenSource: tok.source };
 }
 
 export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
@@ -120,27 +181,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   });
   const interactive = canPrompt(opts.yes);
 
-  const opt = { cwd: repo.workTree };
-  const originUrl = await getConfig('remote.origin.url', opt);
-  // A local-backend checkout names its agent in its path; Letta Code also sets letta.agentId there.
-  const storage = localBackendDir(env);
-  const pathAgent = localAgentFromPath(await fs.realpath(repo.workTree), [storage, await fs.realpath(storage).catch(() => storage)]);
-  const gitConfigAgent = await getConfig('letta.agentId', opt);
-  if (pathAgent && gitConfigAgent && pathAgent !== gitConfigAgent) {
-    throw new UserError(`the checkout path says ${pathAgent} but git config letta.agentId says ${gitConfigAgent}`, 'fix letta.agentId with git config letta.agentId <id>');
-  }
-  const sources = { originUrl, gitConfig: gitConfigAgent ?? pathAgent };
-  let agent = resolveAgent({ flag: opts.agent, ...sources }, config.agents);
-  if (!agent && interactive) {
-    const answer = await ask('Agent id (agent-<uuid>): ');
-    agent = resolveAgent({ flag: answer ?? '', ...sources }, config.agents);
-  }
-  if (!agent) {
-    throw new UserError(
-      'cannot tell which agent this checkout belongs to',
-      'run init in ~/.letta/agents/<agentId>/memory (or ~/.letta/lc-local-backend/memfs/<agentId>/memory), or pass --agent <id>',
-    );
-  }
+  const originUrl = await getConfig('remote.origin.url', { cwd: repo.workTree });
+  const agent = await agentOf(repo.workTree, originUrl, opts.agent, config, env, interactive);
   const local = isLocalAgentId(agent.agentId);
   // Zero-config and re-runs (issue 10): --local, else the remote this checkout recorded, else the caller's fallback.
   const before = await readSettings(stateDir).catch(() => undefined);
@@ -162,25 +204,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const plan = planClient(agent.agentId, config, lettaUrls);
   if (local) checkLocalOrigin(originUrl, plan.externalUrl, before?.remote);
 
-  let header: string | undefined;
-  let tokenSource: string | undefined;
-  if (plan.kind === 'https') {
-    let tok = await readToken(config, env);
-    if (!tok && interactive) {
-      const answer = await ask(`Token for ${redactUrl(plan.externalUrl)} (input hidden; or export ${config.gitTokenEnv}): `, { secret: true });
-      if (answer) tok = { token: answer, source: 'the prompt' };
-    }
-    if (!tok) {
-      throw new UserError(
-        `no token for ${redactUrl(plan.externalUrl)}`,
-        `export ${config.gitTokenEnv}=<token> (or set gitTokenFile to a chmod 600 file) and re-run init`,
-      );
-    }
-    addSecret(tok.token);
-    header = authHeader(config.gitUsername, tok.token);
-    addSecret(header.slice('Authorization: Basic '.length));
-    tokenSource = tok.source;
-  }
+  const { header, tokenSource } = plan.kind === 'https' ? await hostAuth(plan, config, env, interactive) : {};
   const createdLocalRemote = localRemote && !opts.dryRun ? await ensureLocalRemote(plan.externalUrl) : undefined;
   if (opts.verify && !opts.dryRun) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
@@ -205,7 +229,10 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   }
   if (!header) for (const key of authIncludeKeys(commonDir)) desired[key] = null;
   const hooks = local ? LOCAL_CLIENT_HOOKS : CLIENT_HOOKS;
-  if (opts.dryRun) return { repo, plan, config, authFile, tokenSource, hooksDir: (await hooksDirOf(repo)).dir, hooks, local, planned: desired };
+  if (opts.dryRun) {
+    const bareRemote = plan.kind !== 'file' ? undefined : (await bareRepoAt(plan.externalUrl)) ? 'exists' : localRemote ? 'create' : 'missing';
+    return { repo, plan, config, authFile, tokenSource, hooksDir: (await hooksDirOf(repo)).dir, hooks, local, planned: desired, bareRemote };
+  }
   const manifest = await install({ repo, role: 'client', hooks, config: desired });
   if (header && authFile) {
     await writeAuthFile(stateDir, renderAuthFile(plan.externalUrl, header, tokenSource ?? 'init'));
@@ -223,7 +250,7 @@ export function describeInit(r: ClientInitResult): string {
     ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run ${selfCommand()} pull to merge other machines' commits)`] : []),
     r.authFile
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
-      : `  auth      ${r.plan.kind === 'https' ? 'none' : `${r.plan.kind}: your ssh keys`}`,
+      : `  auth      ${{ https: 'none', ssh: 'your ssh keys', file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
     `  hooks     ${r.hooks.join(', ')} in ${r.hooksDir}`,
   ];
   if (r.config.pokeUrl) {

@@ -22,6 +22,8 @@ import { type ConflictRecord, keepConflict, lastLine, mergeWithExternal } from '
 import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../sync/plan.js';
 import { pullLockFile, pullStateFile, readPullState } from '../sync/state.js';
 import { LOCAL_REMOTE, LOCAL_TRACKING_REF } from './local-backend.js';
+import { auditBeforeMove } from './merge-audit.js';
+import { clearRefusal, recordRefusal, type Refusal, REFUSED_REF, refusalFix, refusalReason } from './merge-refusal.js';
 
 /** Files git keeps while an operation waits for the user (git's own sequencer and am state). */
 const IN_PROGRESS = ['MERGE_HEAD', 'rebase-merge', 'rebase-apply', 'CHERRY_PICK_HEAD', 'REVERT_HEAD'];
@@ -43,39 +45,51 @@ export function workTreeBlocker(v: WorkTreeView): string | undefined {
   return undefined;
 }
 
-async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView> {
+export async function viewWorkTree(repo: RepoPaths, cwd: string): Promise<WorkTreeView> {
   const head = await git(['symbolic-ref', '-q', 'HEAD'], { cwd, allowFailure: true });
   const inProgress: string[] = [];
   for (const f of IN_PROGRESS) if (await fs.stat(path.join(repo.gitDir, f)).then(() => true, () => false)) inProgress.push(f);
-  const status = await git(['status', '--porcelain'], { cwd });
+  // --no-optional-locks: looking never rewrites the index (pull --dry-run writes nothing).
+  const status = await git(['--no-optional-locks', 'status', '--porcelain'], { cwd });
   return { head: head.exitCode === 0 ? head.stdout : undefined, inProgress, porcelain: status.stdout };
 }
 
-async function oidOf(cwd: string, ref: string): Promise<string | undefined> {
-  const r = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { cwd, allowFailure: true });
+async function oidOf(where: string | { cwd?: string; gitDir?: string }, ref: string): Promise<string | undefined> {
+  const r = await git(['rev-parse', '-q', '--verify', `${ref}^{commit}`], { ...(typeof where === 'string' ? { cwd: where } : where), allowFailure: true });
   return r.exitCode === 0 ? r.stdout : undefined;
 }
 
 export interface PushResult {
   oid?: string;
-  result: 'ok' | 'rejected' | 'nothing';
+  result: 'ok' | 'rejected' | 'refused' | 'nothing';
   detail?: string;
+}
+
+/** Our pre-push's refusal lines in git's output (`letta-memfs-hooks: push refused: <file>: <rule> (fix: ...)`). */
+export function refusalsIn(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => /letta-memfs-hooks: push refused: (.*)$/.exec(l)?.[1])
+    .filter((l): l is string => !!l && !/^\d+ problems/.test(l));
 }
 
 /**
  * Pushes main to origin, never forced. Our pre-push runs as for any push (LETTA_MEMFS_INTERNAL cleared), so the
  * content checks apply and `status` shows the push.
  */
-export async function pushLocalMain(cwd: string): Promise<PushResult> {
-  const oid = await oidOf(cwd, MAIN);
+export async function pushLocalMain(where: { cwd?: string; gitDir?: string }): Promise<PushResult> {
+  const oid = await oidOf(where, MAIN);
   if (!oid) return { result: 'nothing' };
   const r = await git(['push', '--quiet', LOCAL_REMOTE, `${MAIN}:${MAIN}`], {
-    cwd,
+    ...where,
     env: { LETTA_MEMFS_INTERNAL: undefined, GIT_TERMINAL_PROMPT: '0' },
     allowFailure: true,
     timeoutMs: NETWORK_TIMEOUT_MS,
   });
   if (r.exitCode === 0) return { oid, result: 'ok' };
+  // Our own pre-push said no: the cause is in the commit, not the host or the token.
+  const refused = refusalsIn(r.stderr);
+  if (refused.length) return { oid, result: 'refused', detail: `this checkout's pre-push refused it: ${refused.join(' | ')}` };
   if (PUSH_REJECTED.test(r.stderr)) return { oid, result: 'rejected', detail: 'the host has commits this checkout lacks; the next letta-memfs-hooks pull merges them' };
   throw new UserError(`push to ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the token (re-run init after rotating it) and ${selfCommand()} status`);
 }
@@ -96,6 +110,12 @@ async function fetchOrigin(cwd: string): Promise<boolean> {
   throw new UserError(`fetch from ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the network and the token (${selfCommand()} status)`);
 }
 
+/** A refused push ends the round with the refusal as the error: pushing again cannot help until the files change. */
+function pushedOrRefused(r: PushResult): PushResult['result'] {
+  if (r.result === 'refused') throw new UserError(`push of main ${r.oid?.slice(0, 12)} refused: ${r.detail}`, 'fix the files named above, commit, then run pull again');
+  return r.result;
+}
+
 export interface LocalPullOutcome {
   agentId: string;
   /** Steps taken, in order, e.g. ['merge', 'push']. */
@@ -103,8 +123,33 @@ export interface LocalPullOutcome {
   head?: string;
   remoteHead?: string;
   conflict?: ConflictRecord;
-  /** Why main was not moved although the host has commits this checkout lacks (the next pull retries). */
-  deferred?: string;
+  /** Why main was not moved although the host has commits this checkout lacks, and what lets the next pull do it. */
+  deferred?: Deferred;
+  /** The merge (or fast-forward) the checkout's consumer rejects: main was not moved (merge-refusal.ts). */
+  refused?: Refusal;
+  /** A refusal that stands, and its fix. */
+  refusedLine?: { reason: string; fix: string };
+}
+
+export interface Deferred {
+  cause: string;
+  fix: string;
+}
+
+// git refusing the host's tree itself (read-tree/unpack-trees verify_path, entry.c @ v2.39): no later round can
+// check it out either, so the fix is on the host.
+const UNCHECKOUTABLE = /invalid path|unable to create|is beyond a symbolic link|cannot create/i;
+
+/** Pure: why `git merge --ff-only <target>` failed with main unmoved, and the fix. */
+export function ffRefusal(stderr: string, target: string): Deferred {
+  const line = lastLine(stderr);
+  if (UNCHECKOUTABLE.test(stderr)) {
+    return {
+      cause: `the host's main ${target.slice(0, 12)} cannot be checked out here (git: ${line})`,
+      fix: `on the host, remove or rename that path in a new commit of main (git refuses .git, .. and names this file system cannot hold), then run ${selfCommand()} pull again`,
+    };
+  }
+  return { cause: `git merge --ff-only refused: ${line}`, fix: `deal with what git says, then run ${selfCommand()} pull again` };
 }
 
 /** One two-way round for a local-backend checkout, under the same per-repo lock file as the server's pull. */
@@ -117,7 +162,9 @@ export async function pullLocal(repo: RepoPaths, settings: Settings): Promise<Lo
   const out: LocalPullOutcome = { agentId: settings.agentId, steps: [] };
   try {
     await round(repo, cwd, out, state);
-    state.lastError = undefined;
+    // A round that could not merge is a failed round, for `status` too, until one gets through.
+    state.lastError = out.deferred ? { message: `not merged: ${out.deferred.cause}`, at: new Date().toISOString() } : undefined;
+    await settleRefusal(repo, cwd, out);
     return out;
   } catch (err) {
     state.lastError = { message: err instanceof Error ? err.message : String(err), at: new Date().toISOString() };
@@ -144,25 +191,41 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
     const step = planReconcile({ local, remote, base });
     if (step === 'nothing' || step === 'equal') return;
     if (step === 'seed' || step === 'push') {
-      if ((await pushLocalMain(cwd)).result === 'rejected') continue;
+      if (pushedOrRefused(await pushLocalMain({ cwd })) === 'rejected') continue;
       out.steps.push(step);
       out.remoteHead = local;
       return;
     }
     const blocker = workTreeBlocker(await viewWorkTree(repo, cwd));
     if (blocker) {
-      out.deferred = blocker;
+      out.deferred = { cause: blocker, fix: `deal with that (or let Letta Code finish its turn), then run ${selfCommand()} pull again` };
       return;
     }
-    const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, 'this checkout') : undefined;
+    const merged = step === 'merge' ? await mergeWithExternal(repo.commonDir, local!, remote!, base, "this checkout's", "the host's main") : undefined;
     const target = merged?.commit ?? remote!;
+    // Letta Code blocks every later commit (and its own push) under a HEAD its checker rejects: such a commit never
+    // becomes main. Both sides stay: main, and the candidate (whose parents are both) under REFUSED_REF.
+    const audit = await auditBeforeMove(repo, target);
+    if (audit.verdict.kind !== 'accepted') {
+      out.refused = {
+        at: new Date().toISOString(),
+        by: audit.by,
+        candidate: target,
+        ref: REFUSED_REF,
+        sides: [local!, remote!],
+        problems: audit.verdict.kind === 'rejected' ? audit.verdict.problems : [audit.verdict.reason],
+        configChanged: await configDiffers(cwd, local!, target),
+        fix: audit.verdict.kind === 'failed' ? audit.verdict.fix : undefined,
+      };
+      return;
+    }
     const conflict = merged && merged.paths.length > 0 ? await keepConflict(repo.commonDir, local!, remote!, merged) : undefined;
     const ff = await git(['merge', '--ff-only', '--quiet', target], { cwd, allowFailure: true });
     if (ff.exitCode !== 0) {
       if (conflict) await git(['update-ref', '-d', conflict.ref, local!], { cwd, allowFailure: true });
       // Letta Code committed (main moved) or wrote a file since we looked: start over, or leave it to the next pull.
       if ((await oidOf(cwd, MAIN)) !== local) continue;
-      out.deferred = `git merge --ff-only refused: ${lastLine(ff.stderr)}`;
+      out.deferred = ffRefusal(ff.stderr, target);
       return;
     }
     out.steps.push(conflict ? 'conflict-merge' : step);
@@ -172,10 +235,29 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.conflict = conflict;
     }
     if (!merged) return;
-    if ((await pushLocalMain(cwd)).result === 'rejected') continue;
+    if (pushedOrRefused(await pushLocalMain({ cwd })) === 'rejected') continue;
     out.steps.push('push');
     out.remoteHead = target;
     return;
   }
   throw new UserError(`main or the external remote kept moving for ${MAX_ROUNDS} rounds`, 'run letta-memfs-hooks pull again; nothing was lost');
+}
+
+/** Whether `.memfs.config.json` (Letta Code's protected limits) differs between two commits. */
+async function configDiffers(cwd: string, a: string, b: string): Promise<boolean> {
+  const r = await git(['diff', '--quiet', a, b, '--', '.memfs.config.json'], { cwd, allowFailure: true });
+  return r.exitCode !== 0;
+}
+
+/**
+ * After a round: a refusal is recorded (with its ref) and worded for the caller; a round that moved main or had
+ * nothing to merge clears an earlier one; a deferred round leaves it as it was.
+ */
+async function settleRefusal(repo: RepoPaths, cwd: string, out: LocalPullOutcome): Promise<void> {
+  if (out.refused) {
+    await recordRefusal(repo, cwd, out.refused);
+    out.refusedLine = { reason: refusalReason(out.refused), fix: refusalFix(out.refused, LOCAL_TRACKING_REF) };
+  } else if (!out.deferred) {
+    await clearRefusal(repo, cwd);
+  }
 }

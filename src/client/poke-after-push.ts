@@ -2,6 +2,7 @@
  * Detached helper started by the client's pre-push (see poke.ts): waits for the push to land, then pokes `watch`.
  * Runs after git has returned, so it must never print (nobody reads it) and never retry for long.
  */
+import { httpRequest } from '../core/http/client.js';
 import { readRef } from '../git/refs.js';
 import { type PokePlan, pokeRequest } from './poke.js';
 
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
   const { url, headers } = pokeRequest(plan.pokeUrl, plan.agentId, secret);
-  await fetch(url, { method: 'POST', headers, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+  await httpRequest(url, { method: 'POST', headers, timeoutMs: 10_000, maxBodyBytes: 4096 }).catch(() => undefined);
 }
 
 main().catch(() => undefined);

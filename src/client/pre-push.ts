@@ -3,6 +3,7 @@
  * Decisions are in src/validate/ (validateUpdate, shared with a server's pre-receive); this module reads the pushed
  * trees (the pushed and the remote's commit) and their files through one git cat-file --batch-command, and reports.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RepoPaths } from '../git/git.js';
 import { ObjectReader } from '../git/objects.js';
@@ -14,6 +15,8 @@ import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadab
 import { formatProblem, type Problem } from '../validate/problem.js';
 import type { TreeEntry } from '../git/tree.js';
 import { MAX_FILE_BYTES, validateUpdate } from '../validate/tree.js';
+import { parseLayout } from '../validate/letta-code-rules.js';
+import { describeProfile, type Profile, SERVER_PROFILE } from '../validate/profile.js';
 
 export interface PrePushInput {
   /** git's arguments: remote name (or the URL when pushing to a URL) and the push URL. */
@@ -42,8 +45,20 @@ async function baseTree(objects: ObjectReader, remote: string, u: PushUpdate): P
   return undefined;
 }
 
+/**
+ * Whose rules this checkout's pushes follow: a local-backend checkout's by Letta Code's own, for the layout it
+ * records in `.git/letta-memory-layout-policy` (written by 0.32.18+ on every clone, pull and sync; absent means
+ * legacy-only, as its checker reads it); any other checkout's by the Letta server's, which syncs its files.
+ */
+export async function pushProfile(settings: Settings, repo: RepoPaths): Promise<Profile> {
+  if (settings.backend !== 'local') return SERVER_PROFILE;
+  const policy = await readFile(path.join(repo.commonDir, 'letta-memory-layout-policy'), 'utf8').catch(() => undefined);
+  return { consumer: 'letta-code', layout: parseLayout(policy) };
+}
+
 export async function checkPush(input: PrePushInput): Promise<Problem[]> {
   const [remote = '', url = ''] = input.args;
+  const profile = await pushProfile(input.settings, input.repo);
   const problems: Problem[] = [];
   // Checked for every branch: a reflection branch pushed to the Letta proxy fails just the same.
   const urlProblem = checkPushUrl(url);
@@ -60,7 +75,7 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
         continue;
       }
       const base = await baseTree(objects, remote, u);
-      problems.push(...(await validateUpdate({ tree, base }, objects)));
+      problems.push(...(await validateUpdate({ tree, base }, objects, profile)));
     }
   } finally {
     await objects.close();
@@ -96,8 +111,8 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
     if (poke) startPokeWaiter(poke, config.webhookSecretEnv);
     return 0;
   }
-  // One line per problem, each naming the file and the fix; a count first only when there are several.
-  if (problems.length > 1) logLine(`push refused: ${problems.length} problems`);
+  // Whose rules, then one line per problem, each naming the file, the rule and the fix.
+  logLine(`push refused by ${describeProfile(await pushProfile(input.settings, input.repo))}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`);
   for (const p of problems) logLine(`push refused: ${formatProblem(p)}`);
   return 1;
 }

@@ -109,6 +109,12 @@ export async function clientStatus(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
   return out;
 }
 
+/** Pure: the origin row. A local-backend checkout's origin is the remote itself (nothing is redirected there). */
+function originRow(s: ClientStatus): string {
+  if (s.redirected) return s.local ? 'the remote itself (local backend: fetch and push go straight to it)' : 'redirected (fetch and push go to the remote)';
+  return `NOT ${s.local ? 'the remote' : 'redirected'}: fetch ${s.effectiveFetchUrl ?? 'none'}, push ${s.effectivePushUrl ?? 'none'} (fix: re-run init)`;
+}
+
 /** Pure: the text form; every path escaped (a directory name may hold terminal escape sequences). */
 export function formatClientStatus(s: ClientStatus): string {
   if (!s.installed) return `${escapePath(s.repo)}: letta-memfs-hooks is not set up here (run ${selfCommand()} init)`;
@@ -117,7 +123,7 @@ export function formatClientStatus(s: ClientStatus): string {
     ['role', s.role ?? '?'],
     ['agent', s.agentId ?? '?'],
     ['remote', s.remote ?? '?'],
-    ['origin', s.redirected ? `redirected (fetch and push go to the remote)` : `NOT redirected: fetch ${s.effectiveFetchUrl ?? 'none'}, push ${s.effectivePushUrl ?? 'none'} (fix: re-run init)`],
+    ['origin', originRow(s)],
     ['hooks', `${s.hooks.map((h) => `${h.name} ${h.state}${h.chained ? ' (+ chained original)' : ''}`).join(', ')} in ${escapePath(s.hooksDir ?? '')}`],
   ];
   if (s.auth) {
@@ -129,7 +135,8 @@ export function formatClientStatus(s: ClientStatus): string {
     'origin/main',
     s.remoteMain ? `${s.remoteMain.oid.slice(0, 12)} ${s.remoteMain.date}, local ${s.remoteMain.ahead} ahead, ${s.remoteMain.behind} behind` : 'not fetched yet',
   ]);
-  rows.push(['last pull', s.lastPull ?? 'none seen']);
+  // A local-backend checkout is pulled by our `pull` (its row below), whose merges run no hook of ours.
+  if (!s.local) rows.push(['last pull', s.lastPull ?? 'none seen']);
   rows.push(['last checkout', s.lastCheckout ?? 'none seen']);
   if (s.local) rows.push(...formatLocalRows(s.local));
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');

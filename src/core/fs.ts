@@ -31,6 +31,12 @@ export async function exists(p: string): Promise<boolean> {
 export async function writeFileAtomic(file: string, content: string, mode = 0o644): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await fs.writeFile(tmp, content, { mode, flag: 'wx' });
-  await fs.rename(tmp, file);
+  try {
+    await fs.writeFile(tmp, content, { mode, flag: 'wx' });
+    await fs.rename(tmp, file);
+  } catch (err) {
+    // A full disk or a rename refused (the target a directory): no temp file is left behind, a secret included.
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
 }

@@ -49,8 +49,9 @@ export async function tryLock(file: string, staleMs = lockStaleMs()): Promise<Lo
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ELOCKED') return undefined;
-      // A plain file here is a lock of the PID-file kind (versions before this one) that proper-lockfile judged
-      // stale by its mtime but removes with rmdir: remove it as a file, once (a directory is not touched).
+      // A plain file where the lock dir belongs (we make directories: a PID file some other tool or a restore left,
+      // or an empty file) would wedge the lock for ever: proper-lockfile judges it stale by its mtime but removes it
+      // with rmdir. Remove it as a file, once (a directory is not touched).
       if (code === 'ENOTDIR' && attempt === 0) {
         await fs.unlink(file).catch(() => undefined);
         continue;

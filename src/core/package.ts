@@ -2,28 +2,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Where this code runs from. Two layouts share one depth, so one rule finds the package root in both:
-//   tsc output      <root>/dist/core/package.js        (the source tree: tests and development)
+// Where this code runs from. Every layout sits two levels below the package root, so one rule finds it:
 //   esbuild bundle  <root>/dist/runtime/chunk-*.mjs    (the packed package's bin, and each installed hook runtime)
+//   source          <root>/src/core/package.ts         (tests import src/ modules through vitest)
+//   tsc output      <root>/dist/core/package.js        (only the benches and the schema build use it)
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export const PACKAGE_ROOT = path.resolve(HERE, '..', '..');
 
-/** Running from the bundle (scripts/build-runtime.mjs), where every entry sits next to this chunk. */
-export const BUNDLED = path.basename(HERE) === 'runtime';
+export type Entry = 'cli' | 'hook' | 'poke-after-push' | 'pre-receive' | 'background-push';
 
-const TSC_ENTRIES = {
-  cli: 'cli/main.js',
-  hook: 'cli/hooks/run.js',
-  'poke-after-push': 'client/poke-after-push.js',
-  'pre-receive': 'server/memfs-service/pre-receive-main.js',
-  'background-push': 'client/background-push-run.js',
-} as const;
-export type Entry = keyof typeof TSC_ENTRIES;
-
-/** Absolute path of an entry point of the running layout (the CLI, the hook runner, the poke waiter, the service's pre-receive, the local backend's background push). */
+/**
+ * Absolute path of an entry point (the CLI, the hook runner, the poke waiter, the service's pre-receive, the local
+ * backend's background push): always the bundle's, whatever layout asks, so every process a test starts runs what
+ * users run (test/runtime-setup.ts keeps the bundle fresh against src/).
+ */
 export function entryPath(name: Entry): string {
-  return BUNDLED ? path.join(HERE, `${name}.mjs`) : path.join(PACKAGE_ROOT, 'dist', TSC_ENTRIES[name]);
+  return path.join(PACKAGE_ROOT, 'dist', 'runtime', `${name}.mjs`);
 }
 
 let version: string | undefined;

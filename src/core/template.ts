@@ -45,6 +45,9 @@ export function validateRemoteTemplate(template: string, source: string): string
     );
   }
   const filled = template.split(AGENT_PLACEHOLDER).join(SAMPLE_ID);
+  // git hands a port over 65535 to curl or ssh, which fail later with an unrelated message, or wrap it around.
+  const port = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^/@]*@)?(?:\[[^\]/]*\]|[^/:]*):(\d+)(?:\/|$)/.exec(filled)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw bad(`has port ${port.slice(0, 12)}, which cannot exist`, 'use a port from 1 to 65535, or none for the default');
   // An http(s) host spelled so that git's urlmatch would skip the key guard gets the canonical spelling as its fix.
   if (/^https?:\/\//i.test(filled)) {
     try {

@@ -1,36 +1,44 @@
 import type { Config } from '../core/config/schema.js';
 import { checkEnvName } from '../core/config/values.js';
-import { shQuote } from '../core/shell.js';
+import { readTokenFile } from '../core/token.js';
 
 /** The remote `init --server` configures in each repo.git, and its remote-tracking ref. */
 export const REMOTE_NAME = 'letta-memfs';
 export const TRACKING_REF = `refs/remotes/${REMOTE_NAME}/main`;
 
+/** The variable the helper reads the token from when it came from gitTokenFile (read here, with its checks). */
+const FILE_TOKEN_ENV = 'LETTA_MEMFS_FILE_TOKEN';
+
 /**
- * Environment for git calls that talk to the external host: credentials come from a credential helper that reads
- * the token from an env var (or the 0600 token file) at run time, so the token never appears in argv, in
- * repo.git/config (which the Letta server copies into every temp dir) or in a URL. Terminal prompts are off:
- * `watch` runs unattended.
+ * Environment for git calls that talk to the external host at `url`. The token comes from a credential helper that
+ * reads it from an env var at run time, so it never appears in argv, in repo.git/config (which the Letta server
+ * copies into every temp dir) or in a URL. Terminal prompts are off: `watch` runs unattended.
+ *
+ * The helper is scoped to the remote's URL (`credential.<url>.helper`): git asks helpers again for the host a
+ * redirect leads to, and an unscoped helper answered it with our token [ran: test/hostile/redirects.test.ts]. And
+ * `http.followRedirects=false`: with git's default `initial`, git moves every later request of the operation to
+ * the redirected host, where a header-borne token (the client role's) goes with them [ran]; refusing redirects
+ * keeps one policy for every role, and a moved repo fails with git's "returned error: 30x" (fix: the final URL).
  */
-export function externalGitEnv(cfg: Config, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function externalGitEnv(cfg: Config, url: string | undefined, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const config: [string, string][] = [['http.followRedirects', 'false']];
   const out: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
   // Settings written by an older init were not checked by the schema; the name goes into a shell snippet below.
   checkEnvName(cfg.gitTokenEnv, 'gitTokenEnv', 'settings');
-  const hasToken = Boolean(env[cfg.gitTokenEnv]) || Boolean(cfg.gitTokenFile);
-  if (!hasToken) return out;
-  const user = cfg.gitUsername.replace(/[^A-Za-z0-9._@-]/g, '');
-  const file = cfg.gitTokenFile ? shQuote(cfg.gitTokenFile) : '';
-  // The helper answers only `get`; an empty first entry drops helpers configured elsewhere (a stale store).
-  const source = env[cfg.gitTokenEnv] ? `"$${cfg.gitTokenEnv}"` : `"$(cat ${file})"`;
-  const helper = `!f() { test "$1" = get || exit 0; echo username=${user}; printf 'password=%s\\n' ${source}; }; f`;
-  // The helper reads the token from git's environment; hand it over when it came from a caller-given env.
-  if (env[cfg.gitTokenEnv]) out[cfg.gitTokenEnv] = env[cfg.gitTokenEnv]!;
-  Object.assign(out, {
-    GIT_CONFIG_COUNT: '2',
-    GIT_CONFIG_KEY_0: 'credential.helper',
-    GIT_CONFIG_VALUE_0: '',
-    GIT_CONFIG_KEY_1: 'credential.helper',
-    GIT_CONFIG_VALUE_1: helper,
+  const fromEnv = env[cfg.gitTokenEnv];
+  const token = fromEnv || (cfg.gitTokenFile ? readTokenFile(cfg.gitTokenFile) : undefined);
+  if (token && url) {
+    const user = cfg.gitUsername.replace(/[^A-Za-z0-9._@-]/g, '');
+    const name = fromEnv ? cfg.gitTokenEnv : FILE_TOKEN_ENV;
+    out[name] = token;
+    // The helper answers only `get`. The unscoped empty entry drops helpers configured elsewhere (a stale store).
+    const helper = `!f() { test "$1" = get || exit 0; echo username=${user}; printf 'password=%s\\n' "$${name}"; }; f`;
+    config.push(['credential.helper', ''], [`credential.${url}.helper`, helper]);
+  }
+  out.GIT_CONFIG_COUNT = String(config.length);
+  config.forEach(([k, v], i) => {
+    out[`GIT_CONFIG_KEY_${i}`] = k;
+    out[`GIT_CONFIG_VALUE_${i}`] = v;
   });
   return out;
 }

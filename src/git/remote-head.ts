@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import type { Config } from '../core/config/schema.js';
+import { httpRequest } from '../core/http/client.js';
 import { git } from './git.js';
 import { readToken } from '../core/token.js';
 import { remoteKind } from '../core/template.js';
@@ -48,11 +48,11 @@ export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.Proc
     const headers: Record<string, string> = { 'user-agent': 'git/2.39 letta-memfs-hooks', accept: 'application/x-git-upload-pack-advertisement' };
     const t = await readToken(cfg, env);
     if (t) headers.authorization = `Basic ${Buffer.from(`${cfg.gitUsername}:${t.token}`).toString('base64')}`;
-    const res = await request(`${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`, { method: 'GET', headers, headersTimeout: 15_000, bodyTimeout: 15_000 });
-    const body = Buffer.from(await res.body.arrayBuffer());
-    const type = String(res.headers['content-type'] ?? '');
-    if (res.statusCode !== 200 || !type.startsWith('application/x-git-upload-pack-advertisement')) return undefined;
-    return parseAdvertisement(body).get(MAIN) ?? null;
+    const res = await httpRequest(`${url.replace(/\/+$/, '')}/info/refs?service=git-upload-pack`, { method: 'GET', headers, timeoutMs: 15_000 });
+    const type = res.header('content-type') ?? '';
+    // A cut advertisement might lack main: then we cannot tell, and the caller fetches.
+    if (res.status !== 200 || res.truncated || !type.startsWith('application/x-git-upload-pack-advertisement')) return undefined;
+    return parseAdvertisement(res.body).get(MAIN) ?? null;
   } catch {
     return undefined;
   }
@@ -63,7 +63,7 @@ export async function probeRemoteMain(url: string, cfg: Config, env: NodeJS.Proc
  * the oid (undefined when the remote has no main yet), or git's last error line.
  */
 export async function lsRemoteMain(gitDir: string, url: string, cfg: Config): Promise<{ ok: true; oid?: string } | { ok: false; error: string }> {
-  const r = await git(['ls-remote', url, MAIN], { gitDir, env: externalGitEnv(cfg), allowFailure: true, timeoutMs: 30_000 });
+  const r = await git(['ls-remote', url, MAIN], { gitDir, env: externalGitEnv(cfg, url), allowFailure: true, timeoutMs: 30_000 });
   if (r.exitCode !== 0) return { ok: false, error: r.stderr.trim().split('\n').pop() ?? '' };
   return { ok: true, oid: r.stdout.split('\t')[0] || undefined };
 }

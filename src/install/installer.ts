@@ -52,6 +52,9 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
     if (CLIENT_OWNED.has(h)) throw new Error(`refusing to install ${h}: Letta Code owns it`);
   }
   const stateDir = stateDirOf(opts.repo.commonDir);
+  // Private whatever the umask (mkdir's mode is masked by it), and tightened if an older version made it wider.
+  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await fs.chmod(stateDir, 0o700);
   const { dir: hooksDir, viaHooksPath } = await hooksDirOf(opts.repo, opts.noHooksPathOutside);
   if (viaHooksPath) {
     warn(`core.hooksPath is set: installing into ${hooksDir}; tools that regenerate it (husky on npm install) drop our hooks, so re-run init after them`);
@@ -100,7 +103,7 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
       await fs.rename(file, chained);
     }
     const tmp = `${file}.letta-memfs.tmp`;
-    await fs.writeFile(tmp, await renderShim({ hook, role: opts.role, node, runtimeDir: runtime, stateDir, self: selfCommand() }), { mode: 0o755 });
+    await fs.writeFile(tmp, renderShim({ hook, role: opts.role, node, runtimeDir: runtime, stateDir, self: selfCommand() }), { mode: 0o755 });
     await fs.rename(tmp, file);
   }
   // Re-init by another version: the runtime the hooks ran before may now have no user left.

@@ -22,6 +22,26 @@ export interface Manifest {
 
 export const manifestPath = (stateDir: string) => path.join(stateDir, 'install.json');
 
-export const readManifest = (stateDir: string) => readJson<Manifest>(manifestPath(stateDir));
+/**
+ * The manifest's paths are stored relative to the repo's common dir (the state dir's parent) and read back
+ * absolute: a repo whose volume is mounted elsewhere (a copied memfs root, a restored backup) is acted on where it
+ * is, never at the path init ran on. Manifests written with absolute paths still read the same.
+ */
+const PATH_KEYS = ['hooksDir', 'configFile', 'runtime'] as const;
 
-export const writeManifest = (stateDir: string, m: Manifest) => writeJsonAtomic(manifestPath(stateDir), m);
+function mapPaths(m: Manifest, f: (p: string) => string): Manifest {
+  const out = { ...m };
+  for (const k of PATH_KEYS) if (out[k] !== undefined) out[k] = f(out[k]!);
+  return out;
+}
+
+export async function readManifest(stateDir: string): Promise<Manifest | undefined> {
+  const m = await readJson<Manifest>(manifestPath(stateDir));
+  const commonDir = path.dirname(path.resolve(stateDir));
+  return m && mapPaths(m, (p) => path.resolve(commonDir, p));
+}
+
+export function writeManifest(stateDir: string, m: Manifest): Promise<void> {
+  const commonDir = path.dirname(path.resolve(stateDir));
+  return writeJsonAtomic(manifestPath(stateDir), mapPaths(m, (p) => path.relative(commonDir, path.resolve(p)) || '.'));
+}

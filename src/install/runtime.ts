@@ -17,9 +17,9 @@ import { exists, writeFileAtomic } from '../core/fs.js';
 import { PACKAGE_ROOT, packageVersion } from '../core/package.js';
 import type { Role } from '../core/settings.js';
 import { readManifest } from './manifest.js';
+import { BUNDLE, runtimeFileNames, runtimeKey, runtimeProblem } from './runtime-trust.js';
 
 export const RUNTIME_DIR_ENV = 'LETTA_MEMFS_RUNTIME_DIR';
-const BUNDLE = path.join('dist', 'runtime');
 const RECORD = 'runtime.json';
 
 /** Where runtimes of a role live (the parent of the `<version>-<hash>` dirs). */
@@ -33,25 +33,19 @@ export function runtimeBase(role: Role, memfsRoot: string | undefined, env: Node
 /** The hook runner inside an installed runtime. */
 export const hookEntryOf = (runtimeDir: string) => path.join(runtimeDir, BUNDLE, 'hook.mjs');
 
-/** The files a runtime is made of, relative to the package root, with their content. */
+/** The files a runtime is made of, relative to the package root, with their content, in hashing order. */
 async function sourceFiles(root: string): Promise<Map<string, Buffer>> {
   const names = await fs.readdir(path.join(root, BUNDLE)).catch(() => undefined);
-  if (!names?.includes('hook.mjs')) {
+  if (!names?.includes('hook.mjs') || !names.includes('guard.cjs')) {
     throw new UserError(`the hook runtime is not built (${path.join(root, BUNDLE)} is missing)`, 'run npm run build in the package');
   }
-  const rel = [...names.filter((n) => /\.[mc]js$/.test(n)).map((n) => path.join(BUNDLE, n)), path.join('hooks', 'shim.sh')].sort();
-  const out = new Map<string, Buffer>();
-  for (const r of rel) out.set(r, await fs.readFile(path.join(root, r)));
   const { version } = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
-  // Only what the runtime reads: its version (for --version and the key) and the module type of .mjs siblings.
-  out.set('package.json', Buffer.from(JSON.stringify({ name: 'letta-memfs-hooks', version, type: 'module', private: true }, null, 2) + '\n'));
+  const out = new Map<string, Buffer>();
+  for (const r of runtimeFileNames(names)) {
+    // Only what the runtime reads: its version (for --version and the key) and the module type of .mjs siblings.
+    out.set(r, r === 'package.json' ? Buffer.from(JSON.stringify({ name: 'letta-memfs-hooks', version, type: 'module', private: true }, null, 2) + '\n') : await fs.readFile(path.join(root, r)));
+  }
   return out;
-}
-
-function keyOf(version: string, files: Map<string, Buffer>): string {
-  const h = createHash('sha256');
-  for (const [name, body] of files) h.update(`${name}\0${body.length}\0`).update(body);
-  return `${version}-${h.digest('hex').slice(0, 12)}`;
 }
 
 /** Whether a runtime dir holds every file its record lists (a half-deleted one is replaced). */
@@ -85,15 +79,19 @@ export function ensureRuntime(base: string): Promise<string> {
   return p;
 }
 
-async function doEnsure(base: string): Promise<string> {
+async function doEnsure(given: string): Promise<string> {
   const files = await sourceFiles(PACKAGE_ROOT);
-  const dir = path.join(base, keyOf(packageVersion(), files));
-  if (path.resolve(PACKAGE_ROOT) === dir || (await runtimeIntact(dir))) return dir;
-  await fs.mkdir(base, { recursive: true });
+  // Private whatever the umask: every level this creates is 0700 (mkdir's mode is masked by the umask, never widened).
+  await fs.mkdir(given, { recursive: true, mode: 0o700 });
+  // The hooks name the real path: the guard refuses a runtime reached through a symlink.
+  const base = await fs.realpath(given);
+  const dir = path.join(base, runtimeKey(packageVersion(), files));
+  // Content checked too: an altered or loosened copy (which every hook's guard refuses) is replaced.
+  if (path.resolve(PACKAGE_ROOT) === dir || ((await runtimeIntact(dir)) && runtimeProblem(dir, process.getuid!()) === undefined)) return dir;
   const tmp = await fs.mkdtemp(path.join(base, '.tmp-'));
   try {
     for (const [rel, body] of files) {
-      await fs.mkdir(path.dirname(path.join(tmp, rel)), { recursive: true });
+      await fs.mkdir(path.dirname(path.join(tmp, rel)), { recursive: true, mode: 0o700 });
       await fs.writeFile(path.join(tmp, rel), body, { mode: rel.endsWith('cli.mjs') ? 0o755 : 0o644 });
     }
     await fs.writeFile(path.join(tmp, RECORD), JSON.stringify({ files: [...files.keys()] }, null, 2) + '\n');
@@ -113,7 +111,15 @@ async function doEnsure(base: string): Promise<string> {
   return dir;
 }
 
+/**
+ * A repo's registration: its common dir relative to the runtime, named by a hash of that, so a memfs root (repos
+ * and runtime on one volume) mounted elsewhere still finds and checks its own registrations, never the original's.
+ */
+const registration = (runtimeDir: string, commonDir: string) => path.relative(runtimeDir, path.resolve(commonDir));
 const userFile = (runtimeDir: string, commonDir: string) =>
+  path.join(runtimeDir, 'users', createHash('sha256').update(registration(runtimeDir, commonDir)).digest('hex').slice(0, 16));
+/** The name older versions gave a registration (the absolute common dir's hash), removed along with ours. */
+const absoluteUserFile = (runtimeDir: string, commonDir: string) =>
   path.join(runtimeDir, 'users', createHash('sha256').update(path.resolve(commonDir)).digest('hex').slice(0, 16));
 
 /**
@@ -123,7 +129,7 @@ const userFile = (runtimeDir: string, commonDir: string) =>
 export async function useRuntime(base: string, commonDir: string): Promise<string> {
   const dir = await ensureRuntime(base);
   const file = userFile(dir, commonDir);
-  if (!(await exists(file))) await writeFileAtomic(file, path.resolve(commonDir) + '\n');
+  if (!(await exists(file))) await writeFileAtomic(file, registration(dir, commonDir) + '\n');
   // An uninstall elsewhere may have removed the runtime between the two steps: install it again, users kept.
   if (!(await exists(path.join(dir, RECORD))) || !(await exists(hookEntryOf(dir)))) {
     ensured.delete(base);
@@ -141,10 +147,12 @@ async function stillUses(entry: string, runtimeDir: string): Promise<boolean> {
   const stat = await fs.stat(entry).catch(() => undefined);
   if (!stat) return false;
   if (Date.now() - stat.mtimeMs < REGISTRATION_GRACE_MS) return true;
-  const commonDir = (await fs.readFile(entry, 'utf8').catch(() => '')).trim();
-  if (!commonDir) return false;
+  const recorded = (await fs.readFile(entry, 'utf8').catch(() => '')).trim();
+  if (!recorded) return false;
+  // Relative to the runtime (absolute from older versions: resolve keeps those).
+  const commonDir = path.resolve(runtimeDir, recorded);
   const manifest = await readManifest(path.join(commonDir, 'letta-memfs')).catch(() => undefined);
-  return manifest?.runtime === runtimeDir;
+  return manifest?.runtime !== undefined && path.resolve(manifest.runtime) === path.resolve(runtimeDir);
 }
 
 /**
@@ -164,6 +172,7 @@ export async function releaseRuntime(runtimeDir: string, commonDir: string, opts
 
 async function release(runtimeDir: string, commonDir: string): Promise<boolean> {
   await fs.rm(userFile(runtimeDir, commonDir), { force: true });
+  await fs.rm(absoluteUserFile(runtimeDir, commonDir), { force: true });
   const usersDir = path.join(runtimeDir, 'users');
   // Read lazily, stopping at the first user left: `uninstall --server --all` releases once per agent, and reading all
   // 10,000 names each time grew with the square of the agents.

@@ -5,7 +5,7 @@
  */
 import { escapePath } from './text.js';
 import type { Problem } from './problem.js';
-import { NeedsYaml } from './simple-yaml.js';
+import { NeedsYaml, Yaml11Refusal } from './simple-yaml.js';
 
 /** Parses YAML text; throws on invalid YAML (its message's first line is shown). */
 export type YamlParser = (text: string) => unknown;
@@ -41,7 +41,8 @@ export type Frontmatter =
  * block's value, which is what this hook exists to prevent.
  */
 export function parseFrontmatterWith(text: string, parseYaml: YamlParser): Frontmatter {
-  const t = text.replace(/\r\n/g, '\n');
+  // The server reads files with universal newlines (subprocess text=True): CRLF and a lone CR are both LF.
+  const t = text.replace(/\r\n?/g, '\n');
   // Python keeps a UTF-8 BOM as U+FEFF, so the server sees no leading ---: frontmatter would become block text.
   if (t.startsWith('\ufeff')) {
     return { ok: false, message: 'starts with a UTF-8 byte order mark (BOM); the server would take the frontmatter as block text', fix: 'save the file as UTF-8 without BOM' };
@@ -64,6 +65,7 @@ export function parseFrontmatterWith(text: string, parseYaml: YamlParser): Front
     data = yamlText.trim() === '' ? {} : parseYaml(yamlText);
   } catch (err) {
     if (err instanceof NeedsYaml) throw err;
+    if (err instanceof Yaml11Refusal) return { ok: false, message: `frontmatter ${err.message}`, fix: err.fix };
     const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
     return { ok: false, message: `frontmatter is not valid YAML: ${first}`, fix: 'quote values that contain ": " or start with special characters' };
   }
@@ -71,6 +73,28 @@ export function parseFrontmatterWith(text: string, parseYaml: YamlParser): Front
     return { ok: false, message: 'frontmatter is not a YAML mapping', fix: 'write it as "key: value" lines' };
   }
   return { ok: true, data: data as Record<string, unknown> };
+}
+
+/** Postgres' integer column for a block's limit. */
+const MAX_LIMIT = 2_147_483_647;
+
+/**
+ * The types the server stores each key as (block_manager_git.py _sync_block_to_postgres @ 0.16.8): an integer limit,
+ * a boolean read_only, a mapping for metadata. Anything else fails that block's sync or stores something else.
+ */
+function typeProblems(path: string, data: Record<string, unknown>): Problem[] {
+  const out: Problem[] = [];
+  const { limit, read_only: ro, metadata } = data;
+  if ('limit' in data && !(typeof limit === 'number' && Number.isInteger(limit) && limit >= 1 && limit <= MAX_LIMIT)) {
+    out.push({ path, message: `limit must be a whole number of characters from 1 to ${MAX_LIMIT} (the server reads ${JSON.stringify(limit)})`, fix: 'write it in plain digits, e.g. "limit: 5000", or remove the line' });
+  }
+  if ('read_only' in data && typeof ro !== 'boolean') {
+    out.push({ path, message: `read_only must be true or false (the server reads ${JSON.stringify(ro)})`, fix: 'write "read_only: true" or "read_only: false"' });
+  }
+  if ('metadata' in data && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
+    out.push({ path, message: 'metadata must be a mapping of keys to values', fix: 'write it as indented "key: value" lines under "metadata:", or remove it' });
+  }
+  return out;
 }
 
 /**
@@ -82,7 +106,8 @@ function readOnlyOf(data: Record<string, unknown>): boolean {
   return v === true || v === 1 || (typeof v === 'string' && /^(true|yes|on|t|y|1)$/i.test(v.trim()));
 }
 
-const sameText = (a: string, b: string) => a.replace(/\r\n/g, '\n') === b.replace(/\r\n/g, '\n');
+// Universal newlines, as the server reads files: a CRLF or lone-CR-only change is no edit.
+const sameText = (a: string, b: string) => a.replace(/\r\n?/g, '\n') === b.replace(/\r\n?/g, '\n');
 
 /**
  * The read_only rules alone, for every file Letta syncs: a file that is read_only in `base` (the remote's main) may
@@ -93,7 +118,6 @@ export function checkReadOnlyWith(path: string, text: string, base: string | nul
   const baseFm = base === null ? undefined : parseFrontmatterWith(base, parseYaml);
   const baseData = baseFm?.ok ? baseFm.data : undefined;
   if (baseData && readOnlyOf(baseData)) {
-    // Compared after CRLF normalisation: the server stores LF, so a line-ending-only change is no edit.
     if (sameText(base!, text)) return [];
     return [{ path, message: 'is read_only on the server and cannot be edited', fix: `undo the change (git checkout origin/main -- ${escapePath(path)}) and edit the block in Letta instead` }];
   }
@@ -134,12 +158,15 @@ export function checkFrontmatterWith(path: string, text: string, base: string | 
       problems.push({ path, message: `unknown frontmatter key "${key}" (allowed: ${ALLOWED_KEYS.join(', ')})`, fix: `remove "${key}" from the frontmatter` });
     }
   }
+  problems.push(...typeProblems(path, fm.data));
   const desc = fm.data.description;
   // The server writes `description: null` for a block without one (block_markdown.py @ 0.16.7); editing such a
   // block's value is fine, only a description that was there may not be dropped or emptied.
   const inheritedNull = desc === null && baseData !== undefined && (baseData.description === null || baseData.description === '');
   if (!inheritedNull && (desc === undefined || desc === null)) {
     problems.push({ path, message: 'frontmatter has no description', fix: 'add a line "description: <what this block is for>"' });
+  } else if (!inheritedNull && typeof desc !== 'string') {
+    problems.push({ path, message: `description must be text, but the Letta server (YAML 1.1) reads it as ${JSON.stringify(desc)}`, fix: 'put the description in double quotes: description: "..."' });
   } else if (!inheritedNull && (typeof desc !== 'string' || desc.trim() === '')) {
     problems.push({ path, message: 'description must be a non-empty string', fix: 'give the description some text' });
   }

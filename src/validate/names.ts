@@ -6,7 +6,7 @@
  * a valid one, and can be printed back as its bytes.
  */
 import type { Problem } from './problem.js';
-import { ESCAPED_BYTE, escapePath, UNPRINTABLE } from './text.js';
+import { escapePath, isUtf8Name, UNPRINTABLE } from './text.js';
 
 export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 1024;
@@ -24,10 +24,11 @@ export function isGitDirName(component: string): boolean {
   return n === '.git' || n === 'git~1';
 }
 
-const bytes = (s: string) => Buffer.byteLength(s.replace(/[\udc80-\udcff]/g, 'x'));
+// Bytes as git stores the name: each escaped invalid byte is one byte (u flag: an emoji's low surrogate is no byte).
+const bytes = (s: string) => Buffer.byteLength(s.replace(/[\udc80-\udcff]/gu, 'x'));
 
 function nameProblem(path: string): string | undefined {
-  if (ESCAPED_BYTE.test(path)) return 'has a name that is not valid UTF-8; the Letta server reads names as UTF-8';
+  if (!isUtf8Name(path)) return 'has a name that is not valid UTF-8; the Letta server reads names as UTF-8';
   if (UNPRINTABLE.test(path)) return 'has control or invisible characters in its name (newline, escape sequence, bidi or zero-width)';
   if (path.includes('\\')) return 'has a backslash in its name (a path separator on Windows)';
   if (/^[A-Za-z]:/.test(path)) return 'looks like an absolute Windows path (drive letter)';

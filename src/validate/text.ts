@@ -2,8 +2,15 @@
  * The one way any repo path or repo-quoted text is printed: escaped so that no control, invisible or invalid byte
  * reaches a terminal, and pasteable into a shell.
  */
-// The u flag matters: without it the low half of a valid surrogate pair (an emoji) would match.
-export const ESCAPED_BYTE = /[\udc80-\udcff]/u;
+/**
+ * The one definition of a valid UTF-8 name: a string with no unpaired surrogate. Names decoded from git
+ * (git/tree.ts decodeName) carry each invalid byte as U+DC80..U+DCFF, and a string with any other unpaired surrogate
+ * has no UTF-8 form at all; a surrogate pair (an astral character such as an emoji) is valid. The u flag matters.
+ */
+export function isUtf8Name(name: string): boolean {
+  return !/\p{Cs}/u.test(name);
+}
+
 // Characters a terminal acts on or hides: C0/C1 controls and DEL, format characters (bidi overrides, zero-width
 // joiners, BOM), line/paragraph separators, and the stand-ins for invalid bytes above.
 export const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\udc80-\udcff]/u;

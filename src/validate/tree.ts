@@ -9,6 +9,8 @@ import { checkEntry } from './names.js';
 import { escapePath } from './text.js';
 import type { Problem } from './problem.js';
 import { NeedsYaml, strictYaml } from './simple-yaml.js';
+import { checkLettaCodeTree, lettaCodeReads } from './letta-code-rules.js';
+import { type Profile, SERVER_PROFILE } from './profile.js';
 
 /**
  * Largest file accepted. The server reads every file of the tree into memory for each sync, one `git show` each
@@ -96,10 +98,31 @@ async function checkContentLoadingYaml(files: readonly TreeEntry[], base: readon
 }
 
 /**
- * Every problem with an update, one per file: names and modes first (no content is read for a refused entry), then
- * sizes (an oversized blob is never read), then content. What the client's pre-push and a server's pre-receive run.
+ * Letta Code's rules (letta-code-rules.ts) on the files that passed the safety checks. Only Markdown must be text:
+ * Letta Code keeps other files (images, CSV) as memory too, and reads only `.md` files as text.
  */
-export async function validateUpdate(update: TreeUpdate, reader: BlobReader, maxFileBytes = MAX_FILE_BYTES): Promise<Problem[]> {
+function checkLettaCodeContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>, layout: Extract<Profile, { consumer: 'letta-code' }>['layout']): Problem[] {
+  const problems: Problem[] = [];
+  for (const e of files) {
+    const content = blobs.get(e.oid);
+    const enc = e.path.endsWith('.md') && content ? checkEncoding(e.path, content) : undefined;
+    if (enc) problems.push({ ...enc, message: enc.message.replace(/the Letta server.*$/, 'memory Markdown is text that Letta Code puts in the prompt') });
+  }
+  if (problems.length) return problems;
+  // Buffer decoding keeps a BOM, as Letta Code's `git show` output read with encoding utf8 does.
+  const text = (oid: string) => {
+    const b = blobs.get(oid);
+    return b ? Buffer.from(b).toString('utf8') : undefined;
+  };
+  return checkLettaCodeTree({ files, base: base?.filter((e) => e.type === 'blob'), text }, layout);
+}
+
+/**
+ * Every problem with an update, one per file: names and modes first (no content is read for a refused entry), then
+ * sizes (an oversized blob is never read), then content by the profile's rules (the Letta server's unless given).
+ * What the client's pre-push and a server's pre-receive run.
+ */
+export async function validateUpdate(update: TreeUpdate, reader: BlobReader, profile: Profile = SERVER_PROFILE, maxFileBytes = MAX_FILE_BYTES): Promise<Problem[]> {
   const problems: Problem[] = [];
   const files: TreeEntry[] = [];
   const seen = new Set<string>();
@@ -114,26 +137,35 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, max
     else if (e.type === 'blob') files.push(e);
   }
   const baseByPath = new Map((update.base ?? []).map((e) => [e.path, e]));
-  // The base's version of each changed synced file, and the synced files the push removes, for the read_only rules.
-  const changed = files
-    .map((e) => ({ e, b: baseByPath.get(e.path) }))
-    .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && blockLabelOf(e.path) !== undefined)
-    .map(({ b }) => b!);
+  // What content is read besides the files: the server's rules need the base's version of each changed synced file
+  // and of each synced file the push removes (read_only); Letta Code's read only Markdown and its config (and the
+  // base's changed legacy files).
   const kept = new Set(files.map((e) => e.path));
-  const gone = (update.base ?? []).filter((b) => b.type === 'blob' && !kept.has(b.path) && blockLabelOf(b.path) !== undefined);
-  const baseOids = [...changed, ...gone];
-  const sizes = await reader.sizes([...new Set([...files, ...baseOids].map((e) => e.oid))]);
+  const gone = profile.consumer === 'letta-code' ? [] : (update.base ?? []).filter((b) => b.type === 'blob' && !kept.has(b.path) && blockLabelOf(b.path) !== undefined);
+  const baseOids =
+    profile.consumer === 'letta-code'
+      ? lettaCodeReads(files, update.base?.filter((e) => e.type === 'blob')).filter((oid) => !files.some((e) => e.oid === oid))
+      : [
+          ...files
+            .map((e) => ({ e, b: baseByPath.get(e.path) }))
+            .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && blockLabelOf(e.path) !== undefined)
+            .map(({ b }) => b!.oid),
+          ...gone.map((b) => b.oid),
+        ];
+  const wanted = profile.consumer === 'letta-code' ? new Set(lettaCodeReads(files, undefined)) : undefined;
+  const sizes = await reader.sizes([...new Set([...files.map((e) => e.oid), ...baseOids])]);
   const readable = new Set<string>();
   for (const e of files) {
     const size = sizes.get(e.oid);
     if (size !== undefined && size > maxFileBytes) {
       problems.push({ path: e.path, message: `is ${human(size)}, over the ${human(maxFileBytes)} limit for a file in a memory repo`, fix: `keep large files outside the memory repo (git rm --cached -- ${escapePath(e.path)}, commit, push)` });
-    } else if (size !== undefined) readable.add(e.oid);
+    } else if (size !== undefined && (!wanted || wanted.has(e.oid))) readable.add(e.oid);
   }
-  for (const b of baseOids) if ((sizes.get(b.oid) ?? Infinity) <= maxFileBytes) readable.add(b.oid);
+  for (const oid of baseOids) if ((sizes.get(oid) ?? Infinity) <= maxFileBytes) readable.add(oid);
   const blobs = await reader.read([...readable]);
-  const ok = files.filter((e) => readable.has(e.oid));
-  return [...problems, ...(await checkContentLoadingYaml(ok, update.base, gone, blobs))];
+  const ok = files.filter((e) => sizes.has(e.oid) && (sizes.get(e.oid) ?? Infinity) <= maxFileBytes);
+  if (profile.consumer === 'letta-code') return [...problems, ...checkLettaCodeContent(ok, update.base, blobs, profile.layout)];
+  return [...problems, ...(await checkContentLoadingYaml(ok.filter((e) => readable.has(e.oid)), update.base, gone, blobs))];
 }
 
 /** A blob a push brings in any of its commits, with a path it had there (`git rev-list --objects`). */
@@ -145,7 +177,8 @@ export interface PushedBlob {
 /**
  * The size and encoding checks on every new blob of a push, not only on its last tree: a binary or huge file added in
  * one commit and removed in the next stays in the history that Letta copies for each of its commits and that is
- * mirrored to the external host. Blobs of the last tree are validateUpdate's; pass the others.
+ * mirrored to the external host. Blobs of the last tree are validateUpdate's; pass the others. The Letta server's
+ * profile: serve's repos are the server's.
  */
 export async function validateNewBlobs(blobs: readonly PushedBlob[], reader: BlobReader, maxFileBytes = MAX_FILE_BYTES): Promise<Problem[]> {
   const problems: Problem[] = [];

@@ -1,5 +1,5 @@
 /**
- * Issue 10, client side and the CLI as a whole: each bullet against the built CLI (dist/cli/main.js) in a temp HOME,
+ * Issue 10, client side and the CLI as a whole: each bullet against the built CLI (dist/runtime/cli.mjs) in a temp HOME,
  * asserting the exit code and the first line a user sees.
  */
 import fs from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Issue 10, server role: each bullet against the built CLI (dist/cli/main.js), real agent repos made the way Letta
+ * Issue 10, server role: each bullet against the built CLI (dist/runtime/cli.mjs), real agent repos made the way Letta
  * makes them, bare external repos and the Letta API double; exit codes and first lines asserted.
  */
 import { execFileSync } from 'node:child_process';

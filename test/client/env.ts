@@ -10,11 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { basicAuth, startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { tempDir } from '../helpers/repo.js';
+import { bundleFresh } from '../../scripts/runtime-inputs.mjs';
+import { CLI } from '../helpers/cli.js';
 
 export { snapshot, tempDir } from '../helpers/repo.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+export { CLI } from '../helpers/cli.js';
 
 export const AGENT = 'agent-123e4567-e89b-42d3-a456-426614174000';
 export const AGENT2 = 'agent-223e4567-e89b-42d3-a456-426614174001';
@@ -26,11 +28,9 @@ export function lettaUrl(agent = AGENT, base = LETTA_BASE): string {
   return `${base}/v1/git/${agent}/state.git`;
 }
 
-/** Fails loudly when the package is not built: the hooks run dist/, so testing src/ alone would prove nothing. */
+/** Fails loudly when the bundle is missing or older than src/: the hooks run it, so a stale one would prove nothing. */
 export function requireBuild(): void {
-  if (!fs.existsSync(CLI) || !fs.existsSync(path.join(ROOT, 'dist', 'hooks', 'run.js'))) {
-    throw new Error(`${CLI} is missing: run "npm run build" (npm test does it) before these tests`);
-  }
+  if (!bundleFresh()) throw new Error('dist/runtime is missing or older than src/: run the tests through vitest (test/runtime-setup.ts rebuilds it) or npm run build');
 }
 
 const REAL_GIT = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();

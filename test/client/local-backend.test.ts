@@ -162,14 +162,14 @@ describe('Letta Code local backend on two machines', () => {
     const before = head(b);
     fs.writeFileSync(path.join(b.dir, 'system', 'human.md'), md('About the human', 'being edited\n'));
     const dirty = pull(b);
-    expect(dirty.status, dirty.stderr).toBe(0);
-    expect(dirty.stdout).toMatch(/not merged yet: the work tree has uncommitted changes/);
+    expect(dirty.status, dirty.stderr).toBe(1);
+    expect(dirty.stdout).toMatch(/not merged: the work tree has uncommitted changes/);
     expect(head(b)).toBe(before);
     expect(fs.readFileSync(path.join(b.dir, 'system', 'human.md'), 'utf8')).toContain('being edited');
     gitOk(b.sb, b.dir, ['checkout', '--', 'system/human.md']);
 
     fs.writeFileSync(path.join(b.dir, '.git', 'MERGE_HEAD'), `${theirs}\n`);
-    expect(pull(b).stdout).toMatch(/not merged yet: MERGE_HEAD exists/);
+    expect(pull(b).stdout).toMatch(/not merged: MERGE_HEAD exists/);
     expect(head(b)).toBe(before);
     fs.rmSync(path.join(b.dir, '.git', 'MERGE_HEAD'));
     expect(pull(b).stdout).toMatch(/fast-forward/);
@@ -193,6 +193,17 @@ describe('Letta Code local backend on two machines', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/origin is already https:\/\/elsewhere\.example\/mine\.git.*fix: .*git remote remove origin/);
     expect(fs.readFileSync(path.join(a.dir, '.git', 'config'), 'utf8')).toBe(config);
+    expect(fs.existsSync(path.join(a.dir, '.git', 'letta-memfs'))).toBe(false);
+  }, 60_000);
+
+  it('init --dry-run lists the hooks it would install, reference-transaction included', async () => {
+    const root = suite.workspace('lmh-local-dry-');
+    const url = await suite.host.createRepo(`local/${Math.random().toString(36).slice(2)}/${LOCAL}.git`);
+    const a = machine(root, 'laptop');
+    lcInitialize(a.sb, a.dir, LOCAL, SEED);
+    const r = cli(a.sb, ['init', '--yes', '--dry-run', '--git-user', USER, '--remote', url], { cwd: a.dir });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}hooks {5}pre-push, post-merge, post-checkout, reference-transaction into /m);
     expect(fs.existsSync(path.join(a.dir, '.git', 'letta-memfs'))).toBe(false);
   }, 60_000);
 });

@@ -73,7 +73,9 @@ describe('client pre-push', () => {
     writeFile(c.checkout, 'notes/latin1.txt', Buffer.from('caf\xe9\n', 'latin1'));
     commitAll(c.sb, c.checkout, 'latin1');
     const r = expectRefused(c, 'notes/latin1.txt', /not valid UTF-8/);
-    expect(r.stderr.split('\n').filter((l) => l.startsWith('letta-memfs-hooks:'))).toHaveLength(1);
+    // A header naming whose rules refused it, then one line for the one problem.
+    expect(r.stderr).toContain("letta-memfs-hooks: push refused by the Letta server's rules: 1 problem");
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('letta-memfs-hooks: push refused: '))).toHaveLength(1);
   });
 
   it('refuses broken frontmatter in system/ and reference/', async () => {
@@ -181,7 +183,7 @@ describe('client pre-push', () => {
     const refused = lettaGit(sb, checkout, ['push', 'origin', 'HEAD:main']);
     expect(refused.status).not.toBe(0);
     expect(refused.stderr).toMatch(/push refused: system\/new\.md: has no frontmatter/);
-    expect(nodeStarts()).toBe(1);
+    expect(nodeStarts(), fs.readFileSync(starts, 'utf8')).toBe(1);
     expect(lastPush()).toMatchObject({ url, refused: true });
     expect(Date.parse(lastPush().at)).toBeGreaterThanOrEqual(Date.parse(shell.at));
 

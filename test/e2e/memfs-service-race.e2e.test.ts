@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { lettaVersion, REPO_ROOT } from './helpers/env.js';
+import { CLI } from './helpers/cli.js';
+import { lettaVersion } from './helpers/env.js';
 import { blockFile, git } from './helpers/repo.js';
 import { Rest } from './helpers/rest.js';
 import { freePort, LettaServer } from './helpers/server.js';
@@ -34,7 +35,7 @@ async function stack(redis: boolean): Promise<{ server: LettaServer; api: Rest; 
   mkdirSync(server.memfsRoot, { recursive: true });
   const env: NodeJS.ProcessEnv = { ...process.env, LETTA_MEMFS_SERVICE_SECRET: secret, LETTA_REDIS_HOST: undefined, LETTA_REDIS_PORT: undefined };
   if (redis) Object.assign(env, { LETTA_REDIS_HOST: REDIS.host, LETTA_REDIS_PORT: String(REDIS.port) });
-  const service: ChildProcess = spawn(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'serve', '--memfs-root', server.memfsRoot, '--port', String(port), '--letta-url', server.url, '--check-after', '2'], {
+  const service: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--memfs-root', server.memfsRoot, '--port', String(port), '--letta-url', server.url, '--check-after', '2'], {
     env,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

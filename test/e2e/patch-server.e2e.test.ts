@@ -5,10 +5,10 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { lettaVersion, REPO_ROOT } from './helpers/env.js';
+import { CLI } from './helpers/cli.js';
+import { lettaVersion } from './helpers/env.js';
 
 const version = lettaVersion();
-const CLI = join(REPO_ROOT, 'dist/cli/main.js');
 const scratch: string[] = [];
 
 function cli(...args: string[]) {

@@ -2,9 +2,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+/** The package's bin: the esbuild bundle the tarball ships (test/runtime-setup.ts keeps it fresh against src/). */
+export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/runtime/cli.mjs');
 
-/** Runs the built CLI as a user would, with a private user config dir; never throws on a non-zero exit. */
+/** Runs the bundled CLI as a user would, with a private user config dir; never throws on a non-zero exit. */
 export function runCli(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): { code: number; out: string; err: string } {
   try {
     const out = execFileSync(process.execPath, [CLI, ...args], {

@@ -233,6 +233,20 @@ describe('class 9: replays are refused by what the signature covers', () => {
     await redeliver(gl(['X-Gitlab-Event-UUID: u-1']), gl([]));
   });
 
+  // Issue 17 class 8: the key was per source, so the same signed body under another host's headers passed.
+  it('a GitHub delivery replayed under Gitea and Forgejo headers (the same HMAC of the body)', async () => {
+    const body = fresh();
+    const asGitea = post('/webhook', ['X-Gitea-Event: push', `X-Gitea-Signature: ${hmac(body)}`, 'X-Gitea-Delivery: g-9'], body);
+    await redeliver(gh(body, ['X-GitHub-Delivery: d-9']), asGitea);
+    const asForgejo = post('/webhook', ['X-Forgejo-Event: push', `X-Forgejo-Signature: ${hmac(body)}`], body);
+    await expectSurvived(await raw(w.port, asForgejo), [409]);
+  });
+
+  it('a GitLab delivery replayed as a signed GitHub one', async () => {
+    const body = fresh();
+    await redeliver(post('/webhook', ['X-Gitlab-Event: Push Hook', `X-Gitlab-Token: ${SECRET}`, 'X-Gitlab-Event-UUID: u-9'], body), gh(body));
+  });
+
   it('a form-encoded GitHub delivery replayed without its delivery id', async () => {
     const body = `payload=${encodeURIComponent(fresh())}`;
     await redeliver(gh(body, ['X-GitHub-Delivery: f-1', 'Content-Type: application/x-www-form-urlencoded']), gh(body));

@@ -6,8 +6,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { build } from 'esbuild';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lockStaleMs, tryLock, waitLock } from '../../src/core/lock.js';
 import { stateDirOf } from '../../src/core/settings.js';
 import type { AgentRepo } from '../../src/server/repo/discover.js';
@@ -16,7 +18,23 @@ import { CLI } from '../helpers/cli.js';
 import { expectNoStack, runHostile } from './harness.js';
 
 const STALE = { LETTA_MEMFS_LOCK_STALE_SECONDS: '2' };
-const LOCK_JS = path.resolve(path.dirname(CLI), '../core/lock.js');
+// The holders run the lock module bundled from src/ as the runtime bundles it (scripts/build-runtime.mjs), never a
+// tsc output that may be older than src/.
+let LOCK_JS: string;
+beforeAll(async () => {
+  LOCK_JS = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-lock-holder-')), 'lock.mjs');
+  await build({
+    entryPoints: [path.resolve(path.dirname(CLI), '../../src/core/lock.ts')],
+    outfile: LOCK_JS,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    banner: { js: "import { createRequire as __lmhRequire } from 'node:module'; const require = __lmhRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+});
+afterAll(() => fs.rmSync(path.dirname(LOCK_JS), { recursive: true, force: true }));
 
 let h: Harness;
 let a: AgentRepo;

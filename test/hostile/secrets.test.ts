@@ -160,8 +160,8 @@ describe('class 7: ~ in --token-file means the same file on both roles', () => {
     expect(saved.gitTokenFile).toBe(file);
     const settings = JSON.parse(fs.readFileSync(path.join(w.serverGitDir, 'letta-memfs', 'settings.json'), 'utf8'));
     expect(settings.config.gitTokenFile).toBe(file);
-    // The helper runs `cat` on the stored path, from repo.git, with no token in the environment.
-    const env = { ...w.sb.env, ...externalGitEnv(settings.config, {}) };
+    // The token is read from the stored path (no token in the caller's environment) and offered to the remote's URL.
+    const env = { ...w.sb.env, ...externalGitEnv(settings.config, settings.remote, {}) };
     expect(await g(w.dir, [`--git-dir=${w.serverGitDir}`, 'ls-remote', 'letta-memfs', 'main'], { env })).toMatch(/refs\/heads\/main/);
     for (const s of secretForms('git', T)) expectNoSecret(s, r, [w.dir], [file]);
   });

@@ -1,4 +1,4 @@
-// A real `watch` process (dist/cli/main.js) against a temp memfs root with one agent, and raw-socket requests,
+// A real `watch` process (dist/runtime/cli.mjs) against a temp memfs root with one agent, and raw-socket requests,
 // so that malformed requests reach it as an attacker would send them (node:net, loopback only).
 import { afterAll, beforeAll, expect } from 'vitest';
 import { expectNoStack } from './harness.js';

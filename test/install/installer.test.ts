@@ -114,14 +114,15 @@ describe('hook installer', () => {
     const repoDir = initRepo(path.join(ws, 'repo'));
     sh(repoDir, ['worktree', 'add', '-q', path.join(ws, 'wt'), '-b', 'wt']);
     const repo = await resolveRepo({ cwd: path.join(ws, 'wt') });
-    const manifest = await install({ repo, role: 'server', hooks: ['post-checkout'], config: {}, node: path.join(ws, 'no-node') });
+    // A runtime of its own: deleting the shared one would fail other files' hooks running at the same time (closed).
+    const manifest = await install({ repo, role: 'server', hooks: ['post-checkout'], config: {}, node: path.join(ws, 'no-node'), runtimeBase: path.join(ws, 'runtimes') });
     expect(manifest.hooksDir).toBe(path.join(repoDir, '.git', 'hooks'));
     const checkout = (branch: string) =>
       execFileSync('sh', ['-c', `git checkout -q -b ${branch} 2>&1; echo "exit=$?"`], { cwd: path.join(ws, 'wt'), encoding: 'utf8' });
     // The hook ran in node (found on PATH): it read the repo and found no settings, which only init writes.
     expect(checkout('other')).toMatch(/^letta-memfs-hooks: post-checkout: this repo has no settings \(fix: re-run .+ init\)\nexit=0\n$/);
     fs.rmSync(manifest.runtime!, { recursive: true });
-    expect(checkout('third')).toMatch(/^letta-memfs-hooks: post-checkout skipped: node or the hook runtime \(.*hook\.mjs\) is gone \(fix: re-run .+ init\)\nexit=0\n$/);
+    expect(checkout('third')).toMatch(/^letta-memfs-hooks: post-checkout not run: the hook runtime \S+ is not trusted: \S+ is missing \(fix: re-run .+ init\)\nexit=0\n$/);
   });
 
   it('is idempotent: a second install changes no hook and no config byte', async () => {

@@ -52,7 +52,8 @@ describe('hook runtime', () => {
     const usersDir = path.join(a.runtime, 'users');
     const old = new Date(Date.now() - 3_600_000);
     for (const f of fs.readdirSync(usersDir)) {
-      if (fs.readFileSync(path.join(usersDir, f), 'utf8').trim() === gone.repo.commonDir) fs.utimesSync(path.join(usersDir, f), old, old);
+      // Registrations are relative to the runtime (a moved volume keeps them valid).
+      if (path.resolve(a.runtime, fs.readFileSync(path.join(usersDir, f), 'utf8').trim()) === gone.repo.commonDir) fs.utimesSync(path.join(usersDir, f), old, old);
     }
     await uninstall(b.repo);
     expect(fs.existsSync(a.runtime)).toBe(false);
@@ -75,7 +76,7 @@ describe('hook runtime', () => {
     const base = path.join(ws, 'runtimes');
     const a = await repoWithHook(path.join(ws, 'a'), base);
     fs.rmSync(a.runtime, { recursive: true });
-    expect(checkout(a.dir, 'x')).toMatch(/post-checkout skipped: node or the hook runtime .* is gone \(fix: re-run .+ init\)/);
+    expect(checkout(a.dir, 'x')).toMatch(/post-checkout not run: the hook runtime .* is not trusted: .* is missing \(fix: re-run .+ init\)/);
     expect((await install({ repo: a.repo, role: 'server', hooks: ['post-checkout'], config: {}, runtimeBase: base })).runtime).toBe(a.runtime);
     sh(a.dir, ['checkout', '-q', 'main']);
     expect(checkout(a.dir, 'y')).toMatch(/post-checkout: this repo has no settings/);
@@ -86,7 +87,10 @@ describe('hook runtime', () => {
     cleanups.push(() => h.cleanup());
     const agent = await h.addAgent();
     await setupServer({ config: h.config });
-    const manifest = JSON.parse(fs.readFileSync(path.join(agent.gitDir, 'letta-memfs', 'install.json'), 'utf8')) as { runtime: string };
+    // Stored relative to repo.git (issue 17 class 6), so the memfs root may be mounted elsewhere.
+    const stored = JSON.parse(fs.readFileSync(path.join(agent.gitDir, 'letta-memfs', 'install.json'), 'utf8')) as { runtime: string };
+    expect(path.isAbsolute(stored.runtime)).toBe(false);
+    const manifest = { runtime: path.resolve(agent.gitDir, stored.runtime) };
     expect(path.relative(h.memfsRoot, manifest.runtime)).toMatch(/^\.letta-memfs-hooks\/runtime\/[\d.]+-[0-9a-f]{12}$/);
     const ctx = { config: h.config, memfsRoot: h.memfsRoot, letta: h.lettaOpts };
     expect(await repairRuntimes(ctx, [agent])).toMatchObject({ ok: true, detail: '1 runtime(s) intact' });

@@ -32,7 +32,7 @@ const npm = promisify(execFile);
 
 beforeAll(async () => {
   tmp = tempDir('lmh-tarball-');
-  // test/runtime-setup.ts has just built dist/runtime from src/; pack exactly that (prepack would build it again).
+  // test/runtime-setup.ts has just checked dist/runtime fresh against src/; pack exactly that (prepack would build it again).
   const { stdout: packed } = await npm('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.dir], { cwd: ROOT, encoding: 'utf8' });
   const [{ filename, files }] = JSON.parse(packed) as { filename: string; files: { path: string }[] }[];
   // Only what runs: the bundle, the shim template, the server patches, the config schema, the README and package.json.

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh, tempDir } from '../helpers/repo.js';
-import { lockKey } from '../../src/server/memfs-service/redis-lock.js';
+import { lockKey } from '../../src/server/letta/redis-lock.js';
 import { createAgentRepo, gitClient, newAgentId, startService, type Service } from './fixture.js';
 
 const redis = (...args: string[]) => execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', ...args], { encoding: 'utf8' }).trim();

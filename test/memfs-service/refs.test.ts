@@ -5,10 +5,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lockKey } from '../../src/server/memfs-service/redis-lock.js';
+import { lockKey } from '../../src/server/letta/redis-lock.js';
 import { runCli } from '../helpers/cli.js';
 import { sh, tempDir } from '../helpers/repo.js';
-import { createAgentRepo, gitClient, memfsFile, newAgentId, startService, type Service } from './fixture.js';
+import { createAgentRepo, gitClient, memfsFile, newAgentId, startService, type Service, waitForLog } from './fixture.js';
 
 let svc: Service;
 let work: { dir: string; cleanup: () => void };
@@ -119,7 +119,8 @@ describe('serve: push quarantines', () => {
     redis('DEL', lockKey(agent));
     for (let i = 0; i < 100 && quarantinesOf(gitDir).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(quarantinesOf(gitDir)).toEqual([]);
-    expect(svc.log()).toContain(`${agent}: removed 1 push quarantine dir(s) left by a killed git`);
+    // serve logs the removal once it is done: the dir can be gone a moment before the line arrives.
+    await waitForLog(svc, new RegExp(`${agent}: removed 1 push quarantine dir\\(s\\) left by a killed git`));
 
     // Left by a serve that was itself killed: maintain removes those unchanged for over a day, not a fresh one.
     const stale = path.join(gitDir, 'objects', 'tmp_objdir-incoming-AAAAAA');

@@ -2,13 +2,12 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readSyncState } from '../../src/server/letta/sync-state.js';
 import { g, serverEdit } from '../fixtures/server-repo.js';
+import { CLI } from '../helpers/cli.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 const PW = 'pw-cli-secret-77';
 
 let h: Harness;

@@ -3,7 +3,9 @@
  * refs/heads/main after we moved it), pushes from two clients to the external repo, pulls (with client pushes and
  * server copy-backs injected between pull's own steps) and watcher cycles. Afterwards every commit made on either
  * side must be an ancestor of main in repo.git and on the external host, or be kept under a conflict ref.
- * Seeded: LMH_SEED=<n> replays a run; LMH_INTERLEAVINGS=<n> changes the count (default 1000).
+ * Seeded: LMH_SEED=<n> replays a run; LMH_INTERLEAVINGS=<n> changes the count (default 1000). Interleaving i runs
+ * seed LMH_SEED + 7919 i, so a failure's own seed with LMH_INTERLEAVINGS=1 replays just it. The fixed-input tests of
+ * each rule (never force, CAS on main, conflict kept) are in pull.test.ts.
  */
 import { mulberry32 } from '../helpers/prng.js';
 import fs from 'node:fs/promises';
@@ -204,7 +206,7 @@ async function interleaving(i: number, counts: Counts): Promise<string | undefin
       }
     }
     counts.interleavings++;
-    return problem ? `seed ${seed} (interleaving ${i}): ${problem}\n  ops: ${log.join(' | ')}` : undefined;
+    return problem ? `seed ${seed} (interleaving ${i}; replay alone: LMH_SEED=${seed} LMH_INTERLEAVINGS=1): ${problem}\n  ops: ${log.join(' | ')}` : undefined;
   }
 }
 
@@ -218,7 +220,7 @@ it(`no commit is lost in ${COUNT} randomized interleavings`, async () => {
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < COUNT) {
         const i = next++;
-        const f = await interleaving(i, counts).catch((e: Error) => `interleaving ${i} (seed ${(SEED + i * 7919) >>> 0}) threw: ${e.message}`);
+        const f = await interleaving(i, counts).catch((e: Error) => `interleaving ${i} (seed ${(SEED + i * 7919) >>> 0}; replay alone: LMH_SEED=${(SEED + i * 7919) >>> 0} LMH_INTERLEAVINGS=1) threw: ${e.message}`);
         if (f) failures.push(f);
       }
     }),

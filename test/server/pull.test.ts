@@ -3,8 +3,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { setupServer } from '../../src/server/setup/init-server.js';
 import { pullAgent } from '../../src/server/repo/pull.js';
+import { readPullState } from '../../src/sync/state.js';
 import { readSyncState } from '../../src/server/letta/sync-state.js';
-import { beginServerEdit, serverEdit } from '../fixtures/server-repo.js';
+import { beginServerEdit, g, serverEdit } from '../fixtures/server-repo.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 
 let h: Harness;
@@ -82,8 +83,10 @@ describe('pull', () => {
     expect(await rev(a.gitDir, out.conflict!.ref)).toBe(s1);
     const head = await rev(a.gitDir, 'main');
     expect(await rev(h.extPath(a.agentId), 'main')).toBe(head);
-    const { g } = await import('../fixtures/server-repo.js');
     expect(await g(h.root, [`--git-dir=${a.gitDir}`, 'show', `${head}:system/human.md`])).toBe('client says');
+    // Kept where the operator looks: the pull state (what status --server lists), with the server's text under the ref.
+    expect((await readPullState(a.gitDir)).conflicts).toEqual([expect.objectContaining({ ref: out.conflict!.ref, server: s1, remote: c1 })]);
+    expect(await g(h.root, [`--git-dir=${a.gitDir}`, 'show', `${out.conflict!.ref}:system/human.md`])).toBe('server says');
   });
 
   it('detects the server overwriting main after a fast-forward and merges again', async () => {
@@ -99,8 +102,58 @@ describe('pull', () => {
     const out = await pullAgent(a, { config: h.config, letta: h.lettaOpts });
     expect(out.steps).toEqual(['merge', 'push']);
     const head = await rev(a.gitDir, 'main');
-    const { g } = await import('../fixtures/server-repo.js');
     for (const c of [c1, s1]) await g(h.root, [`--git-dir=${a.gitDir}`, 'merge-base', '--is-ancestor', c, head]);
     expect(await fs.readFile(path.join(a.gitDir, 'refs/heads/main'), 'utf8')).toContain(head);
+  });
+});
+
+/** Whether `commit` is in the history of `ref` in the repo at `gitDir`. */
+async function contains(gitDir: string, ref: string, commit: string): Promise<boolean> {
+  return g(h.root, [`--git-dir=${gitDir}`, 'merge-base', '--is-ancestor', commit, ref]).then(() => true, () => false);
+}
+
+// The no-loss rules, each on one fixed interleaving that breaks it when the rule is broken (the property test,
+// no-loss.property.test.ts, tries random ones). Each moves one side between the pull's look and its write.
+describe('pull: no-loss rules on fixed inputs', () => {
+  it('never forces its push: a client push that lands after the fetch is merged, not overwritten', async () => {
+    const a = await h.addAgent();
+    await setupServer({ config: h.config });
+    await pullAgent(a, { config: h.config, letta: h.lettaOpts });
+    const s1 = await serverEdit(a.gitDir, { label: 'system/persona', content: 'server only\n' });
+    let c1 = '';
+    const out = await pullAgent(a, {
+      config: h.config,
+      letta: h.lettaOpts,
+      inject: { beforePush: async () => void (c1 ||= await clientPush(h.extPath(a.agentId), path.join(h.root, 'c1'), 'notes/late.md', 'late\n')) },
+    });
+    expect(out.error).toBeUndefined();
+    expect(c1).not.toBe('');
+    // The first push (planned as a plain push of s1) was rejected; the next round merged the late commit.
+    expect(out.steps).toEqual(['merge', 'push']);
+    for (const ref of [h.extPath(a.agentId), a.gitDir]) {
+      expect(await contains(ref, 'main', c1), `client commit on main of ${ref}`).toBe(true);
+      expect(await contains(ref, 'main', s1), `server commit on main of ${ref}`).toBe(true);
+    }
+  });
+
+  it('moves main by compare-and-swap: a server edit that lands after the fetch is merged, not overwritten', async () => {
+    const a = await h.addAgent();
+    await setupServer({ config: h.config });
+    await pullAgent(a, { config: h.config, letta: h.lettaOpts });
+    const c1 = await clientPush(h.extPath(a.agentId), path.join(h.root, 'c1'), 'notes/x.md', 'x\n');
+    let s1 = '';
+    const out = await pullAgent(a, {
+      config: h.config,
+      letta: h.lettaOpts,
+      inject: { beforeUpdateRef: async () => void (s1 ||= await serverEdit(a.gitDir, { label: 'system/persona', content: 'server meanwhile\n' })) },
+    });
+    expect(out.error).toBeUndefined();
+    expect(s1).not.toBe('');
+    // The fast-forward to c1 found main moved (s1) and failed; the next round merged both.
+    expect(out.steps).toEqual(['merge', 'push']);
+    for (const ref of [a.gitDir, h.extPath(a.agentId)]) {
+      expect(await contains(ref, 'main', s1), `server commit on main of ${ref}`).toBe(true);
+      expect(await contains(ref, 'main', c1), `client commit on main of ${ref}`).toBe(true);
+    }
   });
 });

@@ -2,15 +2,14 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { signPoke } from '../../src/sync/poke-signature.js';
 import { readSyncState } from '../../src/server/letta/sync-state.js';
 import { g, serverEdit } from '../fixtures/server-repo.js';
+import { CLI } from '../helpers/cli.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
 const SECRET = 'watch-secret-123';
 
 let h: Harness;

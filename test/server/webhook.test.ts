@@ -88,12 +88,13 @@ describe('watch: webhooks and pokes trigger a pull', () => {
     const text = await r.body.text();
     return { status: r.statusCode, text };
   };
-  const payload = () => JSON.stringify({ ref: 'refs/heads/main', after: '0'.repeat(40), repository: { clone_url: extUrl }, project: { git_http_url: extUrl } });
+  // A real delivery names the pushed commit: two pushes never have the same body (the replay key is the body).
+  const payload = (after = '0'.repeat(40)) => JSON.stringify({ ref: 'refs/heads/main', after, repository: { clone_url: extUrl }, project: { git_http_url: extUrl } });
 
   async function pushAndDeliver(headers: (body: string) => Record<string, string>) {
     const pushed = await clientPush(extUrl, path.join(h.root, 'client'), 'system/human.md', `edit ${Math.random()}\n`);
     const before = h.letta.calls.length;
-    const body = payload();
+    const body = payload(pushed);
     const r = await post('/webhook', headers(body), body);
     expect(r.status, r.text).toBe(202);
     await w.idle();

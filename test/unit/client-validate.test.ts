@@ -3,6 +3,7 @@ import { checkFrontmatter, isCheckedMemoryFile, parseFrontmatter } from '../../s
 import { checkPushUrl, mainUpdates, parsePrePushInput } from '../../src/validate/push.js';
 import { parseLsTree, type BlobReader, type TreeEntry } from '../../src/git/tree.js';
 import { checkEncoding, validateUpdate } from '../../src/validate/tree.js';
+import { SERVER_PROFILE } from '../../src/validate/profile.js';
 
 const Z = '0'.repeat(40);
 const A = 'a'.repeat(40);
@@ -90,7 +91,7 @@ describe('whole pushed tree', () => {
       sizes: async (oids) => new Map(oids.map((o) => [o, o === '5' ? 101 : 4])),
       read: async (oids) => (asked.push([...oids]), new Map(oids.map((o) => [o, Buffer.from(ok())]))),
     };
-    const problems = await validateUpdate({ tree, base }, reader, 100);
+    const problems = await validateUpdate({ tree, base }, reader, SERVER_PROFILE, 100);
     expect(asked.map((a) => [...a].sort())).toEqual([['1', '2', '3', '9']]);
     expect(problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['big.txt: is 101 bytes, over the 100 bytes limit for a file in a memory repo']);
   });

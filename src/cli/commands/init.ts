@@ -9,7 +9,9 @@ const HELP = `usage: letta-memfs-hooks init [options]            (client: in an 
 
 Client: redirects the checkout's Letta origin (<letta>/v1/git/<agentId>/state.git) to your git host with
 url.<remote>.insteadOf, keeps the Letta API key away from that host, and installs pre-push, post-merge and
-post-checkout hooks. Re-running it is safe (and refreshes the stored token).
+post-checkout hooks. In a Letta Code local-backend checkout (~/.letta/lc-local-backend/memfs/<agentId>/memory) it
+adds origin = the remote instead, and a reference-transaction hook too. Re-running it is safe (and refreshes the
+stored token).
 
   --remote URL         external git URL, {agentId} is replaced (env LETTA_MEMFS_GIT_URL)
   --agent ID           agent id when neither origin nor git config letta.agentId names it
@@ -23,8 +25,9 @@ post-checkout hooks. Re-running it is safe (and refreshes the stored token).
   --config FILE        config file instead of the repo's letta-memfs-hooks config
   --local              no git host yet: each agent's remote is a local bare repo, ~/.letta/memfs-remote/<agentId>.git
                        (created on demand; on a terminal with no remote configured, init offers this)
-  --all                every checkout under ~/.letta/agents/*/memory with the same remote template; re-run it to
-                       pick up agents created since (it reuses the template the set-up checkouts recorded)
+  --all                every checkout under ~/.letta/agents/*/memory and ~/.letta/lc-local-backend/memfs/*/memory
+                       (and $LETTA_LOCAL_BACKEND_DIR/memfs) with the same remote template; re-run it to pick up
+                       agents created since (it reuses the template the set-up checkouts recorded)
   --dry-run            print the git config and hooks init would write; change nothing
   --no-verify          do not check that the remote is reachable with the token
   -y, --yes            never prompt; fail on missing values
@@ -58,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   noPositionals(parsed.positionals, HELP, 'pass the checkout with --repo <dir>');
   if (v.local && v.remote) throw new UserError('--local and --remote both name the remote', 'pass one of them', EXIT.usage);
-  if (v.all && (v.repo || v.agent)) throw new UserError('--all sets up every checkout under ~/.letta/agents', 'drop --repo/--agent, or drop --all', EXIT.usage);
+  if (v.all && (v.repo || v.agent)) throw new UserError('--all sets up every checkout it finds', 'drop --repo/--agent, or drop --all', EXIT.usage);
   const { initClient, describeInit } = await import('../../client/init-client.js');
   const options = (repoDir: string, fallbackRemote?: string) => ({
     repoDir,

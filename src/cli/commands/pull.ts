@@ -1,4 +1,5 @@
 import { mapLimit } from '../../core/map-limit.js';
+import { UserError } from '../../core/errors.js';
 import { formatError } from '../../core/errors.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { type PullOutcome, pullAgent } from '../../server/repo/pull.js';
@@ -13,8 +14,9 @@ const HELP = `usage: letta-memfs-hooks pull [--repo <dir>] [--json]     (in a Le
 
 Local-backend checkout (~/.letta/lc-local-backend/memfs/<agentId>/memory): one two-way round with the external
 host: fetch, fast-forward or merge (never with uncommitted changes or a merge or rebase in progress; on a conflict
-the host's version wins and this checkout's side is kept under refs/letta-memfs/conflicts/), then push. For cron or
-a login hook.
+the host's version wins and this checkout's side is kept under refs/letta-memfs/conflicts/), then push. main only
+moves to a result Letta Code's own checker (.git/hooks/letta-memory-constraints.cjs) accepts; otherwise pull exits 1
+with the fix and keeps the result under refs/letta-memfs/refused. For cron or a login hook.
 
 Server role. Fetches each agent's external remote into its repo.git, fast-forwards main (compare-and-swap; stock
 mode: a push through Letta's /v1/git/), merges and pushes commits the Letta server made, and syncs Letta when
@@ -26,12 +28,12 @@ main moved (stock mode: Letta synced it on that push; nothing is called).
   --config <file>     config file
   --no-sync           only the git side; leave Letta alone (stock mode: main still moves by a push through
                       Letta's /v1/git/, whose own sync follows; only the sync record is left alone)
-  --dry-run           print what each pull would do (asks the remote, writes nothing)
+  --dry-run           print what the pull would do (asks the remote, writes nothing; both forms)
   --json              one JSON object per agent
   --repo <dir>        the local-backend checkout (default: the current directory)
 
-Exit status: 0 all good, 1 an agent's pull or sync failed (one line each, with the fix), 3 a conflict was kept
-under refs/letta-memfs/conflicts/ (see status).`;
+Exit status: 0 all good, 1 an agent's pull or sync failed, or a local-backend merge was refused (one line each, with
+the fix), 3 a conflict was kept under refs/letta-memfs/conflicts/ (see status).`;
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -50,8 +52,14 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   if (!v.agent && !v.all && !v['memfs-root']) {
     const local = await import('./pull-local.js');
-    const code = await local.runLocalPull(v.repo ?? process.cwd(), Boolean(v.json), v.repo !== undefined);
+    const code = await local.runLocalPull(v.repo ?? process.cwd(), Boolean(v.json), v.repo !== undefined, Boolean(v['dry-run']));
     if (code !== undefined) return code;
+    // Neither form applies: not in a checkout set up by init, and the server form names no agents.
+    throw new UserError(
+      `${process.cwd()} is not a local-backend checkout set up by init, and no agents were named for the server role`,
+      `run pull in ~/.letta/lc-local-backend/memfs/<agentId>/memory after init there (or pass --repo <dir>); server role: pass --agent <id> or --all`,
+      EXIT.usage,
+    );
   }
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const repos = await agentsFromFlags(ctx, v.agent, v.all, 'pull');

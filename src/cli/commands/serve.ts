@@ -1,16 +1,18 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
+import { parseListenAddress } from '../../core/http/index.js';
 import { addSecret, logLine, warn } from '../../core/log.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
 import { AccessCheck } from '../../server/memfs-service/access.js';
-import { createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
+import { checkServiceHooks, createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
 import { AfterPush } from '../../server/memfs-service/after-push.js';
 import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
-import { redisFromEnv } from '../../server/memfs-service/redis-lock.js';
+import { redisFromEnv } from '../../server/letta/redis-lock.js';
 import { parseCommandArgs } from '../args.js';
+import { untilSignal } from '../until-signal.js';
 
 const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> --letta-url <url> [options]
 
@@ -27,9 +29,12 @@ read_only); non-fast-forward pushes and deletions are refused. Repos are never c
   --port <n>             listen port (default 8285; 0 picks a free one, printed on start)
   --secret-file <file>   file holding the secret (mode 0600); otherwise ${SECRET_ENV}
   --max-body-mb <n>      largest request body, before and after gunzip (default 64)
-  --max-backends <n>     git processes at once (default 4); up to --queue more wait, the rest get 503
+  --max-backends <n>     git processes at once (default 4); up to --queue more wait, the rest get 503.
+                         One agent gets at most half of each (rounded up), so it cannot starve the others;
+                         connections are capped at 2 x (backends + queue) + 16
   --queue <n>            requests waiting for a git process (default 16)
-  --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it
+  --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it, and a
+                         connection that has not sent its request headers within 10 s is closed
   --letta-url <url>      Letta itself (required; password from LETTA_SERVER_PASSWORD): who may reach which agent;
                          after a push that changed system/,
                          wait for Letta's own block sync, then POST /v1/agents/<id>/recompile; and a push that a
@@ -54,6 +59,18 @@ function int(v: string | undefined, name: string, def: number, min: number, max:
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UserError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`, `e.g. --${name} ${def}`, 2);
   return n;
+}
+
+/** The service's bounds from their flags (usage errors when out of range). */
+function serviceLimits(v: { 'max-body-mb'?: string; 'max-backends'?: string; queue?: string; timeout?: string }) {
+  const totalTimeoutMs = int(v.timeout, 'timeout', 600, 1, 86_400) * 1000;
+  return {
+    maxBodyBytes: int(v['max-body-mb'], 'max-body-mb', 64, 1, 4096) * 1024 * 1024,
+    maxBackends: int(v['max-backends'], 'max-backends', 4, 1, 256),
+    maxQueued: int(v.queue, 'queue', 16, 0, 10_000),
+    idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
+    totalTimeoutMs,
+  };
 }
 
 function isLoopback(host: string): boolean {
@@ -86,12 +103,9 @@ export async function run(argv: string[]): Promise<number> {
   const memfsRoot = path.resolve(rootArg);
   const isDir = await stat(memfsRoot).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new UserError(`memfs root ${memfsRoot} is not a directory`, 'pass the directory Letta stores memfs repos in (~/.letta/memfs of the server user)');
-  const host = v.host ?? '127.0.0.1';
-  const port = int(v.port, 'port', 8285, 0, 65535);
-  const maxBodyBytes = int(v['max-body-mb'], 'max-body-mb', 64, 1, 4096) * 1024 * 1024;
-  const maxBackends = int(v['max-backends'], 'max-backends', 4, 1, 256);
-  const maxQueued = int(v.queue, 'queue', 16, 0, 10_000);
-  const totalTimeoutMs = int(v.timeout, 'timeout', 600, 1, 86_400) * 1000;
+  const listenNames = { host: '--host', port: '--port' };
+  const { host, port } = parseListenAddress(v.host ?? '127.0.0.1', v.port ?? '8285', listenNames);
+  const limits = serviceLimits(v);
   const secret = await loadServiceSecret(process.env, v['secret-file']);
   addSecret(secret);
   if (!isLoopback(host)) warn(`listening on ${host}: plain HTTP, the secret in the URL is readable on the network (fix: keep the service on a private network or loopback)`);
@@ -106,7 +120,6 @@ export async function run(argv: string[]): Promise<number> {
   addSecret(password);
   const checkAfterMs = int(v['check-after'], 'check-after', 3, 1, 600) * 1000;
   const redis = redisFromEnv(process.env);
-  if (process.env.LETTA_REDIS_HOST && !redis) throw new UserError('LETTA_REDIS_HOST/LETTA_REDIS_PORT are not a host and port', 'e.g. LETTA_REDIS_HOST=127.0.0.1 LETTA_REDIS_PORT=6379', 2);
   const log = (line: string) => logLine(`serve: ${line}`);
   const ctx = await loadServerContext({ memfsRoot, configFile: v.config, lettaUrl });
   addSecret(process.env[ctx.config.gitTokenEnv]);
@@ -124,11 +137,11 @@ export async function run(argv: string[]): Promise<number> {
     secret,
     host,
     port,
-    maxBodyBytes,
-    maxBackends,
-    maxQueued,
-    idleTimeoutMs: Math.min(60_000, totalTimeoutMs),
-    totalTimeoutMs,
+    ...limits,
+    listenNames,
+    // Every running and waiting request, twice over (Letta's proxy keeps idle connections), and some slack.
+    maxConnections: 2 * (limits.maxBackends + limits.maxQueued) + 16,
+    checkHooks: () => checkServiceHooks(hooks),
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
     log,
@@ -136,26 +149,11 @@ export async function run(argv: string[]): Promise<number> {
     redis,
     onReceivePack: (push) => afterPush.onPush(push),
   });
-  let addr;
-  try {
-    addr = await service.start();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, code === 'EADDRINUSE' ? 'pass another --port, or stop what uses it' : 'check --host and --port');
-  }
+  const addr = await service.start();
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=http://${shown}:${addr.port}/<secret>)`);
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      logLine(`serve: ${sig}: finishing running requests, then exiting`);
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilSignal((sig) => logLine(`serve: ${sig}: finishing running requests, then exiting (send it again to exit now)`));
   await service.stop();
   await afterPush.stop();
   await mirror.stop();

@@ -8,8 +8,9 @@ const HELP = `usage: letta-memfs-hooks status [--repo DIR] [--json]
        letta-memfs-hooks status --server [options]   (server role: every agent repo under a memfs root)
 
 Client checkout: agent id, external remote, whether origin is redirected, hooks, stored token, last push and pull.
-Exits 1 when the checkout is not set up or origin is not redirected, 3 when a local-backend checkout has a
-conflict ref (refs/letta-memfs/conflicts/...) kept by pull.
+Exits 1 when the checkout is not set up, origin is not redirected, or a local-backend checkout's pull refused a
+merge its Letta Code checker rejects (REFUSED, with the fix); 3 when a local-backend checkout has a conflict ref
+(refs/letta-memfs/conflicts/...) kept by pull.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -21,6 +22,6 @@ export async function run(argv: string[]): Promise<number> {
   const repo = await resolveRepo({ cwd: await repoDirFlag(parsed.values.repo) });
   const s = await clientStatus(repo);
   process.stdout.write((parsed.values.json ? JSON.stringify(s, null, 2) : formatClientStatus(s)) + '\n');
-  if (!s.installed || !s.redirected) return EXIT.failed;
+  if (!s.installed || !s.redirected || s.local?.refused) return EXIT.failed;
   return s.local && s.local.conflicts.length > 0 ? EXIT.conflict : EXIT.ok;
 }

@@ -45,7 +45,9 @@ export async function run(argv: string[]): Promise<number> {
   const parts = [
     report.restoredHooks.length ? `restored ${report.restoredHooks.join(', ')}` : '',
     report.removedHooks.length ? `removed ${report.removedHooks.join(', ')}` : '',
-    report.configRestoredExactly ? 'config restored byte for byte' : 'config keys restored one by one (the file was edited since init)',
+    report.configRestoredExactly
+      ? 'config restored byte for byte'
+      : `the ${manifest.configChanges.length} config key(s) init set put back one by one (.git/config changed since init, e.g. by Letta Code; those changes are kept)`,
   ].filter(Boolean);
   process.stdout.write(`uninstalled from ${where}: ${parts.join('; ')}\n`);
   return EXIT.ok;

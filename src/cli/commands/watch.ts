@@ -6,6 +6,7 @@ import { EXIT } from '../exit-codes.js';
 import { failureLines } from '../outcome-lines.js';
 import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
+import { untilSignal } from '../until-signal.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
 
@@ -109,19 +110,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const a = watcher.address;
   logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook` : ''}`);
-  await new Promise<void>((resolve) => {
-    // Stays installed: proper-lockfile's signal-exit re-raises a signal that no other listener handles, which
-    // would kill the process mid-shutdown. A second signal ends it at once.
-    let stopping = false;
-    const onSignal = (sig: string) => {
-      if (stopping) process.exit(sig === 'SIGINT' ? 130 : 143);
-      stopping = true;
-      logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`);
-      resolve();
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilSignal((sig) => logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`));
   await watcher.stop();
   folded.flush();
   return 0;

@@ -1,6 +1,8 @@
 import type { Config } from '../../core/config/schema.js';
 import { mergeLayers, validateLayer } from '../../core/config/schema.js';
+import fsSync from 'node:fs';
 import { UserError } from '../../core/errors.js';
+import { readTokenFile } from '../../core/token.js';
 import { exists } from '../../core/fs.js';
 import { writeJsonAtomic } from '../../core/settings.js';
 import { readDataFile } from '../../core/config/data-file.js';
@@ -95,6 +97,9 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   const saved = ((await readDataFile(file)) ?? {}) as Record<string, unknown>;
   let config: Config = mergeLayers([ctx.config, given, { memfsRoot }]);
   checkServerConfig(config);
+  // The server reads the token file at each fetch; one that can never hold a token (a FIFO, a directory, a huge
+  // file) is refused now rather than at every pull. A file still to be written is left to then.
+  if (config.gitTokenFile && fsSync.existsSync(config.gitTokenFile)) readTokenFile(config.gitTokenFile);
   const savedMode = (validateLayer({ serverMode: saved.serverMode }, file) as Partial<Config>).serverMode;
   const envMode = envLayer(process.env).serverMode;
   const asked = given.serverMode || envMode || savedMode || v['dry-run'] ? undefined : await inspectLetta({ ...lettaOptionsFromConfig(config), retries: 0 });

@@ -21,10 +21,11 @@ export const dataNames = (base: string) => DATA_EXT.map((e) => `${base}.${e}`);
 export const codeNames = (base: string) => CODE_EXT.map((e) => `${base}.${e}`);
 
 /**
- * Every name a cosmiconfig search (this package before 0.2) looked for in a directory, `.config/` variants included,
- * plus TypeScript module flavours: found in a place that is no longer read, each gets a warning.
+ * Every name a cosmiconfig search for this module would look at in a directory (where users of such tools put
+ * config), `.config/` variants included, plus TypeScript module flavours: found where config is not read, each gets
+ * a warning, so a file there is never silently ignored.
  */
-export function legacyNames(): string[] {
+export function conventionalNames(): string[] {
   const rc = `.${MODULE_NAME}rc`;
   const top = [rc, ...dataNames(rc), ...codeNames(rc)];
   return [...top, ...top.map((n) => `.config/${n.slice(1)}`), ...codeNames(`${MODULE_NAME}.config`)];

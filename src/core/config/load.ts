@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import { codeNames, dataNames, isDataFileName, legacyNames, MODULE_NAME, packageJsonWithKey, presentIn, readDataFile } from './data-file.js';
+import { codeNames, dataNames, isDataFileName, conventionalNames, MODULE_NAME, packageJsonWithKey, presentIn, readDataFile } from './data-file.js';
 import { type Config, mergeLayers, validateLayer } from './schema.js';
 import { USAGE } from './values.js';
 
@@ -115,7 +115,7 @@ export function clientRepoFiles(commonDir: string): string[] {
 export function checkoutNotRead(workTree: string, commonDir: string): NotReadIn {
   return {
     dir: workTree,
-    names: legacyNames(),
+    names: conventionalNames(),
     packageJson: true,
     why:
       'config is not read from the memory checkout, whose files come from the memory repo (agents and anyone with push access write them); ' +
@@ -130,7 +130,7 @@ export function serverRepoFiles(memfsRoot: string): { files: string[]; notRead: 
     files: read.map((n) => path.join(memfsRoot, n)),
     notRead: {
       dir: memfsRoot,
-      names: legacyNames().filter((n) => !read.includes(n)),
+      names: conventionalNames().filter((n) => !read.includes(n)),
       packageJson: true,
       why: `only ${read.join(', ')} are read there, as JSON or YAML data; code config is never run`,
     },

@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { httpRequest } from '../../core/http/client.js';
 import type { Config, ServerMode } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { addSecret } from '../../core/log.js';
@@ -66,11 +66,6 @@ const RETRY_CODES = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
 ]);
 
 function errCode(err: unknown): string | undefined {
@@ -86,24 +81,11 @@ interface RawResponse {
 }
 
 async function send(o: LettaClientOptions, method: 'GET' | 'POST', urlPath: string): Promise<RawResponse> {
-  // undici's request() follows no redirect: a Letta URL answering 3xx must not receive our Authorization header on a
-  // second host (facts file, section 2: the API key leaks to a redirected host).
-  const res = await request(`${o.baseUrl}${urlPath}`, {
-    method,
-    headers: headers(o),
-    headersTimeout: o.timeoutMs,
-    bodyTimeout: o.timeoutMs,
-  });
-  // Cap what we read: an error body only feeds a one-line message.
-  let body = '';
-  for await (const chunk of res.body) {
-    if (body.length < 8192) body += (chunk as Buffer).toString('utf8');
-  }
-  const h = (k: string) => {
-    const v = res.headers[k];
-    return Array.isArray(v) ? v[0] : v;
-  };
-  return { status: res.statusCode, location: h('location'), retryAfter: h('retry-after'), body };
+  // httpRequest follows no redirect: a Letta URL answering 3xx must not receive our Authorization header on a
+  // second host (facts file, section 2: the API key leaks to a redirected host). Capped: a body only feeds a
+  // one-line message or a small JSON answer.
+  const res = await httpRequest(`${o.baseUrl}${urlPath}`, { method, headers: headers(o), timeoutMs: o.timeoutMs, maxBodyBytes: 8192 });
+  return { status: res.status, location: res.header('location'), retryAfter: res.header('retry-after'), body: res.body.toString('utf8') };
 }
 
 function detailOf(body: string): string {
@@ -175,7 +157,7 @@ const downUntil = new Map<string, { until: number; error: LettaApiError }>();
 
 /**
  * `POST {lettaUrl}/v1/agents/{id}/memory/sync-from-git?recompile=<bool>` (patches/03-sync-from-git-endpoint.patch).
- * undici never retries a POST by itself; we do, with backoff, on connection errors, 429 and 5xx: a repeated sync
+ * httpRequest never retries a POST by itself; we do, with backoff, on connection errors, 429 and 5xx: a repeated sync
  * is harmless because the endpoint re-reads HEAD each time.
  */
 export async function syncFromGit(o: LettaClientOptions, agentId: string, recompile: boolean): Promise<SyncCallResult> {

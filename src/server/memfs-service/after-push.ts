@@ -9,7 +9,8 @@ import type { LettaClientOptions } from '../letta/letta-api.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { readPushes, recordPush } from '../repo/lost-pushes.js';
 import { recoverPushes } from '../repo/pull.js';
-import { mainOf, recompileIfSystemChanged, type Push } from './recompile.js';
+import { MAIN, readRef } from '../../git/refs.js';
+import { recompileIfSystemChanged, type Push } from './recompile.js';
 import { ensureSynced } from './resync.js';
 
 export interface AfterPushOptions {
@@ -42,7 +43,7 @@ export class AfterPush {
   }
 
   private async handle(push: Push & { org: string }): Promise<void> {
-    const after = await mainOf(push.gitDir);
+    const after = await readRef(push.gitDir, MAIN);
     if (!after || after === push.before) return;
     await recordPush(push.gitDir, after, push.userId);
     this.o.mirror?.(repoOf(push));

@@ -4,7 +4,7 @@
  * temp clones (facts §1), and a file in repo.git/hooks would lose its exec bit in Letta's copies anyway. So git runs
  * only hooks from this directory for our pushes (repo.git/hooks is not consulted), and only for those.
  */
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { entryPath } from '../../core/package.js';
 import { writeFileAtomic } from '../../core/fs.js';
@@ -28,8 +28,31 @@ export interface ServiceHooks {
  */
 export async function createServiceHooks(memfsRoot: string): Promise<ServiceHooks> {
   const dir = path.join(stateDirOf(memfsRoot), 'serve-hooks');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmod(dir, 0o700);
+  // Both levels private whatever the umask (mkdir's mode is masked by it, and applies to the last level only).
+  for (const d of [path.dirname(dir), dir]) {
+    await mkdir(d, { recursive: true, mode: 0o700 });
+    await chmod(d, 0o700);
+  }
   await writeFileAtomic(path.join(dir, 'pre-receive'), PRE_RECEIVE, 0o700);
   return { dir, env: { LMH_SERVICE_NODE: process.execPath, LMH_SERVICE_PRE_RECEIVE: entryPath('pre-receive') } };
+}
+
+/**
+ * Why the hooks directory cannot be trusted to check a push now, or undefined. git skips a hook that is missing
+ * (or not executable) without a word, so serve looks before every receive-pack: the directory and the script ours,
+ * private, not symlinks, and the script the text we wrote. Two lstat calls and one small read per push.
+ */
+export async function checkServiceHooks(hooks: ServiceHooks, uid = process.getuid?.()): Promise<string | undefined> {
+  const file = path.join(hooks.dir, 'pre-receive');
+  const [dirSt, fileSt] = await Promise.all([lstat(hooks.dir).catch(() => undefined), lstat(file).catch(() => undefined)]);
+  if (!dirSt?.isDirectory()) return `pre-receive directory ${hooks.dir} is missing or not a directory`;
+  if (!fileSt) return `pre-receive ${file} is missing`;
+  if (!fileSt.isFile()) return `pre-receive ${file} is altered (not a regular file)`;
+  for (const [what, st] of [['directory', dirSt], ['pre-receive', fileSt]] as const) {
+    if (uid !== undefined && st.uid !== uid) return `pre-receive ${what} is owned by uid ${st.uid}, not this user`;
+    if ((st.mode & 0o077) !== 0) return `pre-receive ${what} is writable or readable by others (mode ${(st.mode & 0o777).toString(8)})`;
+  }
+  if ((fileSt.mode & 0o100) === 0) return `pre-receive ${file} is altered (not executable)`;
+  if ((await readFile(file, 'utf8').catch(() => '')) !== PRE_RECEIVE) return `pre-receive ${file} is altered`;
+  return undefined;
 }

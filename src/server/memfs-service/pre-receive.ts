@@ -6,10 +6,11 @@
  */
 import { git, type GitOptions } from '../../git/git.js';
 import { lsTree, ObjectReader } from '../../git/objects.js';
+import { MAIN } from '../../git/refs.js';
 import { formatProblem, type Problem } from '../../validate/problem.js';
 import { ZERO_OID } from '../../validate/push.js';
 import { MAX_FILE_BYTES, type PushedBlob, validateNewBlobs, validateUpdate } from '../../validate/tree.js';
-import { acquireLock } from './redis-lock.js';
+import { acquireLock } from '../letta/redis-lock.js';
 
 export interface RefUpdate {
   oldOid: string;
@@ -44,7 +45,7 @@ export function quarantineOptions(env: NodeJS.ProcessEnv, cwd: string): GitOptio
  */
 export function refProblems(updates: readonly RefUpdate[]): Problem[] {
   return updates
-    .filter((u) => u.ref !== 'refs/heads/main')
+    .filter((u) => u.ref !== MAIN)
     .map((u) => ({ path: u.ref, message: 'only refs/heads/main can be pushed to the Letta server', fix: 'push main (git push origin HEAD:main)' }));
 }
 
@@ -101,7 +102,7 @@ export function lockRequestOf(env: NodeJS.ProcessEnv): LockRequest | undefined {
  * that cannot be reached does not stop the push: the service's after-push check re-merges an overwritten push.
  */
 async function lockMain(updates: readonly RefUpdate[], req: LockRequest | undefined): Promise<'ok' | 'busy'> {
-  if (!req || !updates.some((u) => u.ref === 'refs/heads/main')) return 'ok';
+  if (!req || !updates.some((u) => u.ref === MAIN)) return 'ok';
   try {
     return (await acquireLock(req, req.agentId, req.token, req.waitMs)) ? 'ok' : 'busy';
   } catch {

@@ -4,8 +4,9 @@
  * the push changed `system/` (the only blocks in the prompt), we wait for that sync to land the pushed values, then
  * call the stock `POST /v1/agents/{id}/recompile`. Never otherwise: a recompile invalidates the LLM prompt cache.
  */
-import { request } from 'undici';
+import { httpRequest } from '../../core/http/client.js';
 import { git } from '../../git/git.js';
+import { MAIN, readRef } from '../../git/refs.js';
 import { parseFrontmatter } from '../../validate/frontmatter.js';
 
 export interface RecompileOptions {
@@ -31,11 +32,6 @@ export function blockValueOf(text: string): string {
   return t.slice(t.indexOf('\n---\n', 4) + 5);
 }
 
-export async function mainOf(gitDir: string): Promise<string | undefined> {
-  const r = await git(['rev-parse', '--verify', '-q', 'refs/heads/main'], { gitDir, allowFailure: true });
-  return r.exitCode === 0 ? r.stdout.trim() : undefined;
-}
-
 /** One request to Letta as the pushing actor (a `--secure` Letta's password as Bearer); JSON unless `body` is given. */
 export async function lettaCall(
   o: { lettaUrl: string; password?: string; timeoutMs?: number },
@@ -48,13 +44,12 @@ export async function lettaCall(
   if (body) headers['content-type'] = body.contentType;
   if (userId) headers.user_id = userId;
   if (o.password) headers.authorization = `Bearer ${o.password}`;
-  const timeout = o.timeoutMs ?? 30_000;
-  const res = await request(`${o.lettaUrl}${urlPath}`, { method, headers, body: body?.data, headersTimeout: timeout, bodyTimeout: timeout });
-  return { status: res.statusCode, body: await res.body.text() };
+  const res = await httpRequest(`${o.lettaUrl}${urlPath}`, { method, headers, body: body?.data, timeoutMs: o.timeoutMs ?? 30_000 });
+  return { status: res.status, body: res.body.toString('utf8') };
 }
 
 export async function recompileIfSystemChanged(push: Push, o: RecompileOptions): Promise<'unchanged' | 'no-system-change' | 'recompiled' | 'failed'> {
-  const after = await mainOf(push.gitDir);
+  const after = await readRef(push.gitDir, MAIN);
   if (!push.before || !after || after === push.before) return 'unchanged';
   const diff = await git(['diff', '--name-only', '-z', push.before, after, '--', 'system/'], { gitDir: push.gitDir });
   const changed = diff.stdout.split('\0').filter((p) => p.endsWith('.md'));

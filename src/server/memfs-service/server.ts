@@ -4,18 +4,21 @@
  * every POST chunked, without Content-Length: facts §6), caps request bodies, bounds concurrent git processes, and
  * answers every input with a status: no request can stop the process.
  */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { removeQuarantines } from '../../git/quarantine.js';
+import { createTotalServer, DEFAULT_LIMITS, type ListenNames, listenOrFail } from '../../core/http/index.js';
+import { MAIN, readRef } from '../../git/refs.js';
+import { releaseLock, type RedisTarget } from '../letta/redis-lock.js';
 import { spawnBackend } from './backend.js';
-import { mainOf } from './recompile.js';
-import { releaseLock, type RedisTarget } from './redis-lock.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
+import { MalformedPktLine, pktLineHead } from './pkt-line.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 import type { AccessCheck } from './access.js';
 
@@ -28,9 +31,18 @@ export interface ServiceOptions {
   maxBodyBytes: number;
   maxBackends: number;
   maxQueued: number;
+  /** Open connections at once; beyond them node closes a new connection as soon as it is accepted. */
+  maxConnections: number;
+  /**
+   * Says why our pre-receive cannot be trusted to check a push now (missing, altered), or undefined: a push is then
+   * refused rather than run by a receive-pack that would skip the missing hook (hooks-dir.ts checkServiceHooks).
+   */
+  checkHooks?: () => Promise<string | undefined>;
   /** A request with no byte moving either way for this long is cut and its git killed. */
   idleTimeoutMs: number;
   totalTimeoutMs: number;
+  /** How the command's user names host and port, for a listen error's fix. */
+  listenNames?: ListenNames;
   /** Our hooks directory for receive-pack (core.hooksPath through the environment), and the hooks' environment. */
   hooksDir?: string;
   hookEnv?: Record<string, string>;
@@ -46,6 +58,25 @@ export interface ServiceOptions {
    * the actor from the `user_id` header the proxy forwards, when it is a well-formed id.
    */
   onReceivePack?: (push: { org: string; agent: string; gitDir: string; before?: string; userId?: string }) => void;
+}
+
+// What git's upload-pack and receive-pack say about a request they cannot parse (pkt-line.c, upload-pack.c,
+// receive-pack.c @ v2.39).
+const PROTOCOL_ERROR = /protocol error|bad line length|expected flush|expected (a )?(want|have|shallow)|unpack-objects abnormal|index-pack abnormal|pack signature mismatch|bad pack header/i;
+
+/**
+ * Answers a request refused before its body was read, and reads no more of it. Written on the socket itself, then
+ * half-closed: node's response would drain the body once answered (a client could stream one for ever) and then
+ * reset the connection over the unread rest, losing the answer. The request is never consumed, so node stops
+ * reading once its small buffer is full; the socket is dropped a moment later, when the client has read the answer.
+ */
+function refuse(req: IncomingMessage, status: number, text: string, extra: Record<string, string> = {}): void {
+  const body = `${text}\n`;
+  const headers = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache', ...extra, Connection: 'close', 'Content-Length': String(Buffer.byteLength(body)) };
+  const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\r\n');
+  const socket = req.socket;
+  if (socket.writable) socket.end(`${head}\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), 2_000).unref();
 }
 
 function send(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
@@ -86,25 +117,26 @@ export class MemfsService {
     this.slots = new Slots(opts.maxBackends, opts.maxQueued);
   }
 
-  /** Listens; rejects (EADDRINUSE, EACCES, ...) when it cannot, so the command can exit at once. */
+  /**
+   * Listens on watch's HTTP front (core/http): total handlers, Node's own 400/431 for malformed HTTP, connection
+   * cap, idle and slow clients cut. Rejects with a one-line UserError (port taken, ...) so the command exits at once.
+   */
   async start(): Promise<AddressInfo> {
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch(() => send(res, 500, 'internal error'));
+    const { idleTimeoutMs, totalTimeoutMs } = this.opts;
+    const server = createTotalServer((req, res) => this.handle(req, res), {
+      log: this.opts.log,
+      limits: {
+        ...DEFAULT_LIMITS,
+        headersTimeoutMs: Math.min(10_000, totalTimeoutMs),
+        requestTimeoutMs: totalTimeoutMs,
+        // run() answers 504 for an idle git exchange first; this cuts any other silent connection.
+        idleTimeoutMs: idleTimeoutMs + 5_000,
+        maxConnections: this.opts.maxConnections,
+      },
+      // Never the target: it holds the secret.
+      describe: (req) => `${req.method ?? '?'} request`,
     });
-    server.requestTimeout = this.opts.totalTimeoutMs;
-    server.headersTimeout = Math.min(10_000, this.opts.totalTimeoutMs);
-    // Malformed HTTP never reaches the handler: answer 400 and drop the socket.
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listenOrFail(server, { host: this.opts.host, port: this.opts.port }, this.opts.listenNames ?? { host: 'host', port: 'port' });
     this.server = server;
     return server.address() as AddressInfo;
   }
@@ -125,8 +157,7 @@ export class MemfsService {
     if (!r.ok) {
       // Never the URL (it holds the secret) nor any header (the proxy forwards the client's Authorization).
       this.opts.log(`refused ${req.method ?? '?'} ${r.status}: ${r.reason}`);
-      req.resume();
-      send(res, r.status, r.status === 404 ? 'not found' : r.reason);
+      refuse(req, r.status, r.status === 404 ? 'not found' : r.reason);
       return;
     }
     const what = `${req.method} ${r.agent} ${r.service}${r.kind === 'advertise' ? ' (refs)' : ''}`;
@@ -134,8 +165,7 @@ export class MemfsService {
     if (verdict !== 'allow') {
       const why = verdict === 'deny' ? [403, 'Letta says this actor cannot reach the agent'] as const : [503, 'cannot ask Letta whether this actor may reach the agent'] as const;
       this.opts.log(`refused ${what} ${why[0]}: ${why[1]}`);
-      req.resume();
-      send(res, why[0], verdict === 'deny' ? 'forbidden' : 'Letta unavailable, try again', verdict === 'deny' ? {} : { 'Retry-After': '5' });
+      refuse(req, why[0], verdict === 'deny' ? 'forbidden' : 'Letta unavailable, try again', verdict === 'deny' ? {} : { 'Retry-After': '5' });
       return;
     }
     // Both ids matched strict patterns in route(): no path is built from anything else.
@@ -144,25 +174,28 @@ export class MemfsService {
     const holders = await orgsHolding(this.opts.memfsRoot, r.agent);
     if (holders.length !== 1 || holders[0] !== r.org) {
       this.opts.log(`refused ${what} 404: ${holders.length > 1 ? 'agent repo under several orgs' : 'no such repo in this org'}`);
-      req.resume();
-      send(res, 404, 'not found');
+      refuse(req, 404, 'not found');
+      return;
+    }
+    const unchecked = r.service === 'git-receive-pack' ? await this.opts.checkHooks?.() : undefined;
+    if (unchecked) {
+      this.opts.log(`refused ${what} 503: ${unchecked} (fix: restart serve, which writes it again)`);
+      refuse(req, 503, 'the server cannot check pushes now; try again later');
       return;
     }
     const gone = new AbortController();
     res.once('close', () => gone.abort());
-    const release = await this.slots.acquire(gone.signal);
+    const release = await this.slots.acquire(r.agent, gone.signal);
     if (!release) {
       if (!gone.signal.aborted) {
-        this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, queue full`);
-        req.resume();
-        send(res, 503, 'busy, try again', { 'Retry-After': '1' });
+        this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, this agent's share of them and of the queue in use`);
+        refuse(req, 503, 'busy, try again', { 'Retry-After': '1' });
       }
       return;
     }
     const push = r.service === 'git-receive-pack' && r.kind === 'rpc' && this.opts.onReceivePack !== undefined;
-    const before = push ? await mainOf(gitDir) : undefined;
-    const userId = r.actor;
-    this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId });
+    const before = push ? await readRef(gitDir, MAIN) : undefined;
+    await this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId: r.actor });
   }
 
   /**
@@ -179,6 +212,7 @@ export class MemfsService {
       .catch((err: Error) => this.opts.log(`cannot remove push quarantine dirs: ${err.message}`));
   }
 
+  /** One git exchange, streamed both ways; settles once git has exited and the reply is complete or cut. */
   private run(
     req: IncomingMessage,
     res: ServerResponse,
@@ -189,93 +223,143 @@ export class MemfsService {
     gone: AbortSignal,
     release: () => void,
     info: { what: string; started: number; org: string; agent: string; before?: string; userId?: string },
-  ): void {
+  ): Promise<void> {
     // A push takes Letta's commit lock in our pre-receive (after validation) with a token of this request; we
     // release it when receive-pack has exited, so main moves only while the lock is ours.
     const redis = service === 'git-receive-pack' && !advertise ? this.opts.redis : undefined;
     const token = `letta-memfs-hooks:push:${randomUUID()}`;
-    const lockEnv: Record<string, string> = redis
-      ? { LMH_LOCK_REDIS: `${redis.host}:${redis.port}`, LMH_LOCK_AGENT: info.agent, LMH_LOCK_TOKEN: token, LMH_LOCK_WAIT_MS: String(this.opts.lockWaitMs ?? 15_000) }
-      : {};
+    const lockEnv = redis ? lockEnvOf(redis, info.agent, token, this.opts.lockWaitMs ?? 15_000) : {};
     const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: { ...this.opts.hookEnv, ...lockEnv } });
     const receiving = service === 'git-receive-pack' && !advertise;
     if (receiving) this.receiving.set(gitDir, (this.receiving.get(gitDir) ?? 0) + 1);
-    let failure: { status: number; text: string } | undefined;
-    let stderr = '';
-    const kill = (why: { status: number; text: string }) => {
-      failure ??= why;
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
-      }
-    };
-    let idle: NodeJS.Timeout | undefined;
-    const touch = () => {
-      clearTimeout(idle);
-      idle = setTimeout(() => kill({ status: 504, text: 'timed out (idle)' }), this.opts.idleTimeoutMs);
-    };
-    touch();
-    const total = setTimeout(() => kill({ status: 504, text: 'timed out' }), this.opts.totalTimeoutMs);
-    if (gone.aborted) kill({ status: 499, text: 'client went away' });
+    const dog = new Watchdog(child, this.opts.idleTimeoutMs, this.opts.totalTimeoutMs);
+    if (gone.aborted) dog.kill({ status: 499, text: 'client went away' });
     gone.addEventListener('abort', () => {
-      if (!res.writableFinished) kill({ status: 499, text: 'client went away' });
+      if (!res.writableFinished) dog.kill({ status: 499, text: 'client went away' });
     });
-
-    child.stdin.on('error', () => undefined); // git may stop reading early (a refused push); EPIPE is expected
+    let stderr = '';
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 2_000) stderr += d.toString('utf8');
     });
-    if (advertise) {
-      child.stdin.end();
-      req.resume();
-    } else {
-      const gzip = /^(x-)?gzip$/.test(String(req.headers['content-encoding'] ?? ''));
-      const cap = this.opts.maxBodyBytes;
-      req.on('data', touch);
-      const onBodyError = (err: Error | null | undefined) => {
-        if (!err) return;
-        if (err instanceof BodyTooLarge) kill({ status: 413, text: `request body over ${cap} bytes` });
-        else kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
-      };
-      if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), child.stdin, onBodyError);
-      else pipeline(req, byteCap(cap), child.stdin, onBodyError);
-    }
-
+    feedRequest(req, child, advertise, this.opts.maxBodyBytes, dog);
+    const contentType = `application/x-${service}-${advertise ? 'advertisement' : 'result'}`;
     child.stdout.once('data', (first: Buffer) => {
-      if (failure || res.destroyed) return;
-      res.writeHead(200, { 'Content-Type': `application/x-${service}-${advertise ? 'advertisement' : 'result'}`, 'Cache-Control': 'no-cache' });
+      if (dog.failure || res.destroyed) return;
+      res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-cache' });
       if (advertise) res.write(advertisementPrefix(service, protocol));
       res.write(first);
-      child.stdout.on('data', touch);
+      child.stdout.on('data', dog.touch);
       child.stdout.pipe(res);
     });
-    child.on('error', (err) => kill({ status: 500, text: `cannot run git: ${err.message}` }));
-    child.on('close', (code, signal) => {
-      clearTimeout(idle);
-      clearTimeout(total);
-      release();
-      if (receiving) this.dropQuarantines(gitDir, signal !== null);
-      if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
-      let status = res.headersSent ? 200 : 500;
-      if (failure) {
-        status = failure.status;
-        if (status !== 499) send(res, status, failure.text);
-      } else if (!res.headersSent) {
-        if (code === 0) {
-          res.writeHead(200, { 'Content-Type': `application/x-${service}-${advertise ? 'advertisement' : 'result'}`, 'Cache-Control': 'no-cache' });
-          res.end(advertise ? advertisementPrefix(service, protocol) : undefined);
-          status = 200;
-        } else send(res, 500, 'git failed');
-      } else if (code !== 0) {
-        // Output already started: all we can do is cut the stream, which the git client reports.
-        res.destroy();
-      }
-      const errLine = stderr.trim().split('\n').pop() ?? '';
-      const exit = code ?? signal;
-      this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
-      if (service === 'git-receive-pack' && !advertise && code === 0 && !failure) {
-        this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId });
-      }
+    child.on('error', (err) => dog.kill({ status: 500, text: `cannot run git: ${err.message}` }));
+    return new Promise((resolve) => {
+      child.on('close', (code, signal) => {
+        dog.stop();
+        release();
+        if (receiving) this.dropQuarantines(gitDir, signal !== null);
+        if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
+        const status = finishReply(res, code, dog.failure, contentType, advertise ? advertisementPrefix(service, protocol) : undefined, stderr);
+        const errLine = stderr.trim().split('\n').pop() ?? '';
+        const exit = code ?? signal;
+        this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
+        if (service === 'git-receive-pack' && !advertise && code === 0 && !dog.failure) {
+          this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId });
+        }
+        // The reply is ended or cut by now, except a stdout pipe still flushing: the request lives until then.
+        if (res.writableEnded || res.destroyed) resolve();
+        else res.once('close', () => resolve());
+      });
     });
   }
+}
+
+/** What pre-receive needs to take Letta's lock for this push (pre-receive.ts `lockRequestOf`). */
+function lockEnvOf(redis: RedisTarget, agent: string, token: string, waitMs: number): Record<string, string> {
+  return { LMH_LOCK_REDIS: `${redis.host}:${redis.port}`, LMH_LOCK_AGENT: agent, LMH_LOCK_TOKEN: token, LMH_LOCK_WAIT_MS: String(waitMs) };
+}
+
+interface Failure {
+  status: number;
+  text: string;
+}
+
+/** Kills git (TERM, then KILL) on the first failure: idle for idleTimeoutMs, over totalTimeoutMs, or a caller's. */
+class Watchdog {
+  /** The first reason git was killed, if it was. */
+  failure: Failure | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private readonly total: NodeJS.Timeout;
+
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly idleTimeoutMs: number,
+    totalTimeoutMs: number,
+  ) {
+    this.total = setTimeout(() => this.kill({ status: 504, text: 'timed out' }), totalTimeoutMs);
+    this.touch();
+  }
+
+  kill(why: Failure): void {
+    this.failure ??= why;
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      setTimeout(() => this.child.kill('SIGKILL'), 5_000).unref();
+    }
+  }
+
+  /** Bytes moved: the idle timer starts again. */
+  readonly touch = (): void => {
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => this.kill({ status: 504, text: 'timed out (idle)' }), this.idleTimeoutMs);
+  };
+
+  stop(): void {
+    clearTimeout(this.idle);
+    clearTimeout(this.total);
+  }
+}
+
+/** The request body into git's stdin (gunzipped when the client compressed it), capped before and after gunzip. */
+function feedRequest(req: IncomingMessage, child: ChildProcessWithoutNullStreams, advertise: boolean, cap: number, dog: Watchdog): void {
+  child.stdin.on('error', () => undefined); // git may stop reading early (a refused push); EPIPE is expected
+  if (advertise) {
+    child.stdin.end();
+    req.resume();
+    return;
+  }
+  const gzip = /^(x-)?gzip$/.test(String(req.headers['content-encoding'] ?? ''));
+  req.on('data', dog.touch);
+  const onBodyError = (err: Error | null | undefined) => {
+    if (!err) return;
+    if (err instanceof BodyTooLarge) dog.kill({ status: 413, text: `request body over ${cap} bytes` });
+    else if (err instanceof MalformedPktLine) dog.kill({ status: 400, text: err.message });
+    else dog.kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
+  };
+  if (gzip) pipeline(req, byteCap(cap), createGunzip(), byteCap(cap), pktLineHead(), child.stdin, onBodyError);
+  else pipeline(req, byteCap(cap), pktLineHead(), child.stdin, onBodyError);
+}
+
+/** Ends the reply once git exited; returns the status logged. Output already streamed can only be cut. */
+function finishReply(res: ServerResponse, code: number | null, failure: Failure | undefined, contentType: string, emptyBody: string | Buffer | undefined, stderr: string): number {
+  if (failure) {
+    if (failure.status !== 499) send(res, failure.status, failure.text);
+    return failure.status;
+  }
+  if (res.headersSent) {
+    // Output already started: all we can do is cut the stream, which the git client reports.
+    if (code !== 0) res.destroy();
+    return 200;
+  }
+  if (code !== 0 && PROTOCOL_ERROR.test(stderr)) {
+    // Past the framing pktLineHead checks (wants, haves, a pack): still the client's request, not our failure.
+    send(res, 400, 'malformed request');
+    return 400;
+  }
+  if (code !== 0) {
+    send(res, 500, 'git failed');
+    return 500;
+  }
+  res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-cache' });
+  res.end(emptyBody);
+  return 200;
 }

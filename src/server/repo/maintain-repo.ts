@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { git, gitToFile } from '../../git/git.js';
 import { quarantines, removeQuarantines } from '../../git/quarantine.js';
 import { waitLock } from '../../core/lock.js';
-import { type RedisAddress, redisFromEnv, withMemoryRepoLock } from '../letta/repo-lock.js';
+import { type RedisTarget, redisFromEnv, withMemoryRepoLock } from '../letta/redis-lock.js';
 import type { AgentRepo } from './discover.js';
 import { hasDeletions, type MaintenancePlan, type MaintenancePolicy, parsePackIndex, planMaintenance, type RepoObjects } from './maintenance.js';
 import { pullLockFile } from '../../sync/state.js';
@@ -108,7 +108,7 @@ export const STALE_QUARANTINE_MS = 24 * 3600 * 1000 + 60_000;
 export interface MaintainOptions {
   policy: MaintenancePolicy;
   dryRun?: boolean;
-  redis?: RedisAddress;
+  redis?: RedisTarget;
 }
 
 /**

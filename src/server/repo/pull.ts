@@ -176,7 +176,9 @@ async function unchanged(repo: AgentRepo, ctx: PullContext, out: PullOutcome): P
 }
 
 async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, state: PullState): Promise<void> {
-  const env = externalGitEnv(ctx.config, ctx.env);
+  // The token is offered to the URL init set up for this agent only (remote-auth.ts).
+  const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
+  const env = externalGitEnv(ctx.config, settings?.remote, ctx.env);
   if (!ctx.alwaysFetch && !ctx.inject && (await unchanged(repo, ctx, out))) return;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const fetched = await fetchExternal(repo, env);

@@ -11,7 +11,7 @@ import { noHooksPathOutsideRepos } from '../../git/hooks-path.js';
 import { install } from '../../install/installer.js';
 import { readManifest } from '../../install/manifest.js';
 import { runtimeBase, useRuntime } from '../../install/runtime.js';
-import { fillShim } from '../../install/shim.js';
+import { fillShim, readShimTemplate } from '../../install/shim.js';
 import { selfCommand } from '../../core/self-command.js';
 import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from '../repo/discover.js';
 import { MAIN, readRef } from '../../git/refs.js';
@@ -148,10 +148,10 @@ function canonical(v: unknown): string {
 }
 
 const shimTexts = new Map<string, string>();
-/** A runtime's hooks/shim.sh, read once per process (not once per hook per agent: 30,000 reads for a 10,000-agent re-run). */
+/** A runtime's shim template (readShimTemplate), read once per process (not once per hook per agent: 30,000 reads for a 10,000-agent re-run). */
 function shimTemplate(runtimeDir: string): string {
   let t = shimTexts.get(runtimeDir);
-  if (t === undefined) shimTexts.set(runtimeDir, (t = fsSync.readFileSync(path.join(runtimeDir, 'hooks', 'shim.sh'), 'utf8')));
+  if (t === undefined) shimTexts.set(runtimeDir, (t = readShimTemplate(runtimeDir)));
   return t;
 }
 

@@ -266,7 +266,7 @@ export class Watcher {
       agents: () => [...this.agents.keys()],
       trigger: (id, reason) => this.trigger(id, reason),
     });
-    const server = createTotalServer(handler, (line) => this.log(line));
+    const server = createTotalServer(handler, { log: (line) => this.log(line) });
     await listenOrFail(server, addr, this.opts.listenNames ?? { host: 'host', port: 'port' });
     this.server = server;
   }

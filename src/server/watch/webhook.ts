@@ -5,6 +5,7 @@ import { parseTarget } from '../../core/http/target.js';
 import { header, type Headers, hmacHex, refuse, safeEqual, type Verdict } from '../../core/http/verify.js';
 import { verifyPoke } from '../../sync/poke-signature.js';
 import { AGENT_PLACEHOLDER } from '../../core/template.js';
+import { MAIN } from '../../git/refs.js';
 
 /** Largest accepted request body. A memory-repo push payload is a few KiB; GitHub caps its own at 25 MB. */
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -32,26 +33,28 @@ export function verifyRequest(method: string, url: string, h: Headers, body: Buf
   if (body.length > MAX_BODY_BYTES) return refuse(413, 'body too large', `send at most ${MAX_BODY_BYTES} bytes`);
   if (isPoke) return verifyPoke(segments[1], h, secret, nowSeconds);
   const webhookFix = 'set the same secret in the webhook settings and in LETTA_MEMFS_WEBHOOK_SECRET (webhookSecretEnv)';
-  const bodyKey = (source: string) => `${source}:${createHash('sha256').update(body).digest('hex')}`;
+  // One key per body whatever the headers say: GitHub's and Gitea's signatures are the same HMAC of the body, so a
+  // delivery replayed under the other's headers (or GitLab's, whose token covers no body) is still the same delivery.
+  const replayKey = `webhook:${createHash('sha256').update(body).digest('hex')}`;
 
   const giteaEvent = header(h, 'x-gitea-event') ?? header(h, 'x-forgejo-event');
   if (giteaEvent !== undefined) {
     const sig = header(h, 'x-gitea-signature') ?? header(h, 'x-forgejo-signature') ?? '';
     if (!safeEqual(sig.toLowerCase(), hmacHex(secret, body))) return refuse(401, 'bad signature', webhookFix);
     const deliveryId = header(h, 'x-gitea-delivery') ?? header(h, 'x-forgejo-delivery');
-    return { ok: true, source: 'gitea', event: giteaEvent, deliveryId, replayKey: bodyKey('gitea'), replayUntil: Infinity };
+    return { ok: true, source: 'gitea', event: giteaEvent, deliveryId, replayKey, replayUntil: Infinity };
   }
   const githubEvent = header(h, 'x-github-event');
   if (githubEvent !== undefined) {
     const sig = header(h, 'x-hub-signature-256') ?? '';
     if (!safeEqual(sig.toLowerCase(), `sha256=${hmacHex(secret, body)}`)) return refuse(401, 'bad signature', webhookFix);
-    return { ok: true, source: 'github', event: githubEvent, deliveryId: header(h, 'x-github-delivery'), replayKey: bodyKey('github'), replayUntil: Infinity };
+    return { ok: true, source: 'github', event: githubEvent, deliveryId: header(h, 'x-github-delivery'), replayKey, replayUntil: Infinity };
   }
   const gitlabEvent = header(h, 'x-gitlab-event');
   if (gitlabEvent !== undefined) {
     if (!safeEqual(header(h, 'x-gitlab-token') ?? '', secret)) return refuse(401, 'bad token', webhookFix.replace('secret', 'secret token'));
     const deliveryId = header(h, 'x-gitlab-event-uuid') ?? header(h, 'idempotency-key');
-    return { ok: true, source: 'gitlab', event: gitlabEvent, deliveryId, replayKey: bodyKey('gitlab'), replayUntil: Infinity };
+    return { ok: true, source: 'gitlab', event: gitlabEvent, deliveryId, replayKey, replayUntil: Infinity };
   }
   return refuse(400, 'not a GitHub, Gitea or GitLab webhook', 'send the X-GitHub-Event, X-Gitea-Event or X-Gitlab-Event header with its signature');
 }
@@ -86,7 +89,7 @@ export function agentFromPayload(payload: unknown, template: string, knownAgents
   if (typeof payload !== 'object' || payload === null) return { reason: 'payload is not a JSON object' };
   const p = payload as Record<string, any>;
   // Wrong types are the sender's mistake, never a crash (`String()` of an object can throw).
-  if (p.ref !== undefined && p.ref !== 'refs/heads/main') return { reason: typeof p.ref === 'string' ? `push to ${p.ref.slice(0, 200)}, not main` : 'ref is not a string' };
+  if (p.ref !== undefined && p.ref !== MAIN) return { reason: typeof p.ref === 'string' ? `push to ${p.ref.slice(0, 200)}, not main` : 'ref is not a string' };
   const urls = [
     p.repository?.clone_url,
     p.repository?.ssh_url,

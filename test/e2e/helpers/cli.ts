@@ -1,9 +1,9 @@
-// Runs the built CLI (dist/cli/main.js) the way an operator would, with settings in the environment.
+// Runs the bundled CLI (dist/runtime/cli.mjs, the package's bin) the way an operator would, with settings in the environment.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './env.js';
 
-export const CLI = join(REPO_ROOT, 'dist/cli/main.js');
+export const CLI = join(REPO_ROOT, 'dist/runtime/cli.mjs');
 
 export interface CliResult {
   code: number | null;

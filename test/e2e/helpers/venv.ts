@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { CLI } from './cli.js';
 import { REPO_ROOT } from './env.js';
 
 export interface LettaInstall {
@@ -23,9 +24,7 @@ function sh(cmd: string, args: string[], what: string): string {
 }
 
 export function prepareLetta(version: string): LettaInstall {
-  if (!existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'))) {
-    throw new Error('e2e setup: dist/cli/main.js is missing (fix: npm run build, or use npm run test:e2e which builds first)');
-  }
+  if (!existsSync(CLI)) throw new Error(`e2e setup: ${CLI} is missing (fix: run through vitest, whose set-up builds it, or npm run build)`);
   for (const [cmd, fix] of [
     ['git', 'apt-get install git'],
     ['patch', 'apt-get install patch'],
@@ -52,7 +51,7 @@ export function prepareLetta(version: string): LettaInstall {
   cpSync(join(sitePackages, 'letta'), join(patched, 'letta'), { recursive: true });
   // With its dist-info, so patch-server reads the real version (letta/__init__.py @ 0.16.8 still says 0.16.7).
   cpSync(join(sitePackages, `letta-${version}.dist-info`), join(patched, `letta-${version}.dist-info`), { recursive: true });
-  const out = sh('node', [join(REPO_ROOT, 'dist/cli/main.js'), 'patch-server', '--apply', patched], 'patch-server --apply on the patched copy');
+  const out = sh('node', [CLI, 'patch-server', '--apply', patched], 'patch-server --apply on the patched copy');
   if (!/applied 3 patch\(es\)/.test(out)) throw new Error(`e2e setup: patch-server --apply did not apply the set: ${out}`);
   return { version, venv, sitePackages, patched, installMs };
 }

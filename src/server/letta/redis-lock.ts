@@ -1,32 +1,47 @@
 /**
- * Letta's per-agent commit lock in Redis, taken by our receive-pack while it moves `main`, so that a push and a
- * Letta server commit never overlap (a server commit copies repo.git to a temp dir and copies it back: a push that
- * lands in between is overwritten, facts §6). Same key, value shape and expiry as Letta's: `SET
- * memory_repo:lock:{agent_id} <token> NX PX 60000`, released by compare-and-delete (redis-py's asyncio Lock, used
- * by `acquire_memory_repo_lock` in letta/data_sources/redis_client.py; MEMORY_REPO_LOCK_PREFIX and
- * MEMORY_REPO_LOCK_TTL_SECONDS = 60 in letta/constants.py @ 0.16.7). Letta builds its client from
- * LETTA_REDIS_HOST / LETTA_REDIS_PORT (settings.redis_host, redis_port default 6379; db 0, no password).
- * A tiny RESP client over node:net: four commands, one at a time, no dependency.
+ * Letta's per-agent commit lock in Redis, the one client for it: serve's pre-receive takes it while a push moves
+ * `main` (released by serve when receive-pack exits), `maintain` takes it around its deletions. A Letta server commit
+ * copies repo.git to a temp dir and back, so a write of ours that lands in between is overwritten (facts §6).
+ *
+ * Same key, value shape and expiry as Letta's: `SET memory_repo:lock:{agent_id} <token> NX PX 60000`, released by
+ * compare-and-delete (redis-py's Lock, used by `acquire_memory_repo_lock` in letta/data_sources/redis_client.py;
+ * MEMORY_REPO_LOCK_PREFIX and MEMORY_REPO_LOCK_TTL_SECONDS = 60 in letta/constants.py @ 0.16.7). Letta builds its
+ * client from LETTA_REDIS_HOST / LETTA_REDIS_PORT (settings.redis_host, redis_port default 6379; db 0, no password).
+ *
+ * Why a small RESP client over node:net and not ioredis or node-redis: we send two commands (SET NX PX, EVAL), one
+ * per fresh connection, and need a fast, definite failure; those libraries bring a reconnect-forever default and an
+ * offline queue (a lock request would wait, not fail), six or more dependencies, and their bytes would load in the
+ * pre-receive hook process that runs for every push through serve. ~70 lines with a unit-tested parser cost less.
  */
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { UserError } from '../../core/errors.js';
 
 export interface RedisTarget {
   host: string;
   port: number;
 }
 
+export const LOCK_PREFIX = 'memory_repo:lock:';
 export const LOCK_TTL_MS = 60_000;
-export const lockKey = (agentId: string) => `memory_repo:lock:${agentId}`;
+export const lockKey = (agentId: string) => `${LOCK_PREFIX}${agentId}`;
 
 // redis-py's Lock.release (lua) @ redis 5: delete only while the value is still our token.
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-/** Letta's Redis, from its own variables; undefined when Letta runs without Redis (then it takes no lock either). */
-export function redisFromEnv(env: NodeJS.ProcessEnv): RedisTarget | undefined {
+/**
+ * Letta's Redis, from its own variables; undefined when Letta runs without Redis (then it takes no lock either).
+ * A value that is set but not a host and port is a usage error: skipping the lock would let a write of ours race a
+ * Letta commit (fail closed).
+ */
+export function redisFromEnv(env: NodeJS.ProcessEnv = process.env): RedisTarget | undefined {
   const host = env.LETTA_REDIS_HOST?.trim();
   if (!host) return undefined;
-  const port = Number(env.LETTA_REDIS_PORT?.trim() || 6379);
-  if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(host) || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  const rawPort = env.LETTA_REDIS_PORT?.trim() || '6379';
+  const port = /^\d{1,5}$/.test(rawPort) ? Number(rawPort) : NaN;
+  if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(host) || !(port >= 1 && port <= 65535)) {
+    throw new UserError('LETTA_REDIS_HOST/LETTA_REDIS_PORT are not a host and port', 'set them as Letta has them, e.g. LETTA_REDIS_HOST=127.0.0.1 LETTA_REDIS_PORT=6379', 2);
+  }
   return { host, port };
 }
 
@@ -81,13 +96,13 @@ export function redisCommand(t: RedisTarget, args: readonly string[], timeoutMs 
       const r = parseReply(buf);
       if (r) done(undefined, r.value);
     });
-    sock.on('end', () => done(new Error('Redis closed the connection')));
+    sock.on('end', () => done(new Error(`Redis at ${t.host}:${t.port} closed the connection without a reply`)));
   });
 }
 
 /**
- * Takes the lock, retrying while Letta holds it (its commits take well under a second) for up to `waitMs`.
- * true: ours until released or LOCK_TTL_MS; false: still held by someone else after waitMs.
+ * Takes the lock, retrying while Letta holds it (its commits take well under a second) for up to `waitMs` (0: one
+ * try). true: ours until released or LOCK_TTL_MS; false: still held by someone else after waitMs.
  */
 export async function acquireLock(t: RedisTarget, agentId: string, token: string, waitMs: number): Promise<boolean> {
   const end = Date.now() + waitMs;
@@ -107,4 +122,20 @@ export async function releaseLock(t: RedisTarget, agentId: string, token: string
   const r = await redisCommand(t, ['EVAL', RELEASE, '1', lockKey(agentId), token]);
   if (r instanceof Error) throw r;
   return r === 1;
+}
+
+/**
+ * Runs `fn` holding the lock; `{ acquired: false }` without running it when a Letta commit holds it (one try: a
+ * commit that finds the lock taken fails with 409, so we hold it only briefly and never queue for it). Without Redis
+ * configured it just runs `fn` (there is no lock to share).
+ */
+export async function withMemoryRepoLock<T>(agentId: string, fn: () => Promise<T>, t: RedisTarget | undefined): Promise<{ acquired: boolean; value?: T }> {
+  if (!t) return { acquired: true, value: await fn() };
+  const token = `letta-memfs-hooks:${randomBytes(16).toString('hex')}`;
+  if (!(await acquireLock(t, agentId, token, 0))) return { acquired: false };
+  try {
+    return { acquired: true, value: await fn() };
+  } finally {
+    await releaseLock(t, agentId, token).catch(() => undefined); // expires in 60 s anyway
+  }
 }
