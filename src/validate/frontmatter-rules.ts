@@ -10,20 +10,26 @@ import { NeedsYaml, Yaml11Refusal } from './simple-yaml.js';
 /** Parses YAML text; throws on invalid YAML (its message's first line is shown). */
 export type YamlParser = (text: string) => unknown;
 
+/**
+ * The block label Letta syncs a file as, or undefined for a file it never syncs: every `.md` except under `skills/`,
+ * where only `skills/<name>/SKILL.md` counts (memory_block_label_from_markdown_path,
+ * letta/services/memory_repo/path_mapping.py @ 0.16.7). read_only guards every one of them.
+ */
+export function blockLabelOf(file: string): string | undefined {
+  if (!file.endsWith('.md')) return undefined;
+  const skill = /^skills\/([^/]+)\/SKILL\.md$/.exec(file);
+  if (skill) return `skills/${skill[1]}`;
+  return file.startsWith('skills/') ? undefined : file.slice(0, -3);
+}
+
 /** Files whose frontmatter every Letta Code release checks (legacy pre-commit @ v0.30.28 through 0.34.12). */
 export function isCheckedMemoryFile(path: string): boolean {
   return /^(memory\/)?(system|reference)\/.*\.md$/.test(path);
 }
 
-/**
- * Files the Letta server syncs as blocks: every `.md` outside skills/, plus skills/<name>/SKILL.md
- * (letta/services/memory_repo/path_mapping.py memory_block_label_from_markdown_path @ 0.16.8).
- */
+/** Whether the Letta server syncs the file as a block (blockLabelOf). */
 export function serverSyncs(path: string): boolean {
-  if (!path.endsWith('.md')) return false;
-  if (!path.startsWith('skills/')) return true;
-  const parts = path.split('/');
-  return parts.length === 3 && parts[1] !== '' && parts[2] === 'SKILL.md';
+  return blockLabelOf(path) !== undefined;
 }
 
 // Keys the server reads (letta/services/memory_repo/block_markdown.py @ 0.16.8 parse_block_markdown takes these four
@@ -107,8 +113,46 @@ function typeProblems(path: string, data: Record<string, unknown>): Problem[] {
   return out;
 }
 
+/**
+ * Whether the server takes the value as true: it hands the parsed YAML value to a pydantic bool
+ * (block_manager_git.py `_sync_block_to_postgres` @ 0.16.7), which also accepts 1 and "yes", "on", "t", "y", "1".
+ */
 function readOnlyOf(data: Record<string, unknown>): boolean {
-  return data.read_only === true || data.read_only === 'true';
+  const v = data.read_only;
+  return v === true || v === 1 || (typeof v === 'string' && /^(true|yes|on|t|y|1)$/i.test(v.trim()));
+}
+
+// Universal newlines, as the server reads files: a CRLF or lone-CR-only change is no edit.
+const sameText = (a: string, b: string) => a.replace(/\r\n?/g, '\n') === b.replace(/\r\n?/g, '\n');
+
+/**
+ * The read_only rules alone, for every file Letta syncs: a file that is read_only in `base` (the remote's main) may
+ * not change, and read_only may not be added, changed or removed. `base` as in checkFrontmatterWith.
+ */
+export function checkReadOnlyWith(path: string, text: string, base: string | null | undefined, parseYaml: YamlParser): Problem[] {
+  if (base === undefined) return [];
+  const baseFm = base === null ? undefined : parseFrontmatterWith(base, parseYaml);
+  const baseData = baseFm?.ok ? baseFm.data : undefined;
+  if (baseData && readOnlyOf(baseData)) {
+    if (sameText(base!, text)) return [];
+    return [{ path, message: 'is read_only on the server and cannot be edited', fix: `undo the change (git checkout origin/main -- ${escapePath(path)}) and edit the block in Letta instead` }];
+  }
+  const fm = parseFrontmatterWith(text, parseYaml);
+  const had = baseData ? baseData.read_only : undefined;
+  const has = fm.ok ? fm.data.read_only : undefined;
+  if (JSON.stringify(had ?? null) === JSON.stringify(has ?? null)) return [];
+  const what = had === undefined ? (base === null ? 'set on a new file' : 'added') : has === undefined ? 'removed' : 'changed';
+  return [{ path, message: `read_only is set by the server and cannot be ${what} by a client`, fix: `restore the remote's read_only line${base === null ? ' (none: drop it)' : ''}` }];
+}
+
+/**
+ * A file that is read_only in the remote's main and gone from the pushed tree (deleted, renamed, replaced by a
+ * directory): the server would detach its block, and a file re-added later makes a new block without the flag.
+ */
+export function checkReadOnlyGoneWith(path: string, base: string, parseYaml: YamlParser): Problem | undefined {
+  const fm = parseFrontmatterWith(base, parseYaml);
+  if (!fm.ok || !readOnlyOf(fm.data)) return undefined;
+  return { path, message: 'is read_only on the server and cannot be deleted or renamed', fix: `restore it (git checkout origin/main -- ${escapePath(path)}) and change the block in Letta instead` };
 }
 
 /**
@@ -133,13 +177,7 @@ function mayLackFrontmatter(path: string): boolean {
 export function checkFrontmatterWith(path: string, text: string, base: string | null | undefined, parseYaml: YamlParser): Problem[] {
   const baseFm = typeof base === 'string' ? parseFrontmatterWith(base, parseYaml) : undefined;
   const baseData = baseFm?.ok ? baseFm.data : undefined;
-  if (baseData && readOnlyOf(baseData)) {
-    // Compared after CRLF normalisation: the server stores LF, so a line-ending-only change is no edit.
-    if (base!.replace(/\r\n/g, '\n') !== text.replace(/\r\n/g, '\n')) {
-      return [{ path, message: 'is read_only on the server and cannot be edited', fix: `undo the change (git checkout origin/main -- ${escapePath(path)}) and edit the block in Letta instead` }];
-    }
-    return [];
-  }
+  if (baseData && readOnlyOf(baseData)) return checkReadOnlyWith(path, text, base, parseYaml);
   const fm = parseFrontmatterWith(text, parseYaml);
   if (!fm.ok) {
     if (fm.absent && mayLackFrontmatter(path) && !(baseData && 'read_only' in baseData)) return [];
@@ -166,13 +204,6 @@ export function checkFrontmatterWith(path: string, text: string, base: string | 
   } else if (strict && !inheritedNull && typeof desc === 'string' && desc.trim() === '') {
     problems.push({ path, message: 'description must be a non-empty string', fix: 'give the description some text' });
   }
-  if (base !== undefined) {
-    const had = baseData ? baseData.read_only : undefined;
-    const has = fm.data.read_only;
-    if (JSON.stringify(had ?? null) !== JSON.stringify(has ?? null)) {
-      const what = had === undefined ? (base === null ? 'set on a new file' : 'added') : has === undefined ? 'removed' : 'changed';
-      problems.push({ path, message: `read_only is set by the server and cannot be ${what} by a client`, fix: `restore the remote's read_only line${base === null ? ' (none: drop it)' : ''}` });
-    }
-  }
+  problems.push(...checkReadOnlyWith(path, text, base, parseYaml));
   return problems;
 }

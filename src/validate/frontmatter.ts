@@ -9,7 +9,8 @@ import { parseSimpleMapping } from './simple-yaml.js';
 
 export { isCheckedMemoryFile, serverSyncs } from './frontmatter-rules.js';
 
-const parseYaml = (text: string): unknown => parseSimpleMapping(text) ?? parseYaml11(text);
+/** The strict parser where it suffices, else the YAML 1.1 reader (as the server's PyYAML). */
+export const parseYaml = (text: string): unknown => parseSimpleMapping(text) ?? parseYaml11(text);
 
 export function parseFrontmatter(text: string): Frontmatter {
   return parseFrontmatterWith(text, parseYaml);

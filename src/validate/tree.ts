@@ -3,7 +3,7 @@
  * Role-independent: the client's pre-push and a server's pre-receive both call validateUpdate with a reader of
  * their own repo's objects; nothing here runs git or touches the file system.
  */
-import { checkFrontmatterWith, serverSyncs } from './frontmatter-rules.js';
+import { checkFrontmatterWith, checkReadOnlyGoneWith, serverSyncs, type YamlParser } from './frontmatter-rules.js';
 import type { BlobReader, TreeEntry } from '../git/tree.js';
 import { checkEntry } from './names.js';
 import { escapePath } from './text.js';
@@ -49,12 +49,18 @@ const human = (n: number) => (n < 1024 ? `${n} bytes` : n < 1024 * 1024 ? `${(n 
 
 /**
  * Content checks once names, modes and sizes passed. Encoding is checked on every file (one bad file fails the
- * server's whole read); frontmatter only on files the server syncs that differ from the base, as Letta Code checks only staged
- * files. A file whose content is missing from `blobs` is skipped (checked by its size or absent from the repo).
+ * server's whole read); frontmatter on files the server syncs that differ from the base, as Letta Code checks only
+ * staged files; read_only on every file Letta syncs, including those the push removes (`gone`). A file whose content
+ * is missing from `blobs` is skipped (checked by its size or absent from the repo).
  */
-function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>, checkFrontmatter: FrontmatterCheck): Problem[] {
+function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, gone: readonly TreeEntry[], blobs: ReadonlyMap<string, Uint8Array>, parseYaml: YamlParser): Problem[] {
   const problems: Problem[] = [];
   const baseByPath = new Map((base ?? []).map((e) => [e.path, e]));
+  // Buffer decoding keeps a BOM (TextDecoder would strip it), as the server's Python does.
+  const text = (oid: string) => {
+    const c = blobs.get(oid);
+    return c ? Buffer.from(c).toString('utf8') : undefined;
+  };
   for (const e of files) {
     const content = blobs.get(e.oid);
     if (!content) continue;
@@ -66,33 +72,27 @@ function checkContent(files: readonly TreeEntry[], base: readonly TreeEntry[] | 
     if (!serverSyncs(e.path)) continue;
     const b = baseByPath.get(e.path);
     if (b && b.oid === e.oid) continue;
-    let baseText: string | null | undefined;
-    if (base === undefined) baseText = undefined;
-    else if (!b || b.type !== 'blob') baseText = null;
-    else {
-      const bc = blobs.get(b.oid);
-      baseText = bc ? Buffer.from(bc).toString('utf8') : undefined;
-    }
-    // Buffer decoding keeps a BOM (TextDecoder would strip it), as the server's Python does.
-    problems.push(...checkFrontmatter(e.path, Buffer.from(content).toString('utf8'), baseText));
+    const baseText = base === undefined ? undefined : !b || b.type !== 'blob' ? null : text(b.oid);
+    problems.push(...checkFrontmatterWith(e.path, text(e.oid)!, baseText, parseYaml));
+  }
+  for (const g of gone) {
+    const t = text(g.oid);
+    const p = t === undefined ? undefined : checkReadOnlyGoneWith(g.path, t, parseYaml);
+    if (p) problems.push(p);
   }
   return problems;
 }
-
-type FrontmatterCheck = (path: string, text: string, base: string | null | undefined) => Problem[];
-
-const strictCheck: FrontmatterCheck = (path, text, base) => checkFrontmatterWith(path, text, base, strictYaml);
 
 /**
  * checkContent with the strict frontmatter parser, which covers plain `key: value` frontmatter; only when some changed
  * file needs more is the `yaml` package loaded (most of what a pre-push would otherwise load: issue 9).
  */
-async function checkContentLoadingYaml(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, blobs: ReadonlyMap<string, Uint8Array>): Promise<Problem[]> {
+async function checkContentLoadingYaml(files: readonly TreeEntry[], base: readonly TreeEntry[] | undefined, gone: readonly TreeEntry[], blobs: ReadonlyMap<string, Uint8Array>): Promise<Problem[]> {
   try {
-    return checkContent(files, base, blobs, strictCheck);
+    return checkContent(files, base, gone, blobs, strictYaml);
   } catch (err) {
     if (!(err instanceof NeedsYaml)) throw err;
-    return checkContent(files, base, blobs, (await import('./frontmatter.js')).checkFrontmatter);
+    return checkContent(files, base, gone, blobs, (await import('./frontmatter.js')).parseYaml);
   }
 }
 
@@ -136,15 +136,21 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, pro
     else if (e.type === 'blob') files.push(e);
   }
   const baseByPath = new Map((update.base ?? []).map((e) => [e.path, e]));
-  // What content is read besides the files: the server's rules need the base's version of each changed memory file
-  // (read_only); Letta Code's read only Markdown and its config (and the base's changed legacy files).
+  // What content is read besides the files: the server's rules need the base's version of each changed synced file
+  // and of each synced file the push removes (read_only); Letta Code's read only Markdown and its config (and the
+  // base's changed legacy files).
+  const kept = new Set(files.map((e) => e.path));
+  const gone = profile.consumer === 'letta-code' ? [] : (update.base ?? []).filter((b) => b.type === 'blob' && !kept.has(b.path) && serverSyncs(b.path));
   const baseOids =
     profile.consumer === 'letta-code'
       ? lettaCodeReads(files, update.base?.filter((e) => e.type === 'blob')).filter((oid) => !files.some((e) => e.oid === oid))
-      : files
+      : [
+          ...files
           .map((e) => ({ e, b: baseByPath.get(e.path) }))
           .filter(({ e, b }) => b !== undefined && b.type === 'blob' && b.oid !== e.oid && serverSyncs(e.path))
-          .map(({ b }) => b!.oid);
+          .map(({ b }) => b!.oid),
+          ...gone.map((b) => b.oid),
+        ];
   const wanted = profile.consumer === 'letta-code' ? new Set(lettaCodeReads(files, undefined)) : undefined;
   const sizes = await reader.sizes([...new Set([...files.map((e) => e.oid), ...baseOids])]);
   const readable = new Set<string>();
@@ -158,5 +164,35 @@ export async function validateUpdate(update: TreeUpdate, reader: BlobReader, pro
   const blobs = await reader.read([...readable]);
   const ok = files.filter((e) => sizes.has(e.oid) && (sizes.get(e.oid) ?? Infinity) <= maxFileBytes);
   if (profile.consumer === 'letta-code') return [...problems, ...checkLettaCodeContent(ok, update.base, blobs, profile.layout)];
-  return [...problems, ...(await checkContentLoadingYaml(ok.filter((e) => readable.has(e.oid)), update.base, blobs))];
+  return [...problems, ...(await checkContentLoadingYaml(ok.filter((e) => readable.has(e.oid)), update.base, gone, blobs))];
+}
+
+/** A blob a push brings in any of its commits, with a path it had there (`git rev-list --objects`). */
+export interface PushedBlob {
+  oid: string;
+  path: string;
+}
+
+/**
+ * The size and encoding checks on every new blob of a push, not only on its last tree: a binary or huge file added in
+ * one commit and removed in the next stays in the history that Letta copies for each of its commits and that is
+ * mirrored to the external host. Blobs of the last tree are validateUpdate's; pass the others. The Letta server's
+ * profile: serve's repos are the server's.
+ */
+export async function validateNewBlobs(blobs: readonly PushedBlob[], reader: BlobReader, maxFileBytes = MAX_FILE_BYTES): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const fix = 'drop it from every commit of the push (git rebase -i origin/main), then push';
+  const sizes = await reader.sizes([...new Set(blobs.map((b) => b.oid))]);
+  const small = blobs.filter((b) => {
+    const size = sizes.get(b.oid);
+    if (size !== undefined && size > maxFileBytes) problems.push({ path: b.path, message: `is ${human(size)} in a commit of this push, over the ${human(maxFileBytes)} limit for a file in a memory repo`, fix });
+    return size !== undefined && size <= maxFileBytes;
+  });
+  const contents = await reader.read([...new Set(small.map((b) => b.oid))]);
+  for (const b of small) {
+    const content = contents.get(b.oid);
+    const p = content && checkEncoding(b.path, content);
+    if (p) problems.push({ path: b.path, message: `${p.message.replace(/;.*$/, '')} in a commit of this push`, fix });
+  }
+  return problems;
 }

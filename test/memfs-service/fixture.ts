@@ -1,14 +1,20 @@
 // A memfs root laid out like Letta's (repository/<org>/<agent>/repo.git, the .git of a non-bare repo made with
 // `git init -b main`: letta/services/memory_repo/git_operations.py @ 0.16.7) and the real `serve` command on it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
 import path from 'node:path';
+import { blockValueOf } from '../../src/server/memfs-service/recompile.js';
 import { CLI } from '../helpers/cli.js';
 import { sh, tempDir } from '../helpers/repo.js';
 
 export const ORG = 'org-00000000-0000-4000-8000-000000000000';
 export const OTHER_ORG = 'org-11111111-1111-4111-8111-111111111111';
+
+const execFileP = promisify(execFile);
 
 export const newAgentId = (): string => `agent-${randomUUID()}`;
 
@@ -33,6 +39,42 @@ export function createAgentRepo(root: string, agent: string, org = ORG, files: R
   return gitDir;
 }
 
+/** A user of OTHER_ORG: the stand-in Letta below lets it reach OTHER_ORG's agents only. */
+export const OTHER_USER = 'user-99999999-9999-4999-8999-999999999999';
+
+/** Blocks as Letta's sync makes them from main: every synced *.md is a block labelled by its path. */
+async function blocksOf(gitDir: string): Promise<{ label: string; value: string }[]> {
+  const files = (await execFileP('git', ['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', 'main'])).stdout.split('\n').filter((f) => f.endsWith('.md'));
+  return Promise.all(files.map(async (f) => ({ label: f.slice(0, -3), value: blockValueOf((await execFileP('git', ['--git-dir', gitDir, 'show', `main:${f}`])).stdout) })));
+}
+
+/**
+ * A stand-in for the Letta REST API serve asks (unit tests only; test/e2e uses a real Letta): GET /v1/agents/<id>
+ * answers 200 when the actor's org (OTHER_USER: OTHER_ORG, anyone else: Letta's default user, ORG) has the agent's
+ * repo, else 404 as Letta does; blocks come from main (so after-push waits end at once); recompile is acknowledged.
+ */
+export async function startLettaStandIn(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const reply = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const m = /^\/v1\/agents\/(agent-[0-9a-f-]+)(\/core-memory\/blocks|\/recompile)?(\?.*)?$/.exec(req.url ?? '');
+    const org = req.headers.user_id === OTHER_USER ? OTHER_ORG : ORG;
+    const gitDir = m ? path.join(root, 'repository', org, m[1], 'repo.git') : '';
+    if (!m || !fs.existsSync(gitDir)) return void reply(404, { detail: 'Not Found' });
+    if (m[2] === '/recompile') return void reply(200, {});
+    if (!m[2]) return void reply(200, { id: m[1] });
+    blocksOf(gitDir).then((b) => reply(200, b), () => reply(500, {}));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
 export interface Service {
   root: string;
   secret: string;
@@ -50,7 +92,9 @@ export async function startService(opts: { args?: string[]; root?: string; env?:
   const root = opts.root ?? path.join(t.dir, 'memfs');
   fs.mkdirSync(root, { recursive: true });
   const secret = randomBytes(24).toString('hex');
-  const proc = spawn(process.execPath, [CLI, 'serve', '--memfs-root', root, '--port', '0', ...(opts.args ?? [])], {
+  const letta = opts.args?.includes('--letta-url') ? undefined : await startLettaStandIn(root);
+  const lettaArgs = letta ? ['--letta-url', letta.url] : [];
+  const proc = spawn(process.execPath, [CLI, 'serve', '--memfs-root', root, '--port', '0', ...lettaArgs, ...(opts.args ?? [])], {
     env: { ...process.env, LETTA_MEMFS_SERVICE_SECRET: secret, LETTA_MEMFS_INTERNAL: undefined, ...opts.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -69,10 +113,12 @@ export async function startService(opts: { args?: string[]; root?: string; env?:
     proc.stderr!.on('data', check);
   });
   const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const done = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await done;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await done;
+    }
+    await letta?.close();
   };
   return {
     root,

@@ -55,9 +55,13 @@ describe('memfs service: pre-receive validation', () => {
     // The refused objects stayed in git's quarantine and were dropped with it.
     expect(() => sh(gitDir, ['--git-dir', gitDir, 'cat-file', '-e', pushed])).toThrow();
     expect(fs.readFileSync(path.join(gitDir, 'config'))).toEqual(config);
-    // Removing the file makes the next push land.
+    // Removing the file in a later commit is not enough (every new object is checked); dropping the commit is.
     sh(dir, ['rm', '-q', 'notes/logo.png']);
     sh(dir, ['commit', '-q', '-m', 'drop binary']);
+    const still = await gitClient(dir, ['push', 'origin', 'main']);
+    expect(still.err).toMatch(/remote: letta-memfs-hooks: push refused: notes\/logo\.png: is a binary file \(contains NUL bytes\) in a commit of this push/);
+    sh(dir, ['reset', '-q', '--hard', 'HEAD~2']);
+    commit(dir, 'notes/clean.md', 'clean text');
     const ok = await gitClient(dir, ['push', 'origin', 'main']);
     expect(ok.code, ok.err).toBe(0);
     expect(main(gitDir)).toBe(sh(dir, ['rev-parse', 'HEAD']));
@@ -81,13 +85,13 @@ describe('memfs service: pre-receive validation', () => {
     expect(main(gitDir)).toBe(before);
   });
 
-  it('only main is checked (reflection branches are not synced by Letta); a hook planted in repo.git/hooks never runs', async () => {
+  it('only main can be pushed (Letta Code pushes no reflection branch); a hook planted in repo.git/hooks never runs', async () => {
     const { gitDir, dir } = await setup();
     const marker = path.join(work.dir, 'planted-ran');
-    fs.writeFileSync(path.join(gitDir, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${marker}'\nexit 1\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(gitDir, 'hooks', 'pre-receive'), `#!/bin/sh\ntouch '${marker}'\nexit 0\n`, { mode: 0o755 });
     commit(dir, 'notes/blob.bin', Buffer.from([0, 1, 2]));
     const r = await gitClient(dir, ['push', 'origin', 'HEAD:refs/heads/letta/reflection/x']);
-    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/refs\/heads\/letta\/reflection\/x: only refs\/heads\/main can be pushed/);
     expect(fs.existsSync(marker)).toBe(false);
     sh(dir, ['reset', '-q', '--hard', 'HEAD~1']);
     commit(dir, 'system/human.md', memfsFile('About the human', 'Ada, again'));

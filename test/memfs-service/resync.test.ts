@@ -42,6 +42,8 @@ it('a stale post-push sync is noticed and Letta is made to sync again; blocks en
   let syncs = 0;
   letta = http.createServer((req, res) => {
     const url = req.url ?? '';
+    // serve's access check: Letta's default user may reach the agent.
+    if (url === `/v1/agents/${agent}`) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: agent }));
     if (url.startsWith(`/v1/agents/${agent}/core-memory/blocks`)) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(blocks));
       return;

@@ -77,7 +77,7 @@ describe('serve: start-up refusals', () => {
     const port = (blocker.address() as net.AddressInfo).port;
     try {
       const started = Date.now();
-      const r = await runHostile(['serve', '--memfs-root', root, '--port', String(port)], { cwd: t.dir, env: env({ LETTA_MEMFS_SERVICE_SECRET: SECRET }), timeoutMs: 10_000 });
+      const r = await runHostile(['serve', '--memfs-root', root, '--port', String(port), '--letta-url', 'http://127.0.0.1:9'], { cwd: t.dir, env: env({ LETTA_MEMFS_SERVICE_SECRET: SECRET }), timeoutMs: 10_000 });
       const ms = Date.now() - started;
       console.log(`serve on a taken port exited ${r.code} after ${ms} ms`);
       expectRefused(r, 1, /cannot listen on 127\.0\.0\.1:\d+: the port is taken/);

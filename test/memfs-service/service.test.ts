@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sh, tempDir } from '../helpers/repo.js';
-import { createAgentRepo, gitClient, newAgentId, ORG, OTHER_ORG, startService, waitForLog, type Service } from './fixture.js';
+import { createAgentRepo, gitClient, newAgentId, ORG, OTHER_ORG, OTHER_USER, startService, waitForLog, type Service } from './fixture.js';
 
 let svc: Service;
 let agent: string;
@@ -136,9 +136,13 @@ describe('memfs service: refusals', () => {
   it('a forged, malformed or missing org is refused; the agent of another org is not reachable', async () => {
     const otherAgent = newAgentId();
     createAgentRepo(svc.root, otherAgent, OTHER_ORG);
-    // The header is the proxy's (it overwrites it with the actor's org): an agent under another org is not found.
-    expect((await raw({ path: info(svc.secret, otherAgent), headers: { 'X-Organization-Id': ORG } })).status).toBe(404);
-    expect((await raw({ path: info(svc.secret, otherAgent), headers: { 'X-Organization-Id': OTHER_ORG } })).status).toBe(200);
+    // Letta (here its stand-in) says whether the actor may reach the agent, whatever org header came along: the
+    // default user may not reach OTHER_ORG's agent (403), its own user may, but only in the org that holds the repo.
+    expect((await raw({ path: info(svc.secret, otherAgent), headers: { 'X-Organization-Id': ORG } })).status).toBe(403);
+    expect((await raw({ path: info(svc.secret, otherAgent), headers: { 'X-Organization-Id': OTHER_ORG } })).status).toBe(403);
+    expect((await raw({ path: info(svc.secret, otherAgent), headers: { 'X-Organization-Id': ORG, user_id: OTHER_USER } })).status).toBe(404);
+    expect((await raw({ path: info(svc.secret, otherAgent), headers: { 'X-Organization-Id': OTHER_ORG, user_id: OTHER_USER } })).status).toBe(200);
+    expect((await raw({ path: info(svc.secret, agent), headers: { 'X-Organization-Id': ORG, user_id: OTHER_USER } })).status).toBe(403);
     for (const org of ['../../..', `${ORG}/..`, 'org-00000000-0000-4000-8000-00000000000', ORG.toUpperCase(), `${ORG}, ${OTHER_ORG}`]) {
       expect((await raw({ path: info(svc.secret), headers: { 'X-Organization-Id': org } })).status, org).toBe(400);
     }
@@ -147,7 +151,7 @@ describe('memfs service: refusals', () => {
     expect(cloneNoOrg.code).not.toBe(0);
   });
 
-  it('traversal attempts (dot segments, %2e%2e, encoded slashes) are 404 and touch nothing', async () => {
+  it('traversal attempts (dot segments, %2e%2e, encoded slashes) are 400 or 404 and touch nothing', async () => {
     const headers = { 'X-Organization-Id': ORG };
     const s = svc.secret;
     const paths = [
@@ -164,19 +168,20 @@ describe('memfs service: refusals', () => {
     ];
     for (const p of paths) {
       const r = await raw({ path: p, headers });
-      expect(r.status, p).toBe(404);
-      expect(r.body.toString()).toBe('not found\n');
+      const unnormal = /\/\.\.?\/|%2e|%2f/i.test(p);
+      expect(r.status, p).toBe(unnormal ? 400 : 404);
+      expect(r.body.toString()).toBe(unnormal ? 'path has dot segments or encoded separators\n' : 'not found\n');
     }
     // Dumb HTTP (info/refs without a service) would serve repo.git's files: refused.
     expect((await raw({ path: `/${s}/git/${agent}/state.git/info/refs`, headers })).status).toBe(403);
   });
 
-  it('an unknown agent is a 404 and no repo is created', async () => {
+  it('an unknown agent is refused (Letta does not know it: 403) and no repo is created', async () => {
     const ghost = newAgentId();
     const r = await gitClient(work.dir, ['ls-remote', svc.base(ghost)]);
     expect(r.code).not.toBe(0);
     const push = await raw({ method: 'GET', path: `/${svc.secret}/git/${ghost}/state.git/info/refs?service=git-receive-pack`, headers: { 'X-Organization-Id': ORG } });
-    expect(push.status).toBe(404);
+    expect(push.status).toBe(403);
     expect(fs.existsSync(path.join(svc.root, 'repository', ORG, ghost))).toBe(false);
   });
 

@@ -11,7 +11,8 @@ const HELP = `usage: letta-memfs-hooks maintain (--agent <id>... | --all) [--mem
 Server role. Keeps each agent's repo.git compact (every Letta read and commit copies all of it), safely while the
 Letta server runs: writes one new pack holding every object, and deletes loose objects and old packs only once a
 pack holding them has been in place for the grace period, so a copy Letta started earlier still finds everything.
-Never packs refs and never runs git gc. Deletions take Letta's Redis lock memory_repo:lock:<agent> when
+Never packs refs and never runs git gc. Also removes push quarantine dirs (objects/tmp_objdir-incoming-*) unchanged
+for over a day (a git killed with SIGKILL leaves one; serve ends every push within its --timeout). Deletions take Letta's Redis lock memory_repo:lock:<agent> when
 LETTA_REDIS_HOST is set, as the server's commits do. \`watch\` does this by itself for busy repos; run this from cron
 to compact everything, e.g. hourly.
 

@@ -6,6 +6,7 @@ import { addSecret, timestampedLogger } from '../../core/log.js';
 import { discoverAgents, noAgentsYetLine } from '../../server/repo/discover.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
 import { MemfsService } from '../../server/memfs-service/server.js';
+import { AccessCheck } from '../../server/memfs-service/access.js';
 import { checkServiceHooks, createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
 import { AfterPush } from '../../server/memfs-service/after-push.js';
 import { Mirror } from '../../server/memfs-service/mirror.js';
@@ -14,13 +15,15 @@ import { redisFromEnv } from '../../server/letta/redis-lock.js';
 import { parseCommandArgs } from '../args.js';
 import { untilSignal } from '../until-signal.js';
 
-const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> [options]
+const HELP = `usage: letta-memfs-hooks serve --memfs-root <dir> --letta-url <url> [options]
 
 The memfs git service for an unpatched Letta server: smart HTTP (clone, fetch, push) for every agent's
 <memfs-root>/repository/<org>/<agent>/repo.git, reached through Letta's own /v1/git/ proxy. Point Letta at it with
   LETTA_MEMFS_SERVICE_URL=http://<host>:<port>/<secret>
-Pushes to main are validated like the client's pre-push (binary or non-UTF-8 files, frontmatter, read_only);
-non-fast-forward pushes and deletions are refused. Repos are never created here (Letta does).
+Before any git runs, Letta is asked (GET /v1/agents/<id>, as the actor its proxy forwarded) whether that actor may
+reach the agent: no is 403, no answer 503 (verdicts kept 30 s). Only refs/heads/main can be pushed; every new object
+of a push is checked (size, binary), and main's tree like the client's pre-push (non-UTF-8 files, frontmatter,
+read_only); non-fast-forward pushes and deletions are refused. Repos are never created here (Letta does).
 
   --memfs-root <dir>     the Letta memfs root (default: LETTA_MEMFS_ROOT)
   --host <addr>          listen address (default 127.0.0.1)
@@ -33,7 +36,8 @@ non-fast-forward pushes and deletions are refused. Repos are never created here 
   --queue <n>            requests waiting for a git process (default 16)
   --timeout <s>          longest request (default 600); 60 s without a byte either way also ends it, and a
                          connection that has not sent its request headers within 10 s is closed
-  --letta-url <url>      Letta itself (password from LETTA_SERVER_PASSWORD): after a push that changed system/,
+  --letta-url <url>      Letta itself (required; password from LETTA_SERVER_PASSWORD): who may reach which agent;
+                         after a push that changed system/,
                          wait for Letta's own block sync, then POST /v1/agents/<id>/recompile; and a push that a
                          Letta server commit overwrote is merged back and pushed in again through Letta's proxy;
                          and at each check Letta's blocks are compared with main, and Letta made to sync again
@@ -113,7 +117,9 @@ export async function run(argv: string[]): Promise<number> {
   if (!isLoopback(host)) warn(`listening on ${host}: plain HTTP, the secret in the URL is readable on the network (fix: keep the service on a private network or loopback)`);
 
   const lettaUrl = v['letta-url']?.replace(/\/+$/, '');
-  if (lettaUrl !== undefined && !/^https?:\/\/[^/@\s]+$/.test(lettaUrl)) {
+  // Fail closed: without Letta nobody can say whether the actor the proxy forwarded may reach an agent.
+  if (lettaUrl === undefined) throw new UserError('no --letta-url given: serve asks Letta who may reach each agent', 'pass --letta-url http://127.0.0.1:8283 (the Letta server whose proxy forwards to serve)', 2);
+  if (!/^https?:\/\/[^/@\s]+$/.test(lettaUrl)) {
     throw new UserError('--letta-url must be http(s)://host[:port], without credentials or a path', 'e.g. --letta-url http://127.0.0.1:8283', 2);
   }
   const password = process.env.LETTA_SERVER_PASSWORD || undefined;
@@ -126,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
   const mirror = new Mirror({ ctx, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log });
   const afterPush = new AfterPush({
     mirror: (repo) => mirror.request(repo),
-    letta: lettaUrl ? { baseUrl: lettaUrl, password, timeoutMs: 30_000, retries: 2 } : undefined,
+    letta: { baseUrl: lettaUrl, password, timeoutMs: 30_000, retries: 2 },
     checkAfterMs,
     recheckMs: 30_000,
     log,
@@ -145,6 +151,7 @@ export async function run(argv: string[]): Promise<number> {
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
     log,
+    access: new AccessCheck({ lettaUrl, password, timeoutMs: 5_000, ttlMs: 30_000, maxEntries: 10_000 }),
     redis,
     onReceivePack: (push) => afterPush.onPush(push),
   });

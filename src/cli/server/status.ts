@@ -9,8 +9,9 @@ import { noPositionals, parseCommandArgs } from '../args.js';
 const HELP = `usage: letta-memfs-hooks status --server [--memfs-root <dir>] [--agent <id>...] [--remote] [--json]
 
 Server role: the server mode (stock or patched, as init --server recorded it), and per agent the repo.git main,
-the external main, the last synced commit, a pending sync, conflict refs and the last error (--json: the same
-per agent, with its "mode"). Exit status: 3 a conflict ref exists, 1 an error or missing hooks, 0 otherwise.
+the external main, the last synced commit, a pending sync, conflict refs, refs under refs/letta-memfs/conflicts/
+that no conflict of ours recorded (UNKNOWN REF: never merge those) and the last error (--json: the same per agent,
+with its "mode"). Exit status: 3 a conflict ref exists, 1 an error, missing hooks or an unknown ref, 0 otherwise.
 
   --memfs-root <dir>  the Letta memfs root (default: memfsRoot from config, LETTA_MEMFS_ROOT)
   --config <file>     config file

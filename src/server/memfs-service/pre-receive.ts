@@ -1,15 +1,15 @@
 /**
- * The service's pre-receive: the checks of the client's pre-push (src/validate/: binary or non-UTF-8 files,
- * frontmatter, read_only, crafted names, sizes, submodules) on every push that updates `main`, so that no client, ours or not, can push
+ * The service's pre-receive: only `main` may be pushed, and the checks of the client's pre-push (src/validate/: binary
+ * or non-UTF-8 files, frontmatter, read_only, crafted names, sizes, submodules) on it, so that no client, ours or not, can push
  * a tree that breaks Letta's post-push sync (one binary file fails every later sync: facts §6). git prints what we
  * write to stderr as `remote:` lines and reports `[remote rejected] main -> main (pre-receive hook declined)`.
  */
-import type { GitOptions } from '../../git/git.js';
+import { git, type GitOptions } from '../../git/git.js';
 import { lsTree, ObjectReader } from '../../git/objects.js';
 import { MAIN } from '../../git/refs.js';
 import { formatProblem, type Problem } from '../../validate/problem.js';
 import { ZERO_OID } from '../../validate/push.js';
-import { MAX_FILE_BYTES, validateUpdate } from '../../validate/tree.js';
+import { MAX_FILE_BYTES, type PushedBlob, validateNewBlobs, validateUpdate } from '../../validate/tree.js';
 import { acquireLock } from '../letta/redis-lock.js';
 
 export interface RefUpdate {
@@ -37,16 +37,43 @@ export function quarantineOptions(env: NodeJS.ProcessEnv, cwd: string): GitOptio
   return { cwd, env: Object.fromEntries(keep.map((k) => [k, env[k]])) };
 }
 
-/** Problems in the pushed updates of main (Letta reads only HEAD = main; other branches are left alone). */
+/**
+ * Letta Code pushes main and nothing else to Letta (letta-code 0.33.8 and 0.34.12 bundles: `push -u origin main`,
+ * `push -u origin HEAD:main`, `push origin main`; its worktree branches `letta/<label>/<id>` are merged locally and
+ * never pushed). Any other ref (refs/heads/HEAD, refs/remotes/*, our own refs/letta-memfs/conflicts/*, tags) would
+ * only confuse a clone, a mirror or `status --server`.
+ */
+export function refProblems(updates: readonly RefUpdate[]): Problem[] {
+  return updates
+    .filter((u) => u.ref !== MAIN)
+    .map((u) => ({ path: u.ref, message: 'only refs/heads/main can be pushed to the Letta server', fix: 'push main (git push origin HEAD:main)' }));
+}
+
+/** The blobs the pushed commits bring that the repo did not have, with a path each had (rev-list --objects). */
+async function newBlobs(tips: readonly string[], opts: GitOptions): Promise<PushedBlob[]> {
+  const r = await git(['rev-list', '--objects', ...tips, '--not', '--all'], opts);
+  const out: PushedBlob[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /^([0-9a-f]{40,64}) (.+)$/.exec(line);
+    if (m) out.push({ oid: m[1], path: m[2] });
+  }
+  return out;
+}
+
+/** Problems in a push: a ref other than main; main's new tree (as the client's pre-push) and every new blob. */
 export async function checkReceive(updates: readonly RefUpdate[], opts: GitOptions): Promise<Problem[]> {
+  const refused = refProblems(updates);
+  if (refused.length > 0) return refused;
   const problems: Problem[] = [];
   const objects = new ObjectReader(MAX_FILE_BYTES, opts);
   try {
     for (const u of updates) {
-      if (u.ref !== MAIN || ZERO_OID.test(u.newOid)) continue;
+      if (ZERO_OID.test(u.newOid)) continue;
       const tree = await lsTree(u.newOid, opts);
       const base = ZERO_OID.test(u.oldOid) ? undefined : await lsTree(u.oldOid, opts);
       problems.push(...(await validateUpdate({ tree, base }, objects)));
+      const inTree = new Set(tree.map((e) => e.oid));
+      problems.push(...(await validateNewBlobs((await newBlobs([u.newOid], opts)).filter((b) => !inTree.has(b.oid)), objects)));
     }
   } finally {
     await objects.close();

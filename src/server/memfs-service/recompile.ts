@@ -34,7 +34,7 @@ export function blockValueOf(text: string): string {
 
 /** One request to Letta as the pushing actor (a `--secure` Letta's password as Bearer); JSON unless `body` is given. */
 export async function lettaCall(
-  o: { lettaUrl: string; password?: string },
+  o: { lettaUrl: string; password?: string; timeoutMs?: number },
   userId: string | undefined,
   method: 'GET' | 'POST',
   urlPath: string,
@@ -44,7 +44,7 @@ export async function lettaCall(
   if (body) headers['content-type'] = body.contentType;
   if (userId) headers.user_id = userId;
   if (o.password) headers.authorization = `Bearer ${o.password}`;
-  const res = await httpRequest(`${o.lettaUrl}${urlPath}`, { method, headers, body: body?.data, timeoutMs: 30_000 });
+  const res = await httpRequest(`${o.lettaUrl}${urlPath}`, { method, headers, body: body?.data, timeoutMs: o.timeoutMs ?? 30_000 });
   return { status: res.status, body: res.body.toString('utf8') };
 }
 

@@ -7,6 +7,7 @@
  * empty one (a flush packet: no ref update, git answers 200) is enough for the proxy to run its full sync.
  */
 import { lsTree, ObjectReader } from '../../git/objects.js';
+import { blockLabelOf } from '../../validate/frontmatter-rules.js';
 import { MAX_FILE_BYTES } from '../../validate/tree.js';
 import { blockValueOf, lettaCall, type Push } from './recompile.js';
 
@@ -19,18 +20,10 @@ export interface ResyncOptions {
   waitMs: number;
 }
 
-/** Block label of a memory file, or undefined when Letta makes no block of it (memory_repo/path_mapping.py @ 0.16.7). */
-export function labelOf(file: string): string | undefined {
-  if (!file.endsWith('.md')) return undefined;
-  const skill = /^skills\/([^/]+)\/SKILL\.md$/.exec(file);
-  if (skill) return `skills/${skill[1]}`;
-  return file.startsWith('skills/') ? undefined : file.slice(0, -3);
-}
-
 /** Labels whose block is missing or holds another value than main's file says (two git processes per check). */
 export async function unsyncedLabels(gitDir: string, blocks: { label: string; value: string }[]): Promise<string[]> {
   const files = await lsTree('refs/heads/main', { gitDir }).catch(() => []);
-  const wanted = files.filter((f) => f.type === 'blob').map((f) => ({ ...f, label: labelOf(f.path) })).filter((f) => f.label);
+  const wanted = files.filter((f) => f.type === 'blob').map((f) => ({ ...f, label: blockLabelOf(f.path) })).filter((f) => f.label);
   const reader = new ObjectReader(MAX_FILE_BYTES, { gitDir });
   try {
     const contents = await reader.read(wanted.map((f) => f.oid));

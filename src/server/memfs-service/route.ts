@@ -5,7 +5,9 @@
  * `/v1/git/{path}` to `{LETTA_MEMFS_SERVICE_URL}/git/{path}`, keeping a path prefix of the URL, and for
  * `{agent}/state.git/...` overwrites `X-Organization-Id` with the actor's org after checking the actor may access
  * the agent. We put the secret in that prefix: `/<secret>/git/<agent>/state.git/<rest>`. Anything else is refused,
- * matched against the raw URL: no percent-decoding, so `%2e%2e` or `%2f` can never become a path segment.
+ * matched against the raw URL: no percent-decoding, so `%2e%2e` or `%2f` can never become a path segment. For other
+ * paths the proxy checks nothing and forwards the client's headers, so the org header proves nothing on its own:
+ * access.ts asks Letta whether the actor may reach the agent.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isAgentId } from '../../core/agent-id.js';
@@ -13,11 +15,16 @@ import { isAgentId } from '../../core/agent-id.js';
 export type GitService = 'git-upload-pack' | 'git-receive-pack';
 
 export type Route =
-  | { ok: true; kind: 'advertise' | 'rpc'; service: GitService; org: string; agent: string; protocol?: string }
+  | { ok: true; kind: 'advertise' | 'rpc'; service: GitService; org: string; agent: string; protocol?: string; actor?: string }
   | { ok: false; status: number; reason: string };
 
 // Letta org ids are `org-<uuid4>` (letta/schemas/organization.py @ 0.16.7); the header is set by the proxy.
 const ORG_ID = /^org-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Letta user ids (letta/schemas/user.py @ 0.16.7): the actor header `user_id` the proxy forwards from the client.
+const USER_ID = /^user-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// A dot segment or an encoded dot, slash or backslash: the path was not the one Letta's proxy checked (its own
+// check reads the second segment only), so nothing is decided from it.
+const UNNORMAL = /(^|\/)\.{1,2}(\/|$)|%2e|%2f|%5c|\\|\/\//i;
 const PATH = /^\/([^/?#]*)\/git\/([^/?#]+)\/state\.git\/(info\/refs|git-upload-pack|git-receive-pack)$/;
 // What git sends in Git-Protocol (gitprotocol-http(5)): `version=2`, colon-separated key[=value] items.
 const GIT_PROTOCOL = /^[A-Za-z0-9._=:-]{1,64}$/;
@@ -51,6 +58,7 @@ export function route(method: string, rawUrl: string, headers: Record<string, st
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   const query = q < 0 ? '' : rawUrl.slice(q + 1);
+  if (UNNORMAL.test(path)) return refuse(400, 'path has dot segments or encoded separators');
   const m = PATH.exec(path);
   if (!m) {
     // Still compare a secret-shaped first segment, so a near miss costs the same time as a hit.
@@ -67,13 +75,16 @@ export function route(method: string, rawUrl: string, headers: Record<string, st
     return refuse(400, 'malformed Git-Protocol');
   }
   const protocol = protoHeader;
+  // No actor header means Letta's default user; a malformed or repeated one is not taken as none.
+  const actor = headers.user_id;
+  if (actor !== undefined && (typeof actor !== 'string' || !USER_ID.test(actor))) return refuse(400, 'malformed user_id');
   if (rest === 'info/refs') {
     if (method !== 'GET') return refuse(405, 'info/refs needs GET');
     const params = new URLSearchParams(query);
     const service = params.get('service');
     // Dumb HTTP (no service) is not offered: it would serve files of repo.git directly.
     if (service !== 'git-upload-pack' && service !== 'git-receive-pack') return refuse(403, 'smart HTTP only (service=git-upload-pack|git-receive-pack)');
-    return { ok: true, kind: 'advertise', service, org, agent, protocol };
+    return { ok: true, kind: 'advertise', service, org, agent, protocol, actor };
   }
   if (method !== 'POST') return refuse(405, `${rest} needs POST`);
   const type = header(headers, 'content-type');
@@ -81,7 +92,7 @@ export function route(method: string, rawUrl: string, headers: Record<string, st
   const enc = header(headers, 'content-encoding');
   if (enc !== undefined && enc !== 'gzip' && enc !== 'x-gzip' && enc !== 'identity') return refuse(415, 'unsupported Content-Encoding');
   if (headers['content-encoding'] !== undefined && enc === undefined) return refuse(415, 'unsupported Content-Encoding');
-  return { ok: true, kind: 'rpc', service: rest as GitService, org, agent, protocol };
+  return { ok: true, kind: 'rpc', service: rest as GitService, org, agent, protocol, actor };
 }
 
 /** The pkt-line that starts a smart HTTP v0/v1 advertisement (gitprotocol-http(5)); v2 has none. */

@@ -6,12 +6,13 @@
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { removeQuarantines } from '../../git/quarantine.js';
 import { createTotalServer, DEFAULT_LIMITS, type ListenNames, listenOrFail } from '../../core/http/index.js';
 import { MAIN, readRef } from '../../git/refs.js';
 import { releaseLock, type RedisTarget } from '../letta/redis-lock.js';
@@ -19,6 +20,7 @@ import { spawnBackend } from './backend.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
 import { MalformedPktLine, pktLineHead } from './pkt-line.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
+import type { AccessCheck } from './access.js';
 
 export interface ServiceOptions {
   /** Absolute memfs root (Letta's `~/.letta/memfs`). */
@@ -49,6 +51,8 @@ export interface ServiceOptions {
   /** How long a push waits for a Letta commit that holds the lock. */
   lockWaitMs?: number;
   log: (line: string) => void;
+  /** Letta's word on whether the forwarded actor may reach the agent (access.ts); asked before any git runs. */
+  access: Pick<AccessCheck, 'check'>;
   /**
    * Called after a receive-pack that exited 0 (the refs may or may not have moved), with main as it was before and
    * the actor from the `user_id` header the proxy forwards, when it is a well-formed id.
@@ -59,9 +63,6 @@ export interface ServiceOptions {
 // What git's upload-pack and receive-pack say about a request they cannot parse (pkt-line.c, upload-pack.c,
 // receive-pack.c @ v2.39).
 const PROTOCOL_ERROR = /protocol error|bad line length|expected flush|expected (a )?(want|have|shallow)|unpack-objects abnormal|index-pack abnormal|pack signature mismatch|bad pack header/i;
-
-// Letta user ids (letta/schemas/user.py @ 0.16.7), the actor header the proxy forwards from the client.
-const USER_ID = /^user-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Answers a request refused before its body was read, and reads no more of it. Written on the socket itself, then
@@ -95,9 +96,22 @@ async function isRepo(gitDir: string): Promise<boolean> {
   }
 }
 
+/**
+ * The orgs whose directory holds this agent's repo. Letta makes an agent's repo under its own org only
+ * (repository/<org>/<agent>, letta/services/memory_repo/git_operations.py @ 0.16.7), so the org header must name
+ * the one org that has it: with the actor's access to the agent checked by Letta, that is the actor's org.
+ */
+async function orgsHolding(memfsRoot: string, agent: string): Promise<string[]> {
+  const orgs = await readdir(path.join(memfsRoot, 'repository')).catch(() => [] as string[]);
+  const held = await Promise.all(orgs.map(async (org) => ((await isRepo(path.join(memfsRoot, 'repository', org, agent, 'repo.git'))) ? org : undefined)));
+  return held.filter((o): o is string => o !== undefined);
+}
+
 export class MemfsService {
   private server?: Server;
   private readonly slots: Slots;
+  /** receive-packs of ours running, per repo: a quarantine no push of ours can own is an orphan. */
+  private readonly receiving = new Map<string, number>();
 
   constructor(private readonly opts: ServiceOptions) {
     this.slots = new Slots(opts.maxBackends, opts.maxQueued);
@@ -147,11 +161,19 @@ export class MemfsService {
       return;
     }
     const what = `${req.method} ${r.agent} ${r.service}${r.kind === 'advertise' ? ' (refs)' : ''}`;
+    const verdict = await this.opts.access.check(r.actor, r.agent);
+    if (verdict !== 'allow') {
+      const why = verdict === 'deny' ? [403, 'Letta says this actor cannot reach the agent'] as const : [503, 'cannot ask Letta whether this actor may reach the agent'] as const;
+      this.opts.log(`refused ${what} ${why[0]}: ${why[1]}`);
+      refuse(req, why[0], verdict === 'deny' ? 'forbidden' : 'Letta unavailable, try again', verdict === 'deny' ? {} : { 'Retry-After': '5' });
+      return;
+    }
     // Both ids matched strict patterns in route(): no path is built from anything else.
     const gitDir = path.join(this.opts.memfsRoot, 'repository', r.org, r.agent, 'repo.git');
-    // Letta creates repos; we never do. An agent the org does not have is the same 404 as any unknown path.
-    if (!(await isRepo(gitDir))) {
-      this.opts.log(`refused ${what} 404: no such repo`);
+    // Letta creates repos; we never do. An agent the org does not hold (alone) is the same 404 as any unknown path.
+    const holders = await orgsHolding(this.opts.memfsRoot, r.agent);
+    if (holders.length !== 1 || holders[0] !== r.org) {
+      this.opts.log(`refused ${what} 404: ${holders.length > 1 ? 'agent repo under several orgs' : 'no such repo in this org'}`);
       refuse(req, 404, 'not found');
       return;
     }
@@ -173,8 +195,21 @@ export class MemfsService {
     }
     const push = r.service === 'git-receive-pack' && r.kind === 'rpc' && this.opts.onReceivePack !== undefined;
     const before = push ? await readRef(gitDir, MAIN) : undefined;
-    const userId = typeof req.headers.user_id === 'string' && USER_ID.test(req.headers.user_id) ? req.headers.user_id : undefined;
-    await this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId });
+    await this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId: r.actor });
+  }
+
+  /**
+   * After a receive-pack: once none of ours runs on the repo, a quarantine dir left there is an orphan. A killed
+   * git (SIGKILL skips its cleanup) may have left its own just now; any older than --timeout outlived every request
+   * (one serve per memfs root: another one's running push could lose its quarantine and fail, never land half).
+   */
+  private dropQuarantines(gitDir: string, killed: boolean): void {
+    const left = (this.receiving.get(gitDir) ?? 1) - 1;
+    if (left > 0) return void this.receiving.set(gitDir, left);
+    this.receiving.delete(gitDir);
+    removeQuarantines(gitDir, killed ? Date.now() + 1 : Date.now() - this.opts.totalTimeoutMs)
+      .then((n) => n > 0 && this.opts.log(`${path.basename(path.dirname(gitDir))}: removed ${n} push quarantine dir(s) left by a killed git`))
+      .catch((err: Error) => this.opts.log(`cannot remove push quarantine dirs: ${err.message}`));
   }
 
   /** One git exchange, streamed both ways; settles once git has exited and the reply is complete or cut. */
@@ -195,6 +230,8 @@ export class MemfsService {
     const token = `letta-memfs-hooks:push:${randomUUID()}`;
     const lockEnv = redis ? lockEnvOf(redis, info.agent, token, this.opts.lockWaitMs ?? 15_000) : {};
     const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: { ...this.opts.hookEnv, ...lockEnv } });
+    const receiving = service === 'git-receive-pack' && !advertise;
+    if (receiving) this.receiving.set(gitDir, (this.receiving.get(gitDir) ?? 0) + 1);
     const dog = new Watchdog(child, this.opts.idleTimeoutMs, this.opts.totalTimeoutMs);
     if (gone.aborted) dog.kill({ status: 499, text: 'client went away' });
     gone.addEventListener('abort', () => {
@@ -219,6 +256,7 @@ export class MemfsService {
       child.on('close', (code, signal) => {
         dog.stop();
         release();
+        if (receiving) this.dropQuarantines(gitDir, signal !== null);
         if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
         const status = finishReply(res, code, dog.failure, contentType, advertise ? advertisementPrefix(service, protocol) : undefined, stderr);
         const errLine = stderr.trim().split('\n').pop() ?? '';

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
 import { git, gitToFile } from '../../git/git.js';
+import { quarantines, removeQuarantines } from '../../git/quarantine.js';
 import { waitLock } from '../../core/lock.js';
 import { type RedisTarget, redisFromEnv, withMemoryRepoLock } from '../letta/redis-lock.js';
 import type { AgentRepo } from './discover.js';
@@ -94,7 +95,15 @@ export interface MaintenanceResult {
   busy: boolean;
   /** When to run again for deletions that wait for a pack to settle. */
   dueAtMs?: number;
+  /** Stale push quarantine dirs removed (or, on a dry run, found). */
+  quarantines: number;
 }
+
+/**
+ * A push quarantine unchanged for this long belongs to no running push: serve ends every request within its
+ * --timeout, at most a day.
+ */
+export const STALE_QUARANTINE_MS = 24 * 3600 * 1000 + 60_000;
 
 export interface MaintainOptions {
   policy: MaintenancePolicy;
@@ -113,14 +122,19 @@ export async function maintainRepo(repo: AgentRepo, opts: MaintainOptions): Prom
   if (!lock) throw new UserError(`${repo.agentId}: a pull has held the lock for a minute`, `run maintain again later, or remove ${lockFile} if no letta-memfs-hooks process runs`);
   try {
     const plan = planMaintenance(await inspectObjects(repo.gitDir), Date.now(), opts.policy);
-    if (opts.dryRun) return { agentId: repo.agentId, plan, busy: false, dueAtMs: plan.dueAtMs };
+    const staleBefore = Date.now() - STALE_QUARANTINE_MS;
+    if (opts.dryRun) {
+      const stale = (await quarantines(repo.gitDir)).filter((q) => q.changedMs < staleBefore).length;
+      return { agentId: repo.agentId, plan, busy: false, dueAtMs: plan.dueAtMs, quarantines: stale };
+    }
+    const removed = await removeQuarantines(repo.gitDir, staleBefore);
     let busy = false;
     if (hasDeletions(plan)) {
       busy = !(await withMemoryRepoLock(repo.agentId, () => deleteRedundant(repo.gitDir, plan), opts.redis ?? redisFromEnv())).acquired;
     }
     const packed = plan.pack ? await writePack(repo.gitDir) : undefined;
     const dueAtMs = packed ? Date.now() + opts.policy.graceMs : busy ? Date.now() + 5_000 : plan.dueAtMs;
-    return { agentId: repo.agentId, plan, packed, busy, dueAtMs };
+    return { agentId: repo.agentId, plan, packed, busy, dueAtMs, quarantines: removed };
   } finally {
     await lock.release();
   }
@@ -134,6 +148,7 @@ export function describeMaintenance(r: MaintenanceResult, dryRun = false): strin
   const doomed = p.deleteLoose.length + p.deletePacks.length + p.deleteOrphans.length;
   if (r.busy) parts.push('deletions left for later: a Letta commit holds its Redis lock');
   else if (doomed > 0) parts.push(`${dryRun ? 'would delete' : 'deleted'} ${p.deleteLoose.length} loose objects and ${p.deletePacks.length + p.deleteOrphans.length} packs already in a settled pack`);
+  if (r.quarantines > 0) parts.push(`${dryRun ? 'would remove' : 'removed'} ${r.quarantines} stale push quarantine dir(s) (objects/tmp_objdir-incoming-*)`);
   if (r.dueAtMs) parts.push(`more becomes deletable at ${new Date(r.dueAtMs).toISOString()}`);
   return parts.join('; ');
 }

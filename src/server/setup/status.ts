@@ -34,6 +34,8 @@ export interface AgentStatus {
   pending?: { target: string; since?: string; attempts?: number; retryAfter?: string };
   /** Conflict refs still present (delete one when its content is dealt with). */
   conflicts: { ref: string; paths: string[]; at?: string }[];
+  /** Refs under the conflict prefix that no conflict of ours recorded at their commit: nothing to merge from. */
+  unknownRefs: string[];
   lastError?: { message: string; at: string; during: 'sync' | 'pull' };
   hooks: { installed: string[]; missing: string[]; notExecutable: string[] };
 }
@@ -81,6 +83,16 @@ export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = fa
     const r = await lsRemoteMain(repo.gitDir, settings.remote, ctx.config);
     externalHead = r.ok ? r.oid : undefined;
   }
+  // Only a conflict we recorded, still at the commit we kept, is shown as one: anyone able to write a ref (a push
+  // before serve refused other refs, a hand-made one) must not get an operator to merge their content.
+  const recorded = (
+    await Promise.all(
+      refs.map(async (ref) => {
+        const rec = pull.conflicts.find((c) => c.ref === ref);
+        return rec && rec.server === (await readRef(repo.gitDir, ref)) ? { ref, rec } : undefined;
+      }),
+    )
+  ).filter((r) => r !== undefined);
   // An agent not set up (new, or uninstalled) has no sync to deliver: nothing of ours tracks it.
   const pending = settings ? (sync.pending ?? (head && head !== sync.lastSynced ? { target: head } : undefined)) : undefined;
   const lastError = sync.lastError
@@ -100,10 +112,8 @@ export async function agentStatus(repo: AgentRepo, ctx: ServerContext, live = fa
     lastSynced: sync.lastSynced,
     lastSyncedAt: sync.lastSyncedAt,
     pending,
-    conflicts: refs.map((ref) => {
-      const rec = pull.conflicts.find((c) => c.ref === ref);
-      return { ref, paths: rec?.paths ?? [], at: rec?.at };
-    }),
+    conflicts: recorded.map(({ ref, rec }) => ({ ref, paths: rec!.paths, at: rec!.at })),
+    unknownRefs: refs.filter((ref) => !recorded.some((r) => r.ref === ref)),
     lastError,
     hooks,
   };
@@ -131,6 +141,9 @@ export function formatAgentStatus(s: AgentStatus): string {
   for (const c of s.conflicts) {
     lines.push(`  CONFLICT      ${c.ref}${c.paths.length ? ` (${c.paths.join(', ')})` : ''}: main took the external version; the server's is in that ref (fix: merge what you need by hand, then git --git-dir=${s.gitDir} update-ref -d ${c.ref})`);
   }
+  for (const ref of s.unknownRefs) {
+    lines.push(`  UNKNOWN REF   ${ref}: not a conflict letta-memfs-hooks recorded; do not merge it (fix: inspect it, then git --git-dir=${s.gitDir} update-ref -d ${ref})`);
+  }
   if (s.lastError) lines.push(`  last error    ${s.lastError.during}: ${s.lastError.message} (${s.lastError.at})`);
   return lines.join('\n');
 }
@@ -138,6 +151,6 @@ export function formatAgentStatus(s: AgentStatus): string {
 /** 3 when a conflict ref exists, 1 when an agent has an error or missing hooks, else 0. */
 export function statusExitCode(all: readonly AgentStatus[]): number {
   if (all.some((s) => s.conflicts.length > 0)) return 3;
-  if (all.some((s) => s.lastError || (s.setUp && (s.hooks.missing.length || s.hooks.notExecutable.length)))) return 1;
+  if (all.some((s) => s.lastError || s.unknownRefs.length > 0 || (s.setUp && (s.hooks.missing.length || s.hooks.notExecutable.length)))) return 1;
   return 0;
 }

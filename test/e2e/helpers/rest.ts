@@ -29,6 +29,8 @@ export class Rest {
   constructor(
     readonly base: string,
     private readonly password?: string,
+    /** Letta's actor header (`user_id`, letta/server/rest_api/dependencies.py); none means Letta's default user. */
+    private readonly userId?: string,
   ) {}
 
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
@@ -37,6 +39,7 @@ export class Rest {
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         ...(this.password ? { authorization: `Bearer ${this.password}` } : {}),
+        ...(this.userId ? { user_id: this.userId } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
       dispatcher,
