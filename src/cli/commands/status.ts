@@ -3,6 +3,7 @@ import { noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { repoDirFlag } from '../repo-dir.js';
 import { runServerRole } from '../server/role.js';
+import { printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks status [--repo DIR] [--json]
        letta-memfs-hooks status --server [options]   (server role: every agent repo under a memfs root)
@@ -21,7 +22,8 @@ export async function run(argv: string[]): Promise<number> {
   const { clientStatus, formatClientStatus } = await import('../../client/status.js');
   const repo = await resolveRepo({ cwd: await repoDirFlag(parsed.values.repo) });
   const s = await clientStatus(repo);
-  process.stdout.write((parsed.values.json ? JSON.stringify(s, null, 2) : formatClientStatus(s)) + '\n');
+  if (parsed.values.json) printJson(s);
+  else process.stdout.write(formatClientStatus(s) + '\n');
   if (!s.installed || !s.redirected || s.local?.refused) return EXIT.failed;
   return s.local && s.local.conflicts.length > 0 ? EXIT.conflict : EXIT.ok;
 }

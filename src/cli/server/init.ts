@@ -19,6 +19,7 @@ import { withProgress } from '../progress.js';
 import { printServerPlan } from './init-dry-run.js';
 import { lettaOptionsFromConfig } from '../../server/letta/letta-api.js';
 import { chooseMode, inspectLetta } from '../../server/setup/server-mode.js';
+import { printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
 
@@ -118,7 +119,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   await writeJsonAtomic(file, merged);
   await rememberMemfsRoot(result.memfsRoot);
   if (v.json) {
-    process.stdout.write(JSON.stringify({ ...result, configFile: file, serverMode: config.serverMode, serverModeWhy: mode.why }, null, 2) + '\n');
+    printJson({ ...result, configFile: file, serverMode: config.serverMode, serverModeWhy: mode.why });
   } else {
     for (const s of result.skipped) process.stdout.write(`skipped ${s.path}: ${s.reason}\n`);
     if (noRepositoryYet) process.stdout.write(`${noAgentsYetLine(noRepositoryYet)}\n`);
