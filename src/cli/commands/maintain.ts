@@ -5,7 +5,7 @@ import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
 import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
-import { printJson } from '../json.js';
+import { errorJson, printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks maintain (--agent <id>... | --all) [--memfs-root <dir>] [options]
 
@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
     } catch (err) {
       failed++;
       process.stderr.write(`${repo.agentId}: ${formatError(err)}\n`);
-      return { agentId: repo.agentId, error: formatError(err) };
+      return { agentId: repo.agentId, ...errorJson(err) };
     }
   });
   if (v.json) printJson(results);
