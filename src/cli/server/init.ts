@@ -42,7 +42,7 @@ Idempotent: re-run it any time; watch also sets up agents created later.
   --token-file <file>    chmod 600 file holding the token, used when the env var is unset
   --agent <id>           only this agent (repeatable); default every agent
   --config <file>        config file instead of <memfs-root>/.letta-memfs-hooksrc.json
-  --json                 print the result as JSON
+  --json                 print the result as one JSON document (with --dry-run too)
   -y, --yes              accepted for scripts that pass it to both roles (init --server never asks)
   --dry-run              print what would be set up; change nothing`;
 
@@ -112,7 +112,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   const envMode = envLayer(process.env).serverMode;
   const asked = given.serverMode || envMode || savedMode || v['dry-run'] ? undefined : await inspectLetta({ ...lettaOptionsFromConfig(config), retries: 0 });
   const mode = chooseMode(given.serverMode, savedMode, asked, envMode);
-  if (v['dry-run']) return printServerPlan(config, v.agent, file, mode);
+  if (v['dry-run']) return printServerPlan(config, v.agent, file, mode, v.json);
   const merged = { ...saved, ...given, memfsRoot, ...(mode.mode ? { serverMode: mode.mode } : {}) };
   config = mergeLayers([config, mode.mode ? { serverMode: mode.mode } : {}]);
   const result = await withProgress('setting up agent repos', (onDone) => setupServer({ config, agents: v.agent?.length ? v.agent : 'all', onAgentDone: onDone }));
