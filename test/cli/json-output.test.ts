@@ -140,6 +140,16 @@ describe('client commands: --json prints one document', () => {
   });
 });
 
+it.each([['init'], ['init', '--server'], ['uninstall'], ['uninstall', '--server'], ['status'], ['status', '--server'], ['doctor'], ['pull'], ['sync'], ['watch'], ['maintain'], ['patch-server']].map((c) => [c.join(' ')]))(
+  '%s --help names --json',
+  (cmd) => {
+    const w = world();
+    const r = cli(w.sb, [...cmd.split(' '), '--help'], { cwd: w.root });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--json/);
+  },
+);
+
 describe('server commands: --json prints one document', () => {
   // Asynchronous on purpose: the Letta double answers from this process's event loop.
   function srv(h: Harness, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
