@@ -5,6 +5,7 @@ import { selfCommand } from '../core/self-command.js';
 import { logLine } from '../core/log.js';
 import { EXIT } from './exit-codes.js';
 import { suggest } from './suggest.js';
+import { errorJson, printJson } from './json.js';
 
 /** A command module: parses its own argv, returns the process exit code. */
 export interface Command {
@@ -47,8 +48,7 @@ function reportError(err: unknown, json: boolean): number {
   const code = exitCodeOf(err);
   logLine(formatError(err));
   if (json) {
-    const e = err instanceof UserError ? { error: err.message, fix: err.fix } : { error: formatError(err) };
-    process.stdout.write(JSON.stringify({ ...e, exitCode: code }) + '\n');
+    printJson({ ...errorJson(err), exitCode: code }, true);
   }
   return code;
 }

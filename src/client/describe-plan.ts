@@ -13,3 +13,24 @@ export function describeInitPlan(r: ClientInitResult): string {
   lines.push(`  hooks     ${r.hooks.join(', ')} into ${r.hooksDir}`);
   return lines.join('\n');
 }
+
+/** Pure: `init --json`'s result for one checkout (URLs without user info; the token itself is never in a result). */
+export function initResultJson(r: ClientInitResult) {
+  const planned = r.planned && Object.fromEntries(Object.entries(r.planned).map(([k, v]) => [redactUrl(k), v && v.map(redactUrl)]));
+  return {
+    agentId: r.plan.agentId,
+    checkout: r.repo.workTree,
+    dryRun: Boolean(r.planned),
+    changed: r.planned ? false : r.changed,
+    local: r.local,
+    remote: redactUrl(r.plan.externalUrl),
+    redirected: r.plan.lettaUrls.map(redactUrl),
+    hooks: r.hooks,
+    hooksDir: r.hooksDir,
+    ...(r.authFile ? { authFile: r.authFile, tokenSource: r.tokenSource } : {}),
+    ...(r.backup ? { backup: r.backup } : {}),
+    ...(r.createdLocalRemote ? { createdLocalRemote: true } : {}),
+    ...(r.bareRemote ? { bareRemote: r.bareRemote } : {}),
+    ...(planned ? { planned } : {}),
+  };
+}

@@ -12,6 +12,8 @@ import { escapePath } from '../validate/text.js';
 import { AUTH_FILE, authHeader, readAuthHeader } from './credentials.js';
 import { selfCommand } from '../core/self-command.js';
 import { formatLocalRows, localSyncStatus, type LocalSyncStatus } from './local-status.js';
+import { LOCAL_TRACKING_REF } from './local-backend.js';
+import { refusalFix, refusalReason } from './merge-refusal.js';
 
 export interface ClientStatus {
   repo: string;
@@ -140,4 +142,14 @@ export function formatClientStatus(s: ClientStatus): string {
   rows.push(['last checkout', s.lastCheckout ?? 'none seen']);
   if (s.local) rows.push(...formatLocalRows(s.local));
   return rows.map(([k, v]) => `${k.padEnd(12)} ${v}`).join('\n');
+}
+
+/** Pure: what is wrong with a checkout, with the fix and `status`'s exit code for it; undefined when nothing is. */
+export function statusProblem(s: ClientStatus): { problem: string; fix: string; exitCode: 1 | 3 } | undefined {
+  if (!s.installed) return { problem: 'not set up', fix: `${selfCommand()} init --all`, exitCode: 1 };
+  if (!s.redirected) return { problem: 'origin is not redirected to the external remote', fix: `re-run ${selfCommand()} init in ${escapePath(s.repo)}`, exitCode: 1 };
+  if (s.local?.refused) return { problem: `pull refused a merge: ${refusalReason(s.local.refused)}`, fix: refusalFix(s.local.refused, LOCAL_TRACKING_REF), exitCode: 1 };
+  const n = s.local?.conflicts.length ?? 0;
+  if (n > 0) return { problem: `${n} conflict ref(s) kept by pull (${s.local!.conflicts.map((c) => c.ref).join(', ')})`, fix: `look at them with ${selfCommand()} status --repo ${escapePath(s.repo)}`, exitCode: 3 };
+  return undefined;
 }

@@ -48,10 +48,9 @@ function serverEnv(): NodeJS.ProcessEnv {
 
 function serverPull(agentId: string): { code: number | null; out: any; raw: string } {
   const r = runCli(['pull', '--agent', agentId, '--json'], serverEnv());
-  const line = r.stdout.trim().split('\n').filter(Boolean).pop() ?? '';
   let out: any;
   try {
-    out = JSON.parse(line);
+    out = JSON.parse(r.stdout)[0];
   } catch {
     out = undefined;
   }

@@ -226,7 +226,7 @@ describe(`letta ${version} unpatched, stock mode: conflicts and refusals`, () =>
 
     const r = await runCliAsync(['pull', '--agent', agentId, '--json'], serverEnv());
     expect(r.code, `${r.stdout}${r.stderr}`).toBe(3);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const out = JSON.parse(r.stdout)[0];
     expect(out.steps).toEqual(['conflict-merge', 'push']);
     expect(out.conflict.paths).toEqual(['system/human.md']);
     // The merge went in through Letta: main, the host and the block agree on the host's version.

@@ -7,6 +7,7 @@ import { defaultMemfsRoot } from '../../core/user-state.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { repoDirFlag } from '../repo-dir.js';
+import { printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks doctor [--repo DIR] [--json]                    (client: a memory checkout)
        letta-memfs-hooks doctor --server [--memfs-root <dir>] [options]  (server: the Letta host)
@@ -99,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     checks = await serverChecks(v);
   }
-  if (v.json) process.stdout.write(JSON.stringify(checks, null, 2) + '\n');
+  if (v.json) printJson(checks);
   else process.stdout.write(checks.map(formatCheck).join('\n') + '\n');
   return checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
 }

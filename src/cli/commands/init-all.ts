@@ -1,4 +1,6 @@
 import { formatError } from '../../core/errors.js';
+import { initResultJson } from '../../client/describe-plan.js';
+import { errorJson, printJson } from '../json.js';
 import type { ClientInitResult } from '../../client/init-client.js';
 import { checkoutRoots, findCheckouts, sharedRecordedRemote } from '../../client/checkouts.js';
 import { EXIT } from '../exit-codes.js';
@@ -10,34 +12,45 @@ import { progress } from '../progress.js';
  * rest. Idempotent, so re-running it (by hand, from cron or a shell profile) picks up agents created since: without
  * --remote it reuses the one template the set-up checkouts recorded.
  */
-export async function initAll(dryRun: boolean | undefined, initOne: (dir: string, fallbackRemote?: string) => Promise<ClientInitResult>): Promise<number> {
+export async function initAll(dryRun: boolean | undefined, initOne: (dir: string, fallbackRemote?: string) => Promise<ClientInitResult>, json = false): Promise<number> {
   const checkouts = await findCheckouts();
+  // Text lines go out as they happen; with --json nothing but the one document at the end.
+  const say = (line: string) => {
+    if (!json) process.stdout.write(line + '\n');
+  };
   if (checkouts.length === 0) {
     // Nothing to set up is not a failure (a fresh machine, or cron before the first agent): say how one appears.
-    process.stdout.write(`no Letta Code memory checkout yet (none under ${checkoutRoots().join(' or ')}): Letta Code makes one when you turn memfs on for an agent (/memfs enable in a conversation; its local backend makes one for each new agent); re-run this then\n`);
+    const none = `no Letta Code memory checkout yet (none under ${checkoutRoots().join(' or ')}): Letta Code makes one when you turn memfs on for an agent (/memfs enable in a conversation; its local backend makes one for each new agent); re-run this then`;
+    if (json) printJson({ checkouts: [], roots: checkoutRoots(), note: none });
+    say(none);
     return EXIT.ok;
   }
   const fallback = await sharedRecordedRemote(checkouts);
   const bar = progress('init', checkouts.length);
+  const rows: object[] = [];
   let failed = 0;
   let unchanged = 0;
   for (const c of checkouts) {
     try {
       const r = await initOne(c.dir, fallback);
       if (!dryRun && !r.changed) unchanged++;
+      rows.push(initResultJson(r));
       bar.clear();
       const verb = dryRun ? (r.local ? 'would add' : 'would redirect') : r.changed ? 'set up,' : 'already set up,';
       const what = r.local ? `origin ${r.plan.externalUrl} (local backend)` : `${r.plan.lettaUrls.length} Letta URL(s) -> ${r.plan.externalUrl}`;
-      process.stdout.write(`${c.agentId}: ${verb} ${what}${r.backup && r.backup !== 'up to date' ? `; history ${r.backup}` : ''}\n`);
+      say(`${c.agentId}: ${verb} ${what}${r.backup && r.backup !== 'up to date' ? `; history ${r.backup}` : ''}`);
     } catch (err) {
       failed++;
+      rows.push({ agentId: c.agentId, checkout: c.dir, ...errorJson(err) });
       bar.clear();
-      process.stdout.write(`${c.agentId}: ${formatError(err)}\n`);
+      say(`${c.agentId}: ${formatError(err)}`);
     }
     bar.tick();
   }
   bar.done();
   const done = checkouts.length - failed;
-  process.stdout.write(`${checkouts.length} checkout(s), ${dryRun ? `${done} planned` : `${done - unchanged} set up, ${unchanged} already set up`}, ${failed} failed\n`);
+  const counts = dryRun ? { planned: done, failed } : { setUp: done - unchanged, alreadySetUp: unchanged, failed };
+  if (json) printJson({ checkouts: rows, ...counts });
+  say(`${checkouts.length} checkout(s), ${dryRun ? `${done} planned` : `${done - unchanged} set up, ${unchanged} already set up`}, ${failed} failed`);
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }

@@ -1,6 +1,7 @@
 import { UserError } from '../../core/errors.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
+import { JSON_FLAG, printJson } from '../json.js';
 import { initAll } from './init-all.js';
 import { runServerRole } from '../server/role.js';
 
@@ -29,6 +30,7 @@ stored token).
                        (and $LETTA_LOCAL_BACKEND_DIR/memfs) with the same remote template; re-run it to pick up
                        agents created since (it reuses the template the set-up checkouts recorded)
   --dry-run            print the git config and hooks init would write; change nothing
+  --json               print the result as one JSON document (--all: every checkout's, and the counts)
   --no-verify          do not check that the remote is reachable with the token
   -y, --yes            never prompt; fail on missing values
   --server             set up the server role instead (see init --server --help)
@@ -52,6 +54,7 @@ const OPTIONS = {
   local: { type: 'boolean' },
   all: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
+  ...JSON_FLAG,
 } as const;
 
 export async function run(argv: string[]): Promise<number> {
@@ -74,9 +77,12 @@ export async function run(argv: string[]): Promise<number> {
     dryRun: v['dry-run'],
     fallbackRemote,
   });
-  if (v.all) return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)));
+  if (v.all) return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)), v.json);
   const result = await initClient(options(v.repo ?? process.cwd()));
-  if (result.planned) {
+  if (v.json) {
+    const { initResultJson } = await import('../../client/describe-plan.js');
+    printJson(initResultJson(result));
+  } else if (result.planned) {
     const { describeInitPlan } = await import('../../client/describe-plan.js');
     process.stdout.write(describeInitPlan(result) + '\n');
   } else {

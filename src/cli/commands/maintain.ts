@@ -5,6 +5,7 @@ import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { agentsFromFlags } from '../../server/setup/select.js';
 import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
+import { errorJson, printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks maintain (--agent <id>... | --all) [--memfs-root <dir>] [options]
 
@@ -22,7 +23,7 @@ to compact everything, e.g. hourly.
   --config <file>     config file
   --grace <s>         seconds a pack must be in place before what it replaces is deleted (default 300)
   --dry-run           print what would be done; change nothing
-  --json              one JSON object per agent
+  --json              the result as JSON: an array with one object per agent (a failed one: agentId, error)
 
 Run it twice, the grace period apart, to see the loose objects go: the first run packs, the second deletes.`;
 
@@ -47,14 +48,17 @@ export async function run(argv: string[]): Promise<number> {
   // An operator's run compacts whatever is loose; watch waits for its thresholds.
   const policy = { graceMs: grace * 1000, looseThreshold: 1, packThreshold: 2 };
   let failed = 0;
-  await mapLimit(repos, 4, async (repo) => {
+  const results = await mapLimit(repos, 4, async (repo) => {
     try {
       const r = await maintainRepo(repo, { policy, dryRun: v['dry-run'] });
-      process.stdout.write((v.json ? JSON.stringify({ ...r, plan: { ...r.plan, deleteLoose: r.plan.deleteLoose.length } }) : `${r.agentId}: ${describeMaintenance(r, v['dry-run']) || 'compact, nothing to do'}`) + '\n');
+      if (!v.json) process.stdout.write(`${r.agentId}: ${describeMaintenance(r, v['dry-run']) || 'compact, nothing to do'}\n`);
+      return { ...r, plan: { ...r.plan, deleteLoose: r.plan.deleteLoose.length } };
     } catch (err) {
       failed++;
       process.stderr.write(`${repo.agentId}: ${formatError(err)}\n`);
+      return { agentId: repo.agentId, ...errorJson(err) };
     }
   });
+  if (v.json) printJson(results);
   return failed > 0 ? 1 : 0;
 }

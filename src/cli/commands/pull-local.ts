@@ -5,6 +5,7 @@ import { selfCommand } from '../../core/self-command.js';
 import { resolveRepo } from '../../git/git.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import { type LocalPullOutcome, pullLocal } from '../../client/local-sync.js';
+import { printJson } from '../json.js';
 
 export function summarizeLocal(o: LocalPullOutcome): string {
   const parts = o.steps.length > 0 ? [o.steps.join('+')] : o.deferred || o.refused || o.waiting ? [] : ['up to date'];
@@ -38,11 +39,14 @@ export async function runLocalPull(dir: string, json: boolean, explicit: boolean
   }
   if (dryRun) {
     const { describeLocalPull } = await import('../../client/local-pull-plan.js');
-    process.stdout.write(`dry run: nothing is fetched, merged, moved or pushed\n${await describeLocalPull(repo, settings.agentId)}\n`);
+    const plan = await describeLocalPull(repo, settings.agentId);
+    if (json) printJson({ dryRun: true, agents: [plan] });
+    else process.stdout.write(`dry run: nothing is fetched, merged, moved or pushed\n${plan}\n`);
     return EXIT.ok;
   }
   const o = await pullLocal(repo, settings);
-  process.stdout.write((json ? JSON.stringify(o) : summarizeLocal(o)) + '\n');
+  if (json) printJson(o);
+  else process.stdout.write(summarizeLocal(o) + '\n');
   if (o.refusedLine) {
     logLine(formatError(new UserError(o.refusedLine.reason, o.refusedLine.fix)));
     return EXIT.failed;

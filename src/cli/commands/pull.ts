@@ -8,6 +8,7 @@ import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
 import { failureLines, pullExitCode, summarize } from '../outcome-lines.js';
 import { progress } from '../progress.js';
+import { printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks pull [--repo <dir>] [--json]     (in a Letta Code local-backend checkout)
        letta-memfs-hooks pull (--agent <id>... | --all) [--memfs-root <dir>] [options]   (server role)
@@ -29,7 +30,7 @@ main moved (stock mode: Letta synced it on that push; nothing is called).
   --no-sync           only the git side; leave Letta alone (stock mode: main still moves by a push through
                       Letta's /v1/git/, whose own sync follows; only the sync record is left alone)
   --dry-run           print what the pull would do (asks the remote, writes nothing; both forms)
-  --json              one JSON object per agent
+  --json              the result as JSON: server role, an array with one object per agent
   --repo <dir>        the local-backend checkout (default: the current directory)
 
 Exit status: 0 all good, 1 an agent's pull or sync failed, or a local-backend merge was refused (one line each, with
@@ -66,6 +67,10 @@ export async function run(argv: string[]): Promise<number> {
   if (v['dry-run']) {
     const { describePull } = await import('../../server/repo/pull-plan.js');
     const lines = await mapLimit(repos, 8, (r) => describePull(r, ctx.config, Boolean(v['no-sync'])));
+    if (v.json) {
+      printJson({ dryRun: true, agents: lines });
+      return EXIT.ok;
+    }
     process.stdout.write(`dry run: nothing is fetched, moved, pushed or synced\n${lines.join('\n')}\n`);
     return EXIT.ok;
   }
@@ -75,8 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     const o = await pullAgent(repo, { config: ctx.config, letta: ctx.letta, noSync: v['no-sync'] }).catch(
       (err): PullOutcome => ({ agentId: repo.agentId, steps: [], error: formatError(err) }),
     );
-    if (v.json) process.stdout.write(JSON.stringify(o) + '\n');
-    else if (o.steps.length > 0 || failureLines(o).length > 0 || o.conflict || (o.sync && o.sync.action !== 'none') || repos.length === 1) {
+    if (!v.json && (o.steps.length > 0 || failureLines(o).length > 0 || o.conflict || (o.sync && o.sync.action !== 'none') || repos.length === 1)) {
       bar?.clear();
       process.stdout.write(summarize(o) + '\n');
     }
@@ -84,7 +88,8 @@ export async function run(argv: string[]): Promise<number> {
     return o;
   });
   bar?.done();
-  if (!v.json && repos.length > 1) {
+  if (v.json) printJson(outcomes);
+  else if (repos.length > 1) {
     const moved = outcomes.filter((o) => o.steps.length > 0).length;
     const failed = outcomes.filter((o) => failureLines(o).length > 0).length;
     process.stdout.write(`${repos.length} agents, ${moved} moved, ${failed} failed, in ${Date.now() - started} ms\n`);

@@ -7,6 +7,7 @@ import { agentsFromFlags } from '../../server/setup/select.js';
 import { needsSync, type SyncOutcome, syncAgent } from '../../server/letta/sync.js';
 import { readSyncState, writeSyncState } from '../../server/letta/sync-state.js';
 import { AGENT_FLAGS, noPositionals, parseCommandArgs } from '../args.js';
+import { JSON_FLAG, printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks sync (--agent <id>... | --all | --pending) [--memfs-root <dir>] [options]
 
@@ -24,6 +25,7 @@ records main as what Letta holds (the hooks run the same).
   --config <file>     config file
   --git-dir <dir>     one repo.git, using the settings init recorded there (what hooks run)
   --quiet             print failures only
+  --json              print the result as one JSON array, one object per agent (agentId, action, ...)
 
 Exit status: 0 delivered (or nothing to do), 1 a sync could not be delivered (it stays pending).`;
 
@@ -43,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
       force: { type: 'boolean' },
       'git-dir': { type: 'string' },
       quiet: { type: 'boolean' },
+      ...JSON_FLAG,
     },
     HELP,
   );
@@ -75,9 +78,10 @@ export async function run(argv: string[]): Promise<number> {
       await writeSyncState(repo.gitDir, { ...state, lastSynced: undefined });
     }
     const o = await syncAgent(repo, ctx.letta, { waitMs: 60_000 });
-    if (!v.quiet || o.action === 'failed') process.stdout.write(line(o) + '\n');
+    if (!v.json && (!v.quiet || o.action === 'failed')) process.stdout.write(line(o) + '\n');
     return o;
   });
-  if (v.pending && !v.quiet) process.stdout.write(`${repos.length} agent(s) had a pending sync\n`);
+  if (v.json) printJson(outcomes);
+  else if (v.pending && !v.quiet) process.stdout.write(`${repos.length} agent(s) had a pending sync\n`);
   return outcomes.some((o) => o.action === 'failed') ? 1 : 0;
 }

@@ -7,6 +7,7 @@ import { failureLines } from '../outcome-lines.js';
 import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { untilSignal } from '../until-signal.js';
+import { JSON_FLAG, printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
 
@@ -23,6 +24,7 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --no-listen         no webhook endpoint
   --once              one pass (scan, pull every agent, retry pending syncs), then exit; exit 1 when anything
                       failed (one line each, with the fix), 3 on a conflict
+  --json              with --once: the pass's result as one JSON document (counts, and failures with their fix)
   --log-format <f>    text (default: ISO timestamp first) or json (one object per line)
   --no-maintain       no repo.git maintenance (by default a repo with 256 loose objects or 8 packs is packed, and
                       what the pack replaces deleted after the grace period; see maintain --help)
@@ -57,6 +59,7 @@ export async function run(argv: string[]): Promise<number> {
       'log-format': { type: 'string' },
       'no-maintain': { type: 'boolean' },
       'maintain-grace': { type: 'string' },
+      ...JSON_FLAG,
     },
     HELP,
   );
@@ -65,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   // Flags first, before the server modules load: a typo fails in well under the 2 s a service manager expects.
   parseListenAddress(v.host ?? '127.0.0.1', v.port ?? 0, NAMES);
+  if (v.json && !v.once) throw new UserError('--json is for watch --once (a running watch logs; see --log-format json)', 'add --once, or pass --log-format json instead', EXIT.usage);
   const format = v['log-format'] ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UserError(`--log-format must be text or json, got ${JSON.stringify(format)}`, 'pass --log-format text or --log-format json', EXIT.usage);
   // Timestamped; per-agent lines with one shared cause (Letta down) fold into one line per cycle.
@@ -94,11 +98,16 @@ export async function run(argv: string[]): Promise<number> {
     const r = await watcher.cycle({ pullAll: true });
     folded.flush();
     const failures = watcher.outcomes.flatMap(failureLines);
+    const code = failures.length > 0 ? EXIT.failed : r.conflicts > 0 ? EXIT.conflict : EXIT.ok;
+    if (v.json) {
+      printJson({ ...r, failures });
+      return code;
+    }
     for (const f of failures) process.stdout.write(f + '\n');
     process.stdout.write(
       `${r.agents} agents (${r.newAgents} new), ${r.pulls} pulls, ${r.syncCalls} sync calls, ${r.conflicts} conflicts, ${failures.length} failures\n`,
     );
-    return failures.length > 0 ? EXIT.failed : r.conflicts > 0 ? EXIT.conflict : EXIT.ok;
+    return code;
   }
 
   try {

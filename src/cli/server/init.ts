@@ -19,6 +19,7 @@ import { withProgress } from '../progress.js';
 import { printServerPlan } from './init-dry-run.js';
 import { lettaOptionsFromConfig } from '../../server/letta/letta-api.js';
 import { chooseMode, inspectLetta } from '../../server/setup/server-mode.js';
+import { printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks init --server --memfs-root <dir> --remote <url> [options]
 
@@ -41,7 +42,7 @@ Idempotent: re-run it any time; watch also sets up agents created later.
   --token-file <file>    chmod 600 file holding the token, used when the env var is unset
   --agent <id>           only this agent (repeatable); default every agent
   --config <file>        config file instead of <memfs-root>/.letta-memfs-hooksrc.json
-  --json                 print the result as JSON
+  --json                 print the result as one JSON document (with --dry-run too)
   -y, --yes              accepted for scripts that pass it to both roles (init --server never asks)
   --dry-run              print what would be set up; change nothing`;
 
@@ -111,14 +112,14 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
   const envMode = envLayer(process.env).serverMode;
   const asked = given.serverMode || envMode || savedMode || v['dry-run'] ? undefined : await inspectLetta({ ...lettaOptionsFromConfig(config), retries: 0 });
   const mode = chooseMode(given.serverMode, savedMode, asked, envMode);
-  if (v['dry-run']) return printServerPlan(config, v.agent, file, mode);
+  if (v['dry-run']) return printServerPlan(config, v.agent, file, mode, v.json);
   const merged = { ...saved, ...given, memfsRoot, ...(mode.mode ? { serverMode: mode.mode } : {}) };
   config = mergeLayers([config, mode.mode ? { serverMode: mode.mode } : {}]);
   const result = await withProgress('setting up agent repos', (onDone) => setupServer({ config, agents: v.agent?.length ? v.agent : 'all', onAgentDone: onDone }));
   await writeJsonAtomic(file, merged);
   await rememberMemfsRoot(result.memfsRoot);
   if (v.json) {
-    process.stdout.write(JSON.stringify({ ...result, configFile: file, serverMode: config.serverMode, serverModeWhy: mode.why }, null, 2) + '\n');
+    printJson({ ...result, configFile: file, serverMode: config.serverMode, serverModeWhy: mode.why });
   } else {
     for (const s of result.skipped) process.stdout.write(`skipped ${s.path}: ${s.reason}\n`);
     if (noRepositoryYet) process.stdout.write(`${noAgentsYetLine(noRepositoryYet)}\n`);

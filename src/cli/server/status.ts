@@ -5,6 +5,7 @@ import { type AgentStatus, agentStatus, formatAgentStatus, statusExitCode } from
 import type { ServerMode } from '../../core/config/schema.js';
 import { selfCommand } from '../../core/self-command.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
+import { printJson } from '../json.js';
 
 const HELP = `usage: letta-memfs-hooks status --server [--memfs-root <dir>] [--agent <id>...] [--remote] [--json]
 
@@ -45,7 +46,7 @@ export async function serverStatus(opts: { argv: string[] }): Promise<number> {
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const repos = v.agent?.length ? await selectAgents(ctx.memfsRoot, v.agent) : (await discoverAgents(ctx.memfsRoot)).repos;
   const all = await mapLimit(repos, 16, (r) => agentStatus(r, ctx, Boolean(v.remote)));
-  if (v.json) process.stdout.write(JSON.stringify(all, null, 2) + '\n');
+  if (v.json) printJson(all);
   else {
     process.stdout.write(all.map(formatAgentStatus).join('\n') + (all.length ? '\n' : ''));
     const pending = all.filter((s) => s.pending).length;
