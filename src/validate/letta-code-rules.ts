@@ -311,8 +311,13 @@ export function checkLettaCodeTree(t: CodeTree, layout: Layout): Problem[] {
     }
   } else {
     const before = new Map((t.base ?? []).map((f) => [f.path, f]));
+    // Its legacy hook lists `git diff --cached --diff-filter=ACM`, where git's rename detection (on by default) turns
+    // a file moved unchanged into an R entry, which that filter drops: such a file is not checked.
+    const kept = new Set(t.files.map((f) => f.path));
+    const movedAway = new Set((t.base ?? []).filter((b) => !kept.has(b.path)).map((b) => b.oid));
     for (const f of changed) {
       if (!LEGACY_MEMORY.test(f.path)) continue;
+      if (!before.has(f.path) && movedAway.has(f.oid)) continue;
       const b = before.get(f.path);
       out.push(...checkLegacyFile(f.path, t.text(f.oid) ?? '', t.base === undefined ? null : b ? t.text(b.oid) : undefined));
     }
