@@ -1,0 +1,26 @@
+// Fixed inputs for the Letta Code profile where the differential oracle (test/oracle) once disagreed with it.
+import { describe, expect, it } from 'vitest';
+import { checkLettaCodeTree, type CodeFile } from '../../src/validate/letta-code-rules.js';
+
+const blobs: Record<string, string> = { a1: '# Memory\n', b2: 'no frontmatter here\n', c3: '---\ndescription: d\n---\nbody\n' };
+const file = (path: string, oid: string): CodeFile => ({ path, mode: '100644', oid });
+const tree = (files: CodeFile[], base: CodeFile[]) => ({ files, base, text: (oid: string) => blobs[oid] });
+
+describe('legacy-only layout', () => {
+  it('a memory file moved unchanged is not checked, as the pre-commit (diff --cached --diff-filter=ACM) drops renames', () => {
+    // LMH_ORACLE_SEED=35344, case 637: system/MEMORY.md without frontmatter arrived by a move.
+    const moved = tree([file('system/MEMORY.md', 'a1')], [file('notes/MEMORY.md', 'a1')]);
+    expect(checkLettaCodeTree(moved, 'legacy-only')).toEqual([]);
+  });
+
+  it('the same file added (not moved), or moved while its old path stays, is checked', () => {
+    expect(checkLettaCodeTree(tree([file('system/MEMORY.md', 'a1')], []), 'legacy-only').map((p) => p.path)).toEqual(['system/MEMORY.md']);
+    const copied = tree([file('notes/x.md', 'b2'), file('system/x.md', 'b2')], [file('notes/x.md', 'b2')]);
+    expect(checkLettaCodeTree(copied, 'legacy-only').map((p) => p.path)).toEqual(['system/x.md']);
+  });
+
+  it('a moved file that is also edited is checked', () => {
+    const edited = tree([file('system/x.md', 'b2')], [file('notes/x.md', 'c3')]);
+    expect(checkLettaCodeTree(edited, 'legacy-only').map((p) => p.path)).toEqual(['system/x.md']);
+  });
+});
