@@ -12,6 +12,8 @@ export const SLOW = [
   // Real Letta Code 0.34.12 from its PyPI wheel (~80 MB download, extracted into ~/.cache/letta-memfs-hooks).
   'test/client/letta-code-v2.test.ts',
   'test/client/local-merge-audit.test.ts',
+  'test/client/letta-code-pypi-local.test.ts',
+  'test/client/daemon.test.ts',
   // The real oracles, differential: Letta Code's own checker and the Letta server's own frontmatter parser (the
   // pip-installed letta 0.16.8 venv).
   'test/oracle/letta-code-checker.test.ts',

@@ -52,6 +52,7 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
     if (CLIENT_OWNED.has(h)) throw new Error(`refusing to install ${h}: Letta Code owns it`);
   }
   const stateDir = stateDirOf(opts.repo.commonDir);
+  const hadStateDir = await exists(stateDir);
   // Private whatever the umask (mkdir's mode is masked by it), and tightened if an older version made it wider.
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
   await fs.chmod(stateDir, 0o700);
@@ -73,6 +74,7 @@ export async function install(opts: InstallOptions): Promise<Manifest> {
   } catch (err) {
     // A refused install leaves nothing behind: not even the runtime copy it registered for.
     if (previous?.runtime !== runtime) await releaseRuntime(runtime, opts.repo.commonDir, { pruneBase: true });
+    if (!hadStateDir) await fs.rm(stateDir, { recursive: true, force: true });
     throw err;
   }
   const manifest: Manifest = {

@@ -167,7 +167,7 @@ describe('server role on a fresh host (Letta made no agent yet)', () => {
     const secret = path.join(m.dir, 'secret');
     fs.writeFileSync(secret, 'a'.repeat(64), { mode: 0o600 });
     const root = path.join(m.dir, 'memfs-not-yet');
-    const child = spawn(process.execPath, [BIN, 'serve', '--memfs-root', root, '--secret-file', secret, '--host', '0.0.0.0', '--port', '0'], { env: m.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve', '--memfs-root', root, '--secret-file', secret, '--letta-url', 'http://127.0.0.1:9', '--host', '0.0.0.0', '--port', '0'], { env: m.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

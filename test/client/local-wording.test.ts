@@ -120,7 +120,7 @@ describe('local backend wording', () => {
     expect(snapshot(m.sb.home)).toEqual(before);
     const r = cli(m.sb, ['init', '--all', '--remote', template], { cwd: t.dir });
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/2 checkout\(s\), 2 set up, 0 failed/);
+    expect(r.stdout).toMatch(/2 checkout\(s\), 2 set up, 0 already set up, 0 failed/);
     for (const [id, d] of [[ID, inHome], [ID2, inEnv]]) expect(gitOk(m.sb, d, ['remote', 'get-url', 'origin'])).toBe(template.replace('{agentId}', id));
   }, 60_000);
 

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const { stdout: packed } = await npm('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.dir], { cwd: ROOT, encoding: 'utf8' });
   const [{ filename, files }] = JSON.parse(packed) as { filename: string; files: { path: string }[] }[];
   // Only what runs: the bundle, the shim template, the server patches, the config schema, the README and package.json.
-  for (const f of files) expect(f.path).toMatch(/^(dist\/runtime\/[\w-]+\.mjs|dist\/runtime\/pre-push\.cjs|hooks\/shim\.sh|patches\/[\w.-]+|schema\/config\.schema\.json|README\.md|package\.json)$/);
+  for (const f of files) expect(f.path).toMatch(/^(dist\/runtime\/[\w-]+\.mjs|dist\/runtime\/(pre-push|guard)\.cjs|hooks\/shim\.sh|patches\/[\w.-]+|schema\/config\.schema\.json|README\.md|package\.json)$/);
   prefix = path.join(tmp.dir, 'prefix');
   await npm('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', path.join(tmp.dir, filename)], { cwd: tmp.dir });
   bin = path.join(prefix, 'bin', 'letta-memfs-hooks');
