@@ -312,12 +312,13 @@ export function checkLettaCodeTree(t: CodeTree, layout: Layout): Problem[] {
   } else {
     const before = new Map((t.base ?? []).map((f) => [f.path, f]));
     // Its legacy hook lists `git diff --cached --diff-filter=ACM`, where git's rename detection (on by default) turns
-    // a file moved unchanged into an R entry, which that filter drops: such a file is not checked.
+    // a file moved from a removed path, unchanged or at least 50 % similar, into an R entry, which that filter drops:
+    // such a file is not checked.
     const kept = new Set(t.files.map((f) => f.path));
-    const movedAway = new Set((t.base ?? []).filter((b) => !kept.has(b.path)).map((b) => b.oid));
+    const removed = (t.base ?? []).filter((b) => !kept.has(b.path));
     for (const f of changed) {
       if (!LEGACY_MEMORY.test(f.path)) continue;
-      if (!before.has(f.path) && movedAway.has(f.oid)) continue;
+      if (!before.has(f.path) && removed.some((b) => b.oid === f.oid || similarEnough(t.text(b.oid), t.text(f.oid)))) continue;
       const b = before.get(f.path);
       out.push(...checkLegacyFile(f.path, t.text(f.oid) ?? '', t.base === undefined ? null : b ? t.text(b.oid) : undefined));
     }
@@ -338,6 +339,32 @@ export function checkLettaCodeTree(t: CodeTree, layout: Layout): Problem[] {
   return checkConstraints(t, layout, config, has(t.base, 'MEMORY.md'));
 }
 
+/**
+ * Whether git's rename detection would pair the two texts at its default threshold (diffcore-rename.c
+ * estimate_similarity, git 2.39: bytes in common, counted over lines, against the larger size, at least 50 %).
+ * Counted over whole lines; git hashes lines in chunks of at most 64 bytes, which only matters for longer lines.
+ */
+export function similarEnough(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const size = (s: string) => Buffer.byteLength(s);
+  const larger = Math.max(size(a), size(b));
+  if (larger === 0) return true;
+  // git skips a pair whose sizes differ by more than the threshold allows before comparing any content.
+  if (Math.abs(size(a) - size(b)) * 2 > larger) return false;
+  const lines = (s: string) => s.split(/(?<=\n)/).filter(Boolean);
+  const counts = new Map<string, number>();
+  for (const l of lines(a)) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let common = 0;
+  for (const l of lines(b)) {
+    const n = counts.get(l) ?? 0;
+    if (n > 0) {
+      counts.set(l, n - 1);
+      common += size(l);
+    }
+  }
+  return common * 2 >= larger;
+}
+
 /** The blobs checkLettaCodeTree reads: every `.md` file, the config, and the base's version of changed legacy files. */
 export function lettaCodeReads(files: readonly CodeFile[], base: readonly CodeFile[] | undefined): string[] {
   const oids = files.filter((f) => f.path.endsWith('.md') || f.path === CONFIG_PATH).map((f) => f.oid);
@@ -346,5 +373,8 @@ export function lettaCodeReads(files: readonly CodeFile[], base: readonly CodeFi
     const b = before.get(f.path);
     if (b && b.oid !== f.oid && LEGACY_MEMORY.test(f.path)) oids.push(b.oid);
   }
+  // Removed files: a legacy memory file may have been moved from one (git's rename detection compares contents).
+  const kept = new Set(files.map((f) => f.path));
+  for (const b of base ?? []) if (!kept.has(b.path) && b.path.endsWith('.md')) oids.push(b.oid);
   return [...new Set(oids)];
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLocalAgent, type LettaCodePypi, lettaCodePypi } from '../fixtures/letta-code-pypi.js';
 import { CLI, cli, clientSuite, git, gitOk, type Sandbox, sandbox } from './env.js';
+import { until as waitFor } from '../helpers/until.js';
 
 // `daemon` on two machines (two HOMEs) with the same 5 local-backend agents, made by real Letta Code 0.34.12
 // (`agents create --backend local`, offline) on the laptop and copied to the desktop as Letta Code's metadata only.
@@ -12,7 +13,9 @@ import { CLI, cli, clientSuite, git, gitOk, type Sandbox, sandbox } from './env.
 const USER = 'memfs-bot';
 const TOKEN = 'daemon-token-91fe';
 const AGENTS = 5;
-const INTERVAL = 5;
+// Seconds. Each merge round also runs Letta Code's checker on the result (a node start), which on 2 loaded cores
+// takes a few seconds for 5 agents: 10 s keeps "within two intervals" about the daemon, not the machine.
+const INTERVAL = 10;
 
 const suite = clientSuite(USER, TOKEN);
 let lc: LettaCodePypi;
@@ -38,12 +41,10 @@ const storage = (sb: Sandbox) => path.join(sb.home, '.letta', 'lc-local-backend'
 const checkout = (sb: Sandbox, id: string) => path.join(storage(sb), 'memfs', id, 'memory');
 const headOf = (sb: Sandbox, id: string) => (fs.existsSync(checkout(sb, id)) ? git(sb, checkout(sb, id), ['rev-parse', '-q', '--verify', 'refs/heads/main']).stdout.trim() : 'none');
 
+/** The shared poller on a boolean condition; returns the ms it took. */
 async function until(what: string, ms: number, fn: () => boolean, detail: () => string): Promise<number> {
   const start = Date.now();
-  while (!fn()) {
-    if (Date.now() - start > ms) throw new Error(`${what} not within ${ms} ms: ${detail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(what, () => (fn() ? true : undefined), ms, detail);
   return Date.now() - start;
 }
 
@@ -98,7 +99,8 @@ describe('daemon: every local agent of the machine, two machines', () => {
     for (const id of ids) expect(fs.readFileSync(path.join(checkout(b, id), 'persona.md'), 'utf8')).toContain('name: Persona');
     // Logged like watch: ISO time first; per-agent lines with the same outcome folded into one.
     expect(da.log()).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z letta-memfs-hooks: .*\(startup\): set up; seed/m);
-    expect(db.log()).toMatch(/\(startup\): set up; create-main/);
+    // Lines with one outcome are folded over a short window (core/log-coalesce.ts): the line may follow the checkout.
+    await until('the desktop logs its set-up', 15_000, () => /\(startup\): set up; create-main/.test(db.log()), db.log);
 
     // Edits on both sides at once: each agent gets a commit on the laptop and one (another file) on the desktop.
     const made: string[] = [];

@@ -2,7 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import { checkLettaCodeTree, type CodeFile } from '../../src/validate/letta-code-rules.js';
 
-const blobs: Record<string, string> = { a1: '# Memory\n', b2: 'no frontmatter here\n', c3: '---\ndescription: d\n---\nbody\n' };
+const blobs: Record<string, string> = {
+  a1: '# Memory\n',
+  b2: 'no frontmatter here\n',
+  c3: '---\ndescription: d\n---\nbody\n',
+  d4: '---\ndescription: d\nread_only: true\n---\nmore\n',
+  e5: '---\ndescription: d\nread_only: true\n---\n',
+};
 const file = (path: string, oid: string): CodeFile => ({ path, mode: '100644', oid });
 const tree = (files: CodeFile[], base: CodeFile[]) => ({ files, base, text: (oid: string) => blobs[oid] });
 
@@ -19,7 +25,15 @@ describe('legacy-only layout', () => {
     expect(checkLettaCodeTree(copied, 'legacy-only').map((p) => p.path)).toEqual(['system/x.md']);
   });
 
-  it('a moved file that is also edited is checked', () => {
+  it('a file moved and edited but still at least 50 % similar is a rename to git, so not checked either', () => {
+    // LMH_ORACLE_SEED=717887, case 119: a new file setting read_only, moved from a removed one git pairs it with.
+    const moved = tree([file('system/style.md', 'e5')], [file('system/p.md', 'd4')]);
+    expect(checkLettaCodeTree(moved, 'legacy-only')).toEqual([]);
+    expect(checkLettaCodeTree(tree([file('system/style.md', 'e5')], [file('system/p.md', 'd4'), file('system/style.x', 'a1')]), 'legacy-only')).toEqual([]);
+    expect(checkLettaCodeTree(tree([file('system/style.md', 'e5')], []), 'legacy-only').map((p) => p.path)).toEqual(['system/style.md']);
+  });
+
+  it('a moved file that is also edited beyond recognition is checked', () => {
     const edited = tree([file('system/x.md', 'b2')], [file('notes/x.md', 'c3')]);
     expect(checkLettaCodeTree(edited, 'legacy-only').map((p) => p.path)).toEqual(['system/x.md']);
   });
