@@ -314,11 +314,9 @@ export function checkLettaCodeTree(t: CodeTree, layout: Layout): Problem[] {
     // Its legacy hook lists `git diff --cached --diff-filter=ACM`, where git's rename detection (on by default) turns
     // a file moved from a removed path, unchanged or at least 50 % similar, into an R entry, which that filter drops:
     // such a file is not checked.
-    const kept = new Set(t.files.map((f) => f.path));
-    const removed = (t.base ?? []).filter((b) => !kept.has(b.path));
+    const moved = renamedPaths(t, changed.filter((f) => !before.has(f.path)));
     for (const f of changed) {
-      if (!LEGACY_MEMORY.test(f.path)) continue;
-      if (!before.has(f.path) && removed.some((b) => b.oid === f.oid || similarEnough(t.text(b.oid), t.text(f.oid)))) continue;
+      if (!LEGACY_MEMORY.test(f.path) || moved.has(f.path)) continue;
       const b = before.get(f.path);
       out.push(...checkLegacyFile(f.path, t.text(f.oid) ?? '', t.base === undefined ? null : b ? t.text(b.oid) : undefined));
     }
@@ -337,6 +335,29 @@ export function checkLettaCodeTree(t: CodeTree, layout: Layout): Problem[] {
     config = layout === 'root-marker' ? { ...DEFAULTS, ...parsed.config, fileCharacterLimits: given.fileCharacterLimits, readOnlyFiles: given.readOnlyFiles } : given;
   }
   return checkConstraints(t, layout, config, has(t.base, 'MEMORY.md'));
+}
+
+/**
+ * The added paths git's rename detection pairs with a removed file: each removed file at most once, identical
+ * contents first, then similar ones (diffcore-rename.c @ git 2.39, approximated: first match in path order rather
+ * than git's best score).
+ */
+function renamedPaths(t: CodeTree, added: readonly CodeFile[]): Set<string> {
+  const kept = new Set(t.files.map((f) => f.path));
+  const sources = (t.base ?? []).filter((b) => !kept.has(b.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
+  const dsts = [...added].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const used = new Set<string>();
+  const paired = new Set<string>();
+  for (const same of [true, false]) {
+    for (const d of dsts) {
+      if (paired.has(d.path)) continue;
+      const s = sources.find((b) => !used.has(b.path) && (same ? b.oid === d.oid : similarEnough(t.text(b.oid), t.text(d.oid))));
+      if (!s) continue;
+      used.add(s.path);
+      paired.add(d.path);
+    }
+  }
+  return paired;
 }
 
 /**

@@ -33,6 +33,12 @@ describe('legacy-only layout', () => {
     expect(checkLettaCodeTree(tree([file('system/style.md', 'e5')], []), 'legacy-only').map((p) => p.path)).toEqual(['system/style.md']);
   });
 
+  it('one removed file pairs with one added file only: the other copy is checked', () => {
+    // LMH_ORACLE_SEED=717887, case 354 (400 trees): git pairs MEMORY.md with a/b/MEMORY.md, not with both.
+    const two = tree([file('a/b/MEMORY.md', 'a1'), file('memory/system/MEMORY.md', 'a1')], [file('MEMORY.md', 'a1')]);
+    expect(checkLettaCodeTree(two, 'legacy-only').map((p) => p.path)).toEqual(['memory/system/MEMORY.md']);
+  });
+
   it('a moved file that is also edited beyond recognition is checked', () => {
     const edited = tree([file('system/x.md', 'b2')], [file('notes/x.md', 'c3')]);
     expect(checkLettaCodeTree(edited, 'legacy-only').map((p) => p.path)).toEqual(['system/x.md']);
