@@ -338,52 +338,76 @@ export function checkLettaCodeTree(t: CodeTree, layout: Layout): Problem[] {
 }
 
 /**
- * The added paths git's rename detection pairs with a removed file: each removed file at most once, identical
- * contents first, then similar ones (diffcore-rename.c @ git 2.39, approximated: first match in path order rather
- * than git's best score).
+ * The added paths git's rename detection pairs with a removed file (diffcore-rename.c @ git 2.39): each file once;
+ * identical contents first, then equal basenames that are similar enough, then the most similar pairs first.
  */
 function renamedPaths(t: CodeTree, added: readonly CodeFile[]): Set<string> {
   const kept = new Set(t.files.map((f) => f.path));
-  const sources = (t.base ?? []).filter((b) => !kept.has(b.path)).sort((a, b) => (a.path < b.path ? -1 : 1));
-  const dsts = [...added].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const byPath = (a: CodeFile, b: CodeFile) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const sources = (t.base ?? []).filter((b) => !kept.has(b.path)).sort(byPath);
+  const dsts = [...added].sort(byPath);
   const used = new Set<string>();
   const paired = new Set<string>();
-  for (const same of [true, false]) {
-    for (const d of dsts) {
-      if (paired.has(d.path)) continue;
-      const s = sources.find((b) => !used.has(b.path) && (same ? b.oid === d.oid : similarEnough(t.text(b.oid), t.text(d.oid))));
-      if (!s) continue;
-      used.add(s.path);
-      paired.add(d.path);
-    }
+  const pair = (src: CodeFile, dst: CodeFile) => {
+    used.add(src.path);
+    paired.add(dst.path);
+  };
+  const base = (p: string) => p.slice(p.lastIndexOf('/') + 1);
+  for (const src of sources) {
+    const same = dsts.filter((d) => !paired.has(d.path) && d.oid === src.oid);
+    const pick = same.find((d) => base(d.path) === base(src.path)) ?? same[0];
+    if (pick) pair(src, pick);
+  }
+  const free = () => [sources.filter((x) => !used.has(x.path)), dsts.filter((d) => !paired.has(d.path))] as const;
+  const [srcLeft, dstLeft] = free();
+  for (const src of srcLeft) {
+    const name = base(src.path);
+    const s = srcLeft.filter((x) => base(x.path) === name);
+    const d = dstLeft.filter((x) => base(x.path) === name);
+    if (s.length === 1 && d.length === 1 && !paired.has(d[0].path) && similarity(t.text(src.oid), t.text(d[0].oid)) >= 0.5) pair(src, d[0]);
+  }
+  const [srcs, ds] = free();
+  const scored = ds.flatMap((d, di) => srcs.map((src, si) => ({ d, src, score: similarity(t.text(src.oid), t.text(d.oid)), di, si })));
+  scored.sort((x, y) => y.score - x.score || x.di - y.di || x.si - y.si);
+  for (const c of scored) {
+    if (c.score < 0.5) break;
+    if (!used.has(c.src.path) && !paired.has(c.d.path)) pair(c.src, c.d);
   }
   return paired;
 }
 
 /**
- * Whether git's rename detection would pair the two texts at its default threshold (diffcore-rename.c
- * estimate_similarity, git 2.39: bytes in common, counted over lines, against the larger size, at least 50 %).
- * Counted over whole lines; git hashes lines in chunks of at most 64 bytes, which only matters for longer lines.
+ * How similar git's rename detection finds two texts, 0 to 1 (diffcore-delta.c and estimate_similarity, git 2.39):
+ * bytes in common, counted over chunks that end at a newline or after 64 bytes, against the larger size; 0 when the
+ * sizes alone rule out the default 50 % threshold.
  */
-export function similarEnough(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined) return false;
-  const size = (s: string) => Buffer.byteLength(s);
-  const larger = Math.max(size(a), size(b));
-  if (larger === 0) return true;
-  // git skips a pair whose sizes differ by more than the threshold allows before comparing any content.
-  if (Math.abs(size(a) - size(b)) * 2 > larger) return false;
-  const lines = (s: string) => s.split(/(?<=\n)/).filter(Boolean);
-  const counts = new Map<string, number>();
-  for (const l of lines(a)) counts.set(l, (counts.get(l) ?? 0) + 1);
-  let common = 0;
-  for (const l of lines(b)) {
-    const n = counts.get(l) ?? 0;
-    if (n > 0) {
-      counts.set(l, n - 1);
-      common += size(l);
+export function similarity(a: string | undefined, b: string | undefined): number {
+  if (a === undefined || b === undefined) return 0;
+  const A = Buffer.from(a);
+  const B = Buffer.from(b);
+  const larger = Math.max(A.length, B.length);
+  if (larger === 0) return 1;
+  if ((larger - Math.min(A.length, B.length)) * 2 > larger) return 0;
+  const chunks = (buf: Buffer) => {
+    const out = new Map<string, number>();
+    let start = 0;
+    for (let i = 0; i < buf.length; i++) {
+      if (buf[i] === 0x0a || i - start + 1 === 64) {
+        const k = buf.subarray(start, i + 1).toString('latin1');
+        out.set(k, (out.get(k) ?? 0) + (i + 1 - start));
+        start = i + 1;
+      }
     }
-  }
-  return common * 2 >= larger;
+    if (start < buf.length) {
+      const k = buf.subarray(start).toString('latin1');
+      out.set(k, (out.get(k) ?? 0) + (buf.length - start));
+    }
+    return out;
+  };
+  const ca = chunks(A);
+  let common = 0;
+  for (const [k, n] of chunks(B)) common += Math.min(n, ca.get(k) ?? 0);
+  return common / larger;
 }
 
 /** The blobs checkLettaCodeTree reads: every `.md` file, the config, and the base's version of changed legacy files. */
