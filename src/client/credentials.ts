@@ -27,11 +27,12 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../core/fs.js';
 import { selfCommand } from '../core/self-command.js';
+import { basicAuth } from '../core/token.js';
 import { quoteConfigString } from '../git/config.js';
 
-/** `Authorization: Basic base64(user:token)`: what git hosts (Gitea, GitHub, GitLab) accept for HTTPS with a token. */
+/** The `Authorization:` header line git sends with `http.extraHeader` (core/token.ts basicAuth). */
 export function authHeader(user: string, token: string): string {
-  return `Authorization: Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+  return `Authorization: ${basicAuth(user, token)}`;
 }
 
 /**

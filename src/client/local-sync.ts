@@ -205,7 +205,13 @@ async function round(repo: RepoPaths, cwd: string, out: LocalPullOutcome, state:
       out.remoteHead = local;
       return;
     }
-    const blocker = (await harnessHold(await readLeaseFiles(repo.gitDir), processRunning)) ?? workTreeBlocker(await viewWorkTree(repo, cwd));
+    // Letta Code may have taken its lease while we fetched: the same as at the start, not a failure.
+    const lease = await harnessHold(await readLeaseFiles(repo.gitDir), processRunning);
+    if (lease) {
+      out.waiting = `${lease}; the next pull does this round`;
+      return;
+    }
+    const blocker = workTreeBlocker(await viewWorkTree(repo, cwd));
     if (blocker) {
       out.deferred = { cause: blocker, fix: `deal with that (or let Letta Code finish its turn), then run ${selfCommand()} pull again` };
       return;

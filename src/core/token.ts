@@ -44,3 +44,8 @@ export function readTokenFile(file: string): string {
   if (!token || /\s/.test(token)) throw new UserError(`gitTokenFile ${file} must hold just the token on one line`, `rewrite ${file} with only the token`);
   return token;
 }
+
+/** `Basic base64(user:token)`: the Authorization value git hosts (Gitea, GitHub, GitLab) accept for HTTPS with a token. */
+export function basicAuth(user: string, token: string): string {
+  return `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+}

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../core/config/schema.js';
 import { httpRequest } from '../core/http/client.js';
 import { git } from './git.js';
-import { readToken } from '../core/token.js';
+import { basicAuth, readToken } from '../core/token.js';
 import { remoteKind } from '../core/template.js';
 import { MAIN, readRef } from './refs.js';
 import { externalGitEnv } from './remote-auth.js';
@@ -33,7 +33,7 @@ export function parseAdvertisement(body: Buffer): Map<string, string> {
 /** The Authorization value (`Basic base64(user:token)`) from the configured token; undefined without one. */
 export async function configuredAuthorization(cfg: Config, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   const t = await readToken(cfg, env);
-  return t ? `Basic ${Buffer.from(`${cfg.gitUsername}:${t.token}`).toString('base64')}` : undefined;
+  return t ? basicAuth(cfg.gitUsername, t.token) : undefined;
 }
 
 /**
