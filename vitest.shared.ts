@@ -23,6 +23,13 @@ export const SLOW = [
 ];
 
 /**
+ * e2e files that run against the newest supported Letta only (0.16.8): the issues that asked for them name that
+ * version, and the whole suite runs once per version, so each file here costs CI one real-server run, not two.
+ */
+export const LATEST_LETTA = '0.16.8';
+export const LATEST_ONLY: string[] = [];
+
+/**
  * With LMH_REPORT_DIR set (.ci/run), each run also writes a JSON report, `<dir>/<name>.json`, which .ci/run counts;
  * the README's commands stay the same with or without it.
  */
