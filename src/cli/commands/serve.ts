@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { parseListenAddress, reachableUrl } from '../../core/http/index.js';
+import { createTotalServer, listenOrFail, parseListenAddress, reachableUrl } from '../../core/http/index.js';
 import { addSecret, timestampedLogger } from '../../core/log.js';
 import { discoverAgents, noAgentsYetLine } from '../../server/repo/discover.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
@@ -12,6 +13,8 @@ import { AfterPush } from '../../server/memfs-service/after-push.js';
 import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { redisFromEnv } from '../../server/letta/redis-lock.js';
+import { daemonRegistry, serveMetrics } from '../../server/metrics/registry.js';
+import { metricsOnlyHandler } from '../../server/metrics/endpoint.js';
 import { parseCommandArgs } from '../args.js';
 import { untilSignal } from '../until-signal.js';
 
@@ -45,6 +48,10 @@ read_only); non-fast-forward pushes and deletions are refused. Repos are never c
   --check-after <s>      check that main still holds an accepted push this long after it (default 3), again
                          every 30 s while it is recorded (90 s)
   --config <file>        the server config file init --server wrote, when not the one in the memfs root
+  --metrics-port <n>     serve GET /metrics (Prometheus text format: requests by status, refused pushes by rule,
+                         queue depth, mirrors, recompiles, push-to-block latency, memory) on this port, a listener
+                         of its own without the secret (default: off; 0 picks a free one, printed on start)
+  --metrics-host <addr>  its address (default 127.0.0.1); the metrics hold no agent id, content or secret
 
 A push that moved main is mirrored to the agent's external host at once (the letta-memfs remote init --server set
 up, with the token from its env var or 0600 file, as watch uses): the same reconcile as watch's, without the block
@@ -93,6 +100,8 @@ export async function run(argv: string[]): Promise<number> {
       'letta-url': { type: 'string' },
       'check-after': { type: 'string' },
       config: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
     },
     HELP,
   );
@@ -111,6 +120,9 @@ export async function run(argv: string[]): Promise<number> {
   const warn = (line: string) => logLine(`warning: ${line}`);
   const listenNames = { host: '--host', port: '--port' };
   const { host, port } = parseListenAddress(v.host ?? '127.0.0.1', v.port ?? '8285', listenNames);
+  const metricsNames = { host: '--metrics-host', port: '--metrics-port' };
+  if (v['metrics-host'] !== undefined && v['metrics-port'] === undefined) throw new UserError('--metrics-host without --metrics-port', 'add --metrics-port <n> to serve /metrics (it is off by default)', 2);
+  const metricsAddr = v['metrics-port'] === undefined ? undefined : parseListenAddress(v['metrics-host'] ?? '127.0.0.1', v['metrics-port'], metricsNames);
   const limits = serviceLimits(v);
   const secret = await loadServiceSecret(process.env, v['secret-file']);
   addSecret(secret);
@@ -129,16 +141,20 @@ export async function run(argv: string[]): Promise<number> {
   const log = (line: string) => logLine(`serve: ${line}`);
   const ctx = await loadServerContext({ memfsRoot, configFile: v.config, lettaUrl });
   addSecret(process.env[ctx.config.gitTokenEnv]);
-  const mirror = new Mirror({ ctx, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log });
+  // The queue gauges read the service's slots at scrape time (the service is made below).
+  let service: MemfsService | undefined;
+  const metrics = serveMetrics(metricsAddr ? daemonRegistry() : undefined, { running: () => service?.backends.running ?? 0, waiting: () => service?.backends.waiting ?? 0 });
+  const mirror = new Mirror({ ctx, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log, metrics });
   const afterPush = new AfterPush({
     mirror: (repo) => mirror.request(repo),
     letta: { baseUrl: lettaUrl, password, timeoutMs: 30_000, retries: 2 },
     checkAfterMs,
     recheckMs: 30_000,
     log,
+    metrics,
   });
   const hooks = await createServiceHooks(memfsRoot);
-  const service = new MemfsService({
+  service = new MemfsService({
     memfsRoot,
     secret,
     host,
@@ -154,8 +170,21 @@ export async function run(argv: string[]): Promise<number> {
     access: new AccessCheck({ lettaUrl, password, timeoutMs: 5_000, ttlMs: 30_000, maxEntries: 10_000 }),
     redis,
     onReceivePack: (push) => afterPush.onPush(push),
+    metrics,
   });
   const addr = await service.start();
+  // Its own listener, never under the secret path: a scraper needs no secret, and the git routes stay unguessable.
+  const metricsServer = metricsAddr ? createTotalServer(metricsOnlyHandler(metrics.registry), { log }) : undefined;
+  if (metricsServer && metricsAddr) {
+    try {
+      await listenOrFail(metricsServer, metricsAddr, metricsNames);
+    } catch (err) {
+      await service.stop();
+      throw err;
+    }
+    const m = metricsServer.address() as AddressInfo;
+    logLine(`serve: metrics on http://${m.family === 'IPv6' ? `[${m.address}]` : m.address}:${m.port}/metrics`);
+  }
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=${reachableUrl(addr.address, addr.port)}/<secret>)`);
@@ -163,6 +192,11 @@ export async function run(argv: string[]): Promise<number> {
   if (found.noRepositoryYet) logLine(`serve: ${noAgentsYetLine(found.noRepositoryYet)}`);
   await untilSignal((sig) => logLine(`serve: ${sig}: finishing running requests, then exiting (send it again to exit now)`));
   await service.stop();
+  if (metricsServer) {
+    const closed = new Promise<void>((r) => metricsServer.close(() => r()));
+    metricsServer.closeAllConnections();
+    await closed;
+  }
   await afterPush.stop();
   await mirror.stop();
   return 0;

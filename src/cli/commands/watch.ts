@@ -31,7 +31,8 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --maintain-grace <s> that grace period in seconds (default 300)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
-POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz. The secret is read from the env var
+POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz; GET /metrics (Prometheus text
+format: pulls, pushes, syncs, latencies, pending syncs, conflicts; no agent id, no secret, no secret needed). The secret is read from the env var
 named by webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it the endpoint stays off. An endpoint
 that cannot listen (port taken, address not on this machine) ends watch with exit code 1.`;
 
@@ -76,7 +77,11 @@ export async function run(argv: string[]): Promise<number> {
   const folded = coalescingLog(out);
   const logLine = folded.log;
   const warn = (m: string) => out(`warning: ${m}`);
-  const [{ loadServerContext }, { Watcher }] = await Promise.all([import('../../server/setup/context.js'), import('../../server/watch/watcher.js')]);
+  const [{ loadServerContext }, { Watcher }, { daemonRegistry, watchMetrics }] = await Promise.all([
+    import('../../server/setup/context.js'),
+    import('../../server/watch/watcher.js'),
+    import('../../server/metrics/registry.js'),
+  ]);
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const interval = num(v.interval, 'interval') ?? ctx.config.pollIntervalSeconds;
   if (interval < 1) throw new UserError('--interval must be at least 1 second', 'e.g. --interval 60', 2);
@@ -92,7 +97,9 @@ export async function run(argv: string[]): Promise<number> {
   const rescan = num(v.rescan, 'rescan') ?? 30;
   const grace = num(v['maintain-grace'], 'maintain-grace');
   const maintenance = v['no-maintain'] ? false : { ...DEFAULT_POLICY, ...(grace === undefined ? {} : { graceMs: grace * 1000 }) };
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, log: logLine });
+  // A running watch also exports process metrics (memory, event loop); --once has no endpoint to serve them on.
+  const metrics = watchMetrics(v.once ? undefined : daemonRegistry());
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, log: logLine, metrics });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });
@@ -118,7 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   const a = watcher.address;
-  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook` : ''}`);
+  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook, metrics on /metrics` : ''}`);
   await untilSignal((sig) => logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`));
   await watcher.stop();
   folded.flush();
