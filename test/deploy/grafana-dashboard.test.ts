@@ -99,7 +99,7 @@ describe('deploy/grafana-dashboard.json', () => {
     expect(schemaErrors(JSON.stringify(wrongType)).join('\n')).toMatch(/'string' is not assignable to type 'number'/);
     const misspelt = JSON.parse(text) as Record<string, any>;
     misspelt.refreshh = '30s';
-    expect(schemaErrors(JSON.stringify(misspelt)).join('\n')).toMatch(/'refreshh' does not exist in type/);
+    expect(schemaErrors(JSON.stringify(misspelt)).join('\n')).toMatch(/'"refreshh"' does not exist in type 'Dashboard'/);
   }, 60_000);
 
   it('every query names only metrics the daemons export, and every lmh_ metric has a panel', () => {

@@ -143,14 +143,18 @@ describe(`letta ${version}: watch's /metrics during a round trip`, () => {
     const serverHead = headOf(server.repoGitDir(agent.id));
     await until('the push out', async () => host.git(`agents/${agent.id}.git`, ['rev-parse', 'main']), (h) => h === serverHead, 30_000);
     const after = await until('the push counted', () => scrape(base), (s) => s.at.get('lmh_pushes_total{outcome="ok"}') === 1);
-    expect(moved(after, mid)).toMatchObject({
+    expect(moved(after, mid)).toEqual({
       'lmh_pulls_total{outcome="ok"}': 1,
       'lmh_pulls_total{outcome="failed"}': 0,
+      'lmh_pulls_total{outcome="conflict"}': 0,
       'lmh_pushes_total{outcome="ok"}': 1,
       'lmh_pushes_total{outcome="failed"}': 0,
       'lmh_syncs_total{outcome="synced"}': 0,
+      // Letta's own commit: acknowledged without a sync call (sync-state.ts isServerCommit).
+      'lmh_syncs_total{outcome="marked"}': 1,
       'lmh_syncs_total{outcome="failed"}': 0,
       'lmh_recompiles_total{outcome="ok"}': 0,
+      'lmh_recompiles_total{outcome="failed"}': 0,
       'lmh_host_to_block_seconds_count': 0,
     });
     expect(after.at.get('lmh_pending_syncs')).toBe(0);

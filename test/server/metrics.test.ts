@@ -89,6 +89,23 @@ describe('watch GET /metrics', () => {
   }, 90_000);
 });
 
+describe('watch --metrics-port', () => {
+  it('serves /metrics on a listener of its own, also with --no-listen; not with --once', async () => {
+    await h.addAgent();
+    await fs.writeFile(path.join(h.memfsRoot, '.letta-memfs-hooksrc.json'), JSON.stringify({ remote: `${h.extRoot}/{agentId}.git`, lettaUrl: h.letta.url }));
+    const watch = Daemon.start(['watch', '--memfs-root', h.memfsRoot, '--interval', '3600', '--no-listen', '--metrics-port', '0'], env(), h.root);
+    daemons.push(watch);
+    const url = await watch.waitFor(/metrics on (http:\/\/\S+\/metrics)/);
+    const s = await waitFor('startup pull', () => scrape(url.replace(/\/metrics$/, '')), (x) => x.at.get('lmh_pulls_total{outcome="ok"}') === 1);
+    expect(s.at.get('lmh_agents')).toBe(1);
+    expect((await fetch(url.replace(/\/metrics$/, '/webhook'), { method: 'POST' })).status).toBe(404);
+    expect(await watch.stop()).toBe(0);
+    const once = await runCliAsync(['watch', '--memfs-root', h.memfsRoot, '--once', '--metrics-port', '0'], { cwd: h.root, env: env() });
+    expect(once.code).toBe(2);
+    expect(once.err).toContain('--metrics-port is for a running watch, not --once');
+  }, 60_000);
+});
+
 describe('status --server --table', () => {
   it('one line per agent, the one with a problem first; --json with it is a usage error', async () => {
     const ok = await h.addAgent(undefined, 'agent-00000000-0000-4000-8000-000000000001');

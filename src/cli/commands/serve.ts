@@ -1,8 +1,7 @@
 import { stat } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { UserError } from '../../core/errors.js';
-import { createTotalServer, listenOrFail, parseListenAddress, reachableUrl } from '../../core/http/index.js';
+import { parseListenAddress, reachableUrl } from '../../core/http/index.js';
 import { addSecret, timestampedLogger } from '../../core/log.js';
 import { discoverAgents, noAgentsYetLine } from '../../server/repo/discover.js';
 import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret.js';
@@ -14,7 +13,7 @@ import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { redisFromEnv } from '../../server/letta/redis-lock.js';
 import { daemonRegistry, serveMetrics } from '../../server/metrics/registry.js';
-import { metricsOnlyHandler } from '../../server/metrics/endpoint.js';
+import { METRICS_FLAGS, METRICS_HELP, metricsAddress, startMetricsListener } from '../server/metrics-listener.js';
 import { parseCommandArgs } from '../args.js';
 import { untilSignal } from '../until-signal.js';
 
@@ -48,10 +47,9 @@ read_only); non-fast-forward pushes and deletions are refused. Repos are never c
   --check-after <s>      check that main still holds an accepted push this long after it (default 3), again
                          every 30 s while it is recorded (90 s)
   --config <file>        the server config file init --server wrote, when not the one in the memfs root
-  --metrics-port <n>     serve GET /metrics (Prometheus text format: requests by status, refused pushes by rule,
-                         queue depth, mirrors, recompiles, push-to-block latency, memory) on this port, a listener
-                         of its own without the secret (default: off; 0 picks a free one, printed on start)
-  --metrics-host <addr>  its address (default 127.0.0.1); the metrics hold no agent id, content or secret
+${METRICS_HELP}
+                         (requests by status, refused pushes by rule, queue depth, mirrors, recompiles,
+                         push-to-block latency, memory)
 
 A push that moved main is mirrored to the agent's external host at once (the letta-memfs remote init --server set
 up, with the token from its env var or 0600 file, as watch uses): the same reconcile as watch's, without the block
@@ -100,8 +98,7 @@ export async function run(argv: string[]): Promise<number> {
       'letta-url': { type: 'string' },
       'check-after': { type: 'string' },
       config: { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'metrics-host': { type: 'string' },
+      ...METRICS_FLAGS,
     },
     HELP,
   );
@@ -120,9 +117,7 @@ export async function run(argv: string[]): Promise<number> {
   const warn = (line: string) => logLine(`warning: ${line}`);
   const listenNames = { host: '--host', port: '--port' };
   const { host, port } = parseListenAddress(v.host ?? '127.0.0.1', v.port ?? '8285', listenNames);
-  const metricsNames = { host: '--metrics-host', port: '--metrics-port' };
-  if (v['metrics-host'] !== undefined && v['metrics-port'] === undefined) throw new UserError('--metrics-host without --metrics-port', 'add --metrics-port <n> to serve /metrics (it is off by default)', 2);
-  const metricsAddr = v['metrics-port'] === undefined ? undefined : parseListenAddress(v['metrics-host'] ?? '127.0.0.1', v['metrics-port'], metricsNames);
+  const metricsAddr = metricsAddress(v);
   const limits = serviceLimits(v);
   const secret = await loadServiceSecret(process.env, v['secret-file']);
   addSecret(secret);
@@ -174,17 +169,11 @@ export async function run(argv: string[]): Promise<number> {
   });
   const addr = await service.start();
   // Its own listener, never under the secret path: a scraper needs no secret, and the git routes stay unguessable.
-  const metricsServer = metricsAddr ? createTotalServer(metricsOnlyHandler(metrics.registry), { log }) : undefined;
-  if (metricsServer && metricsAddr) {
-    try {
-      await listenOrFail(metricsServer, metricsAddr, metricsNames);
-    } catch (err) {
-      await service.stop();
-      throw err;
-    }
-    const m = metricsServer.address() as AddressInfo;
-    logLine(`serve: metrics on http://${m.family === 'IPv6' ? `[${m.address}]` : m.address}:${m.port}/metrics`);
-  }
+  const metricsListener = metricsAddr ? await startMetricsListener(metrics.registry, metricsAddr, log).catch(async (err: unknown) => {
+    await service!.stop();
+    throw err;
+  }) : undefined;
+  if (metricsListener) logLine(`serve: metrics on ${metricsListener.url}`);
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=${reachableUrl(addr.address, addr.port)}/<secret>)`);
@@ -192,11 +181,7 @@ export async function run(argv: string[]): Promise<number> {
   if (found.noRepositoryYet) logLine(`serve: ${noAgentsYetLine(found.noRepositoryYet)}`);
   await untilSignal((sig) => logLine(`serve: ${sig}: finishing running requests, then exiting (send it again to exit now)`));
   await service.stop();
-  if (metricsServer) {
-    const closed = new Promise<void>((r) => metricsServer.close(() => r()));
-    metricsServer.closeAllConnections();
-    await closed;
-  }
+  await metricsListener?.stop();
   await afterPush.stop();
   await mirror.stop();
   return 0;

@@ -8,6 +8,7 @@ import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { untilSignal } from '../until-signal.js';
 import { JSON_FLAG, printJson } from '../json.js';
+import { METRICS_FLAGS, METRICS_HELP, metricsAddress, startMetricsListener } from '../server/metrics-listener.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
 
@@ -29,6 +30,8 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --no-maintain       no repo.git maintenance (by default a repo with 256 loose objects or 8 packs is packed, and
                       what the pack replaces deleted after the grace period; see maintain --help)
   --maintain-grace <s> that grace period in seconds (default 300)
+${METRICS_HELP}
+                         (GET /metrics is also on the webhook endpoint when it runs)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
 POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz; GET /metrics (Prometheus text
@@ -61,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       'no-maintain': { type: 'boolean' },
       'maintain-grace': { type: 'string' },
       ...JSON_FLAG,
+      ...METRICS_FLAGS,
     },
     HELP,
   );
@@ -69,6 +73,8 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   // Flags first, before the server modules load: a typo fails in well under the 2 s a service manager expects.
   parseListenAddress(v.host ?? '127.0.0.1', v.port ?? 0, NAMES);
+  const metricsAddr = metricsAddress(v);
+  if (metricsAddr && v.once) throw new UserError('--metrics-port is for a running watch, not --once', 'drop --metrics-port, or --once', EXIT.usage);
   if (v.json && !v.once) throw new UserError('--json is for watch --once (a running watch logs; see --log-format json)', 'add --once, or pass --log-format json instead', EXIT.usage);
   const format = v['log-format'] ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UserError(`--log-format must be text or json, got ${JSON.stringify(format)}`, 'pass --log-format text or --log-format json', EXIT.usage);
@@ -117,17 +123,22 @@ export async function run(argv: string[]): Promise<number> {
     return code;
   }
 
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
   try {
+    // Before the scan: a port that cannot be had ends watch at once, like the webhook endpoint's.
+    if (metricsAddr) metricsListener = await startMetricsListener(metrics.registry, metricsAddr, logLine);
     await watcher.start();
   } catch (err) {
+    await metricsListener?.stop();
     // Nothing may keep the process alive after a failed start (timers, a half-open endpoint): systemd restarts it.
     await watcher.stop();
     throw err;
   }
+  if (metricsListener) logLine(`metrics on ${metricsListener.url}`);
   const a = watcher.address;
   logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook, metrics on /metrics` : ''}`);
   await untilSignal((sig) => logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`));
-  await watcher.stop();
+  await Promise.all([watcher.stop(), metricsListener?.stop()]);
   folded.flush();
   return 0;
 }
