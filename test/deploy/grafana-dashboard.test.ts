@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ts from 'typescript';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon, declaredNames } from '../helpers/daemon.js';
 
@@ -114,5 +115,28 @@ describe('deploy/grafana-dashboard.json', () => {
   it('the name parser reads names, not functions, labels, ranges or variables', () => {
     expect(metricNames('histogram_quantile(0.95, sum by (le) (rate(lmh_x_bucket{job=~"$job", a="b c"}[$__rate_interval])))')).toEqual(['lmh_x_bucket']);
     expect(metricNames('sum(a_total) / ignoring(x) b_total offset 5m')).toEqual(['a_total', 'b_total']);
+  });
+});
+
+describe('compose files: scrape-ready', () => {
+  it.each(['deploy/docker-compose.yml', 'deploy/stock/docker-compose.yml'])('%s: every watch and serve exports /metrics, and its prometheus.yml scrapes each', (rel) => {
+    type Service = { command?: string[]; labels?: Record<string, string>; volumes?: string[]; profiles?: string[] };
+    const compose = YAML.parse(fs.readFileSync(path.join(ROOT, rel), 'utf8')) as { services: Record<string, Service> };
+    const prom = compose.services.prometheus;
+    expect(prom.profiles).toEqual(['metrics']);
+    const mount = prom.volumes!.find((v) => v.endsWith(':/etc/prometheus/prometheus.yml:ro'))!;
+    const scrape = YAML.parse(fs.readFileSync(path.join(ROOT, path.dirname(rel), mount.split(':')[0]), 'utf8')) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const targets = scrape.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets));
+    const daemons = Object.entries(compose.services).filter(([, s]) => s.command?.[0] === 'watch' || s.command?.[0] === 'serve');
+    expect(daemons.length).toBeGreaterThan(0);
+    for (const [name, s] of daemons) {
+      const cmd = s.command!;
+      const port = cmd[cmd.indexOf('--metrics-port') + 1];
+      expect(cmd, name).toContain('--metrics-port');
+      expect(cmd[cmd.indexOf('--metrics-host') + 1], name).toBe('0.0.0.0');
+      expect(s.labels, name).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': port, 'prometheus.io/path': '/metrics' });
+      expect(targets, name).toContain(`${name}:${port}`);
+    }
+    expect(targets.length).toBe(daemons.length);
   });
 });
