@@ -150,8 +150,8 @@ describe(`letta ${version}: watch's /metrics during a round trip`, () => {
       'lmh_pushes_total{outcome="ok"}': 1,
       'lmh_pushes_total{outcome="failed"}': 0,
       'lmh_syncs_total{outcome="synced"}': 0,
-      // Letta's own commit: acknowledged without a sync call (sync-state.ts isServerCommit).
-      'lmh_syncs_total{outcome="marked"}': 1,
+      // Letta's own commit needs no sync: the pull acknowledges it before it starts (pull.ts markOnly), no delivery.
+      'lmh_syncs_total{outcome="marked"}': 0,
       'lmh_syncs_total{outcome="failed"}': 0,
       'lmh_recompiles_total{outcome="ok"}': 0,
       'lmh_recompiles_total{outcome="failed"}': 0,
