@@ -23,6 +23,9 @@ describe('pullCounts', () => {
     const down: PullOutcome = { agentId: ID, steps: [], error: `${ID}: push to the external remote failed: 403 (fix: ...)`, sync: { agentId: ID, action: 'failed', recompile: true, calls: 3 } };
     expect(pullCounts(down)).toEqual({ pull: 'failed', pushes: { ok: 0, failed: 1 }, sync: 'failed', recompile: 'failed', hostToBlock: false });
     expect(pullCounts({ agentId: ID, steps: [], sync: { agentId: ID, action: 'none', calls: 0 } }).sync).toBeUndefined();
+    // Stock mode: the move through Letta's proxy is the sync; what Letta then holds is only recorded ('marked').
+    const stock: PullOutcome = { agentId: ID, steps: ['fast-forward'], sync: { agentId: ID, action: 'marked', calls: 0 } };
+    expect([pullCounts(stock, true).hostToBlock, pullCounts(stock).hostToBlock, pullCounts({ ...stock, error: 'x' }, true).hostToBlock]).toEqual([true, false, false]);
   });
 });
 

@@ -17,11 +17,15 @@ export interface PullCounts {
   pushes: { ok: number; failed: number };
   sync?: 'synced' | 'marked' | 'failed' | 'busy';
   recompile?: 'ok' | 'failed';
-  /** main moved to the host's commits and Letta acknowledged them: a host-to-block latency to observe. */
+  /** main moved to the host's commits and Letta holds them: a host-to-block latency to observe. */
   hostToBlock: boolean;
 }
 
-export function pullCounts(o: PullOutcome): PullCounts {
+/**
+ * Pure. `stock`: main moved by a push through Letta's /v1/git/, whose proxy syncs the blocks before it answers, so
+ * a move that succeeded is in the blocks (no sync-from-git call to wait for).
+ */
+export function pullCounts(o: PullOutcome, stock = false): PullCounts {
   const action = o.sync?.action;
   const sync = action === 'none' ? undefined : action;
   return {
@@ -29,7 +33,7 @@ export function pullCounts(o: PullOutcome): PullCounts {
     pushes: { ok: o.steps.filter((s) => TO_HOST.has(s)).length, failed: o.error && PUSH_FAILED.test(o.error) ? 1 : 0 },
     sync,
     recompile: o.sync?.recompile && (sync === 'synced' || sync === 'failed') ? (sync === 'synced' ? 'ok' : 'failed') : undefined,
-    hostToBlock: sync === 'synced' && o.steps.some((s) => FROM_HOST.has(s)),
+    hostToBlock: (stock ? !o.error : sync === 'synced') && o.steps.some((s) => FROM_HOST.has(s)),
   };
 }
 
@@ -39,8 +43,8 @@ function countPushes(m: WatchMetrics | ServeMetrics, c: PullCounts): void {
 }
 
 /** A watch pull (or sync retry: `pull` false). `learnedAtMs`: when watch first heard of work for this agent. */
-export function recordPull(m: WatchMetrics, o: PullOutcome, opts: { pull: boolean; learnedAtMs?: number; nowMs?: number }): void {
-  const c = pullCounts(o);
+export function recordPull(m: WatchMetrics, o: PullOutcome, opts: { pull: boolean; learnedAtMs?: number; nowMs?: number; stock?: boolean }): void {
+  const c = pullCounts(o, opts.stock);
   if (opts.pull) m.pulls.inc({ outcome: c.pull });
   countPushes(m, c);
   if (c.sync) m.syncs.inc({ outcome: c.sync });

@@ -20,7 +20,8 @@ function counter<L extends string>(registry: Registry, name: string, help: strin
   return c;
 }
 
-function tallyGauge(registry: Registry, name: string, help: string, read: () => number): void {
+/** A gauge whose value is read at scrape time. */
+function readGauge(registry: Registry, name: string, help: string, read: () => number): void {
   new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
 }
 
@@ -35,12 +36,12 @@ function common(registry: Registry) {
 
 export function watchMetrics(registry = new Registry()) {
   const tallies = { agents: new Tally(), pending: new Tally(), conflicts: new Tally(), backoff: new Tally(), loose: new Tally() };
-  tallyGauge(registry, 'lmh_agents', 'Agent repos watched', () => tallies.agents.count);
-  tallyGauge(registry, 'lmh_pending_syncs', 'Agents whose main Letta has not acknowledged yet (sync pending)', () => tallies.pending.count);
-  tallyGauge(registry, 'lmh_conflict_refs', 'Refs under refs/letta-memfs/conflicts/ across all agent repos', () => tallies.conflicts.sum);
-  tallyGauge(registry, 'lmh_backoff_agents', 'Agents whose sync retries back off after a failure (Letta down or refusing)', () => tallies.backoff.count);
-  tallyGauge(registry, 'lmh_repo_loose_objects', 'Loose objects across all repo.git, as last counted after a change', () => tallies.loose.sum);
-  tallyGauge(registry, 'lmh_repo_loose_objects_max', 'Loose objects in the repo.git that has the most', () => tallies.loose.max());
+  readGauge(registry, 'lmh_agents', 'Agent repos watched', () => tallies.agents.count);
+  readGauge(registry, 'lmh_pending_syncs', 'Agents whose main Letta has not acknowledged yet (sync pending)', () => tallies.pending.count);
+  readGauge(registry, 'lmh_conflict_refs', 'Refs under refs/letta-memfs/conflicts/ across all agent repos', () => tallies.conflicts.sum);
+  readGauge(registry, 'lmh_backoff_agents', 'Agents whose sync retries back off after a failure (Letta down or refusing)', () => tallies.backoff.count);
+  readGauge(registry, 'lmh_repo_loose_objects', 'Loose objects across all repo.git, as last counted after a change', () => tallies.loose.sum);
+  readGauge(registry, 'lmh_repo_loose_objects_max', 'Loose objects in the repo.git that has the most', () => tallies.loose.max());
   return {
     registry,
     tallies,
@@ -58,9 +59,9 @@ export function watchMetrics(registry = new Registry()) {
 
 export function serveMetrics(registry = new Registry(), queue: { running(): number; waiting(): number } = { running: () => 0, waiting: () => 0 }) {
   const tallies = { mirrorFailing: new Tally() };
-  tallyGauge(registry, 'lmh_mirror_failing_agents', 'Agents whose last mirror to the external host failed (retrying with backoff)', () => tallies.mirrorFailing.count);
-  tallyGauge(registry, 'lmh_serve_backends_running', 'git processes serving requests now', queue.running);
-  tallyGauge(registry, 'lmh_serve_backend_queue_depth', 'Requests waiting for a git process', queue.waiting);
+  readGauge(registry, 'lmh_mirror_failing_agents', 'Agents whose last mirror to the external host failed (retrying with backoff)', () => tallies.mirrorFailing.count);
+  readGauge(registry, 'lmh_serve_backends_running', 'git processes serving requests now', queue.running);
+  readGauge(registry, 'lmh_serve_backend_queue_depth', 'Requests waiting for a git process', queue.waiting);
   return {
     registry,
     tallies,

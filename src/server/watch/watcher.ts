@@ -243,7 +243,7 @@ export class Watcher {
     if (o.head) e.lastSeen = o.head;
     if (o.sync?.action === 'failed') this.syncBackoff.failed(agentId);
     else if (o.sync && o.sync.action !== 'busy') this.syncBackoff.succeeded(agentId);
-    recordPull(this.metrics, o, { pull: reason !== 'pending', learnedAtMs: heardAt });
+    recordPull(this.metrics, o, { pull: reason !== 'pending', learnedAtMs: heardAt, stock: this.opts.ctx.letta.mode === 'stock' });
     this.metrics.tallies.backoff.set(agentId, this.syncBackoff.retryAt(agentId) !== undefined);
     await this.countConflicts(e.repo);
     if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
