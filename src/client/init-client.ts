@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { checkoutNotRead, clientRepoFiles, loadConfig } from '../core/config/load.js';
 import { type Config, mergeLayers, validateLayer } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
-import { getConfig, git, type RepoPaths, resolveRepo } from '../git/git.js';
+import { getConfig, git, gitReason, type RepoPaths, resolveRepo } from '../git/git.js';
+import { NO_PROMPT_ENV, sshProblem } from '../git/ssh.js';
 import { addSecret, warn } from '../core/log.js';
 import { redactUrl } from '../core/redact.js';
 import { remoteKind } from '../core/template.js';
@@ -89,7 +90,7 @@ async function existingDir(dir: string): Promise<string> {
  * The empty first value resets headers from elsewhere, as the auth file does (credentials.ts).
  */
 async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenSource: string | undefined, cwd: string): Promise<void> {
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+  const env: Record<string, string> = { ...NO_PROMPT_ENV };
   if (plan.kind === 'https' && header) {
     const key = `http.${plan.externalUrl}.extraHeader`;
     Object.assign(env, { GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: key, GIT_CONFIG_VALUE_0: '', GIT_CONFIG_KEY_1: key, GIT_CONFIG_VALUE_1: header });
@@ -100,6 +101,8 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
   if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
     throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
   }
+  const ssh = r.exitCode !== 0 ? sshProblem(r.stderr, plan.externalUrl) : undefined;
+  if (ssh) throw new UserError(`cannot read ${redactUrl(plan.externalUrl)}: ${ssh.reason}`, ssh.fix);
   if (r.exitCode !== 0) {
     throw new UserError(
       `cannot read ${redactUrl(plan.externalUrl)}: ${gitReason(r.stderr) ?? `exit ${r.exitCode}`}`,
@@ -108,13 +111,6 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
         : lsRemoteFix(r.stderr),
     );
   }
-}
-
-/** Pure: the line of git's stderr that says what failed (`fatal: ...`), not its closing advice ("and the repository exists."). */
-export function gitReason(stderr: string): string | undefined {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  const fatal = lines.find((l) => /^(fatal|error):/.test(l));
-  return (fatal ?? lines[0])?.replace(/^(fatal|error):\s*/, '');
 }
 
 async function bareRepoAt(url: string): Promise<boolean> {
