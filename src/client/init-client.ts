@@ -108,7 +108,7 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
       `cannot read ${redactUrl(plan.externalUrl)}: ${gitReason(r.stderr) ?? `exit ${r.exitCode}`}`,
       plan.kind === 'file'
         ? `create it (git init --bare ${plan.externalUrl}), or pass --local for ~/.letta/memfs-remote/<agentId>.git, created by init`
-        : lsRemoteFix(r.stderr),
+        : lsRemoteFix(r.stderr, plan.kind),
     );
   }
 }
@@ -164,7 +164,7 @@ async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv
 }
 
 /** Pure: the fix for a failed `git ls-remote` of the remote, by what git said went wrong. */
-export function lsRemoteFix(stderr: string): string {
+export function lsRemoteFix(stderr: string, kind: ClientPlan['kind'] = 'https'): string {
   if (/Could not resolve host|Name or service not known|Temporary failure in name resolution/i.test(stderr)) {
     return "check the host name in the remote URL and this machine's DNS/network, or pass --no-verify";
   }
@@ -172,7 +172,7 @@ export function lsRemoteFix(stderr: string): string {
     return 'check that the git host is up and reachable from here (proxy, firewall), or pass --no-verify';
   }
   if (/certificate|SSL/i.test(stderr)) return "check the host's TLS certificate (git's http.sslCAInfo for a private CA), or pass --no-verify";
-  return 'create the repo on your git host and check that the token can read and write it, or pass --no-verify';
+  return `create the repo on your git host and check that ${kind === 'ssh' ? 'your ssh key' : 'the token'} can read and write it, or pass --no-verify`;
 }
 
 export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
@@ -293,7 +293,7 @@ export function describeInit(r: ClientInitResult): string {
     ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run ${selfCommand()} pull to merge other machines' commits)`] : []),
     r.authFile
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
-      : `  auth      ${{ https: 'none', ssh: 'your ssh keys', file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
+      : `  auth      ${{ https: 'none', ssh: "your ssh keys and known_hosts (ssh's own: ~/.ssh, ~/.ssh/config or GIT_SSH_COMMAND; nothing stored here)", file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
     `  hooks     ${r.hooks.join(', ')} in ${r.hooksDir}`,
     ...(r.backup ? [`  history   ${BACKUP_WORDS[r.backup]} ${redactUrl(r.plan.externalUrl)}`] : []),
   ];
