@@ -8,6 +8,7 @@ import { waitLock } from '../../core/lock.js';
 import { MAIN, readRef, ZERO } from '../../git/refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
 import { sshProblem } from '../../git/ssh.js';
+import { remoteKind } from '../../core/template.js';
 import { configuredAuthorization, probeRemoteMain } from '../../git/remote-head.js';
 import { type SyncOutcome, syncAgent } from '../letta/sync.js';
 import { selfCommand } from '../../core/self-command.js';
@@ -167,7 +168,9 @@ export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions):
 async function unchanged(repo: AgentRepo, ctx: PullContext, out: PullOutcome): Promise<boolean> {
   const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
   if (!settings?.remote) return false;
-  const probed = await probeRemoteMain(settings.remote, await configuredAuthorization(ctx.config, ctx.env));
+  // No token is read for an ssh remote (it has no probe either: the caller fetches).
+  const auth = remoteKind(settings.remote) === 'https' ? await configuredAuthorization(ctx.config, ctx.env) : undefined;
+  const probed = await probeRemoteMain(settings.remote, auth);
   if (probed === undefined) return false;
   const [local, tracking] = await Promise.all([readRef(repo.gitDir, MAIN), readRef(repo.gitDir, TRACKING_REF)]);
   if (probed === null || !local || probed !== local) return false;
