@@ -45,7 +45,7 @@ const init = (sb: Sandbox, cwd: string, remote: string, args: string[] = []) =>
 
 describe('a Letta Code checkout redirected to an ssh host', () => {
   it('init redirects it (no token or password stored anywhere); a push runs our pre-push and lands over ssh', () => {
-    const { sb, dir } = machine();
+    const { sb, dir, emptyKnownHosts } = machine();
     const name = `agents/${AGENT}.git`;
     host.createRepo(name);
     const checkout = makeCheckout(sb, path.join(sb.home, '.letta', 'agents', AGENT, 'memory'), AGENT);
@@ -93,6 +93,10 @@ describe('a Letta Code checkout redirected to an ssh host', () => {
     const doctor = cli(sb, ['doctor', '--json'], { cwd: checkout });
     expect(doctor.status, doctor.stdout).toBe(0);
     expect(JSON.stringify(JSON.parse(doctor.stdout))).toMatch(/remote reachable.*answers through origin/);
+    // The same checkout from a shell whose ssh does not know the host: doctor names the fix instead of hanging.
+    const unknown = cli(sb, ['doctor'], { cwd: checkout, env: { GIT_SSH_COMMAND: host.sshCommand({ knownHosts: emptyKnownHosts }) } });
+    expect(unknown.status).toBe(1);
+    expect(unknown.stdout + unknown.stderr).toMatch(/ssh does not know the host key of \[127\.0\.0\.1\]:\d+.*ssh-keyscan -p \d+ 127\.0\.0\.1/s);
     expect(filesWithSecret([dir], TOKEN)).toEqual([]);
   });
 
