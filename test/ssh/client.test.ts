@@ -100,6 +100,22 @@ describe('a Letta Code checkout redirected to an ssh host', () => {
     expect(filesWithSecret([dir], TOKEN)).toEqual([]);
   });
 
+  it('the scp-like form (user@host:path) works the same', () => {
+    const { sb } = machine();
+    sb.env.GIT_SSH_COMMAND = host.sshCommand({ port: true });
+    const name = `scp/${AGENT}.git`;
+    host.createRepo(name);
+    const checkout = makeCheckout(sb, path.join(sb.home, '.letta', 'agents', AGENT, 'memory'), AGENT);
+    const r = init(sb, checkout, `${host.scpUrl('scp')}/{agentId}.git`);
+    expect(r.status, r.stderr).toBe(0);
+    expect(gitOk(sb, checkout, ['remote', 'get-url', 'origin'])).toBe(host.scpUrl(name));
+    writeFile(checkout, 'system/human.md', md('About the human', 'Ada, scp-like\n'));
+    const good = commitAll(sb, checkout, 'human');
+    const pushed = lettaGit(sb, checkout, ['push', 'origin', 'main']);
+    expect(pushed.status, pushed.stderr).toBe(0);
+    expect(host.head(name)).toBe(good);
+  });
+
   it('an unknown host key: init fails with one line and the fix, changes nothing, and accepts no key', () => {
     const { sb, emptyKnownHosts } = machine({ unknownHost: true });
     host.createRepo(`unknown/${AGENT}.git`);
