@@ -64,7 +64,8 @@ export function sshProblem(stderr: string, url: string): SshProblem | undefined 
       fix: `check the fingerprint with the host's admin, then add the key to the known_hosts of the user running this: ssh-keyscan ${port}${a.host} >> ~/.ssh/known_hosts (or run ${login} once and answer yes); GIT_SSH_COMMAND='ssh -o UserKnownHostsFile=<file>' names another file`,
     };
   }
-  if (/Permission denied \((?:publickey|[a-z-]+,)/i.test(stderr)) {
+  // ssh lists the methods the server offered: "Permission denied (publickey,password)."
+  if (/Permission denied \([a-z-]+(?:,[a-z-]+)*\)/i.test(stderr)) {
     return {
       reason: `${name} refused every ssh key offered${a.user ? ` for ${a.user}` : ''}`,
       fix: `add this user's public key to that account on the host, or name the key in ~/.ssh/config (IdentityFile) or GIT_SSH_COMMAND='ssh -i <key>'; a key with a passphrase must be loaded in ssh-agent (nothing here types it)`,

@@ -117,6 +117,12 @@ describe('sshProblem: one line with the fix', () => {
     expect(p.fix).toMatch(/ssh-agent/);
   });
 
+  it('a refused key whatever methods the host offers', () => {
+    expect(sshProblem('git@h.example: Permission denied (publickey,password).\r\n', url)?.reason).toMatch(/refused every ssh key/);
+    expect(sshProblem('git@h.example: Permission denied (keyboard-interactive).\r\n', url)?.reason).toMatch(/refused every ssh key/);
+    expect(sshProblem("fatal: cannot open '/srv/a.git/FETCH_HEAD': Permission denied\n", url)).toBeUndefined();
+  });
+
   it('leaves other failures, and other remotes, to the callers', () => {
     expect(sshProblem("fatal: '/srv/a.git' does not appear to be a git repository\n", url)).toBeUndefined();
     expect(sshProblem('ssh: connect to host 127.0.0.1 port 2299: Connection refused\n', url)).toBeUndefined();
