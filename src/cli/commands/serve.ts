@@ -48,14 +48,15 @@ read_only); non-fast-forward pushes and deletions are refused. Repos are never c
                          every 30 s while it is recorded (90 s)
   --config <file>        the server config file init --server wrote, when not the one in the memfs root
 ${METRICS_HELP}
-                         (requests by status, refused pushes by rule, queue depth, mirrors, recompiles,
-                         push-to-block latency, memory)
 
 A push that moved main is mirrored to the agent's external host at once (the letta-memfs remote init --server set
 up, with the token from its env var or 0600 file, as watch uses): the same reconcile as watch's, without the block
 sync (Letta's proxy ran it). Pushes of one agent within 250 ms are one mirror; a failed mirror is retried after
 5 s, doubling up to 5 min, and the push itself never waits for it. A repo not set up with init --server is noted
 once and not mirrored.
+
+Metrics (--metrics-port): requests by status, refused pushes by rule, git processes and queue depth, mirrors,
+recompiles, the push-to-block latency, memory.
 
 When Letta uses Redis (LETTA_REDIS_HOST, LETTA_REDIS_PORT: set the same here), a push moves main only while holding
 Letta's own commit lock (memory_repo:lock:<agent>), waiting up to 15 s for a Letta commit that holds it.`;

@@ -31,13 +31,13 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
                       what the pack replaces deleted after the grace period; see maintain --help)
   --maintain-grace <s> that grace period in seconds (default 300)
 ${METRICS_HELP}
-                         (GET /metrics is also on the webhook endpoint when it runs)
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
-POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz; GET /metrics (Prometheus text
-format: pulls, pushes, syncs, latencies, pending syncs, conflicts; no agent id, no secret, no secret needed). The secret is read from the env var
-named by webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it the endpoint stays off. An endpoint
-that cannot listen (port taken, address not on this machine) ends watch with exit code 1.`;
+POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz; GET /metrics (as on --metrics-port:
+pulls, pushes, syncs, latencies, pending syncs, conflicts, repo.git state, memory; no agent id, no secret needed).
+The secret is read from the env var named by webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it
+the endpoint stays off. An endpoint that cannot listen (port taken, address not on this machine) ends watch with
+exit code 1.`;
 
 const NAMES = { host: '--host (webhookHost)', port: '--port (webhookPort)' };
 
