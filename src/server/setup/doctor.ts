@@ -73,6 +73,7 @@ export function modeCheck(mode: ServerMode, endpoint: Endpoint, detail: string):
     return { name: 'server mode', ok: true, detail: `stock: external commits are pushed through Letta's /v1/git/ (sync endpoint ${endpoint})` };
   }
   const ok = endpoint === 'present';
+  if (endpoint === 'unknown') return { name: 'sync endpoint', ok: false, detail: `${detail}: Letta did not answer the probe`, fix: 'check that Letta is up and not overloaded, then run doctor --server again' };
   return {
     name: 'sync endpoint',
     ok,
