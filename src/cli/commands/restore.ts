@@ -91,6 +91,11 @@ export async function run(argv: string[]): Promise<number> {
   const { remote } = checkServerConfig(ctx.config);
   const ids = v.agent?.length ? [...new Set(v.agent)] : await listGitAgents(ctx.letta);
   if (ids.length > 1 && !hasPlaceholder(remote)) throw new UserError(`remote ${remote} has no {agentId} but ${ids.length} agents would share it`, 'put {agentId} in the URL (--remote), or pass --agent <id>', USAGE);
+  if (ids.length === 0) {
+    if (v.json) printJson([]);
+    else process.stdout.write(`nothing to restore: Letta at ${ctx.letta.baseUrl} lists no agent with the git-memory-enabled tag for ${ctx.letta.userId ?? 'its default user'} (pass --agent <id>, or set lettaUserId)\n`);
+    return EXIT.ok;
+  }
   const repos = await targets(ctx, ids, v.org);
   const rctx = { config: ctx.config, letta: ctx.letta, noSync: v['no-sync'] };
   const modeName = ctx.config.serverMode === 'stock' ? 'stock' : 'patched';

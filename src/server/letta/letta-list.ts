@@ -32,7 +32,10 @@ async function listAll(o: LettaClientOptions, route: string, query: string): Pro
 
 /** Ids of the agents our actor sees with git memory on. Ids from Letta are checked before they name a path. */
 export async function listGitAgents(o: LettaClientOptions): Promise<string[]> {
-  const agents = await listAll(o, '/v1/agents/', `tags=${GIT_MEMORY_TAG}&`);
+  // Tags are a relationship Letta leaves out (an empty list) unless asked for: `include=agent.tags`, and the legacy
+  // `include_relationships=tags` so that an older client's default (every relationship, blocks and tools included)
+  // does not apply (routers/v1/agents.py list_agents and orm/agent.py to_pydantic_async @ 0.16.8).
+  const agents = await listAll(o, '/v1/agents/', `tags=${GIT_MEMORY_TAG}&include=agent.tags&include_relationships=tags&`);
   const ids = agents.filter((a) => Array.isArray(a.tags) && a.tags.includes(GIT_MEMORY_TAG)).map((a) => a.id as string);
   const bad = ids.find((id) => !isAgentId(id));
   if (bad !== undefined) throw new LettaApiError(`Letta listed an agent id that is not agent-<uuid>: ${JSON.stringify(bad.slice(0, 60))}`, 'pass the agents to restore with --agent <id>', false);
