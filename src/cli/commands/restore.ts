@@ -1,4 +1,7 @@
+import fsSync from 'node:fs';
+import os from 'node:os';
 import { validateLayer } from '../../core/config/schema.js';
+import { noHooksPathOutsideRepos } from '../../git/hooks-path.js';
 import { UserError } from '../../core/errors.js';
 import { mapLimit } from '../../core/map-limit.js';
 import { selfCommand } from '../../core/self-command.js';
@@ -97,10 +100,12 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const repos = await targets(ctx, ids, v.org);
-  const rctx = { config: ctx.config, letta: ctx.letta, noSync: v['no-sync'] };
+  // Asked once for the batch, as init --server does (outside any repo: only global and system config count).
+  const noHooksPathOutside = await noHooksPathOutsideRepos({ cwd: fsSync.existsSync(ctx.memfsRoot) ? ctx.memfsRoot : os.tmpdir() });
+  const rctx = { config: ctx.config, letta: ctx.letta, noSync: v['no-sync'], noHooksPathOutside };
   const modeName = ctx.config.serverMode === 'stock' ? 'stock' : 'patched';
   if (v['dry-run']) {
-    const steps = await mapLimit(repos, 8, async (r) => ({ ...r, ...(await planAgent(r, rctx)).step }));
+    const steps = await mapLimit(repos, 8, async (r) => ({ ...r, ...(await planAgent(r, rctx, true)).step }));
     const lines = steps.map((s) => describeStep(s.agentId, s, modeName));
     if (v.json) printJson({ dryRun: true, serverMode: modeName, agents: steps.map((s, i) => ({ ...s, would: lines[i] })) });
     else process.stdout.write(`dry run: nothing is cloned, moved, pushed or synced (${repos.length} agent(s), ${modeName} mode)\n${lines.join('\n')}\n`);

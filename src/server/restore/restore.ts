@@ -11,7 +11,7 @@ import { renderRemote } from '../../core/template.js';
 import { git, NETWORK_TIMEOUT_MS } from '../../git/git.js';
 import { MAIN, readRef } from '../../git/refs.js';
 import { externalGitEnv, TRACKING_REF } from '../../git/remote-auth.js';
-import { lsRemoteMain } from '../../git/remote-head.js';
+import { configuredAuthorization, lsRemoteMain, probeRemoteMain } from '../../git/remote-head.js';
 import { lastLine } from '../../sync/merge.js';
 import { planReconcile, type ReconcileStep } from '../../sync/plan.js';
 import type { LettaClientOptions } from '../letta/letta-api.js';
@@ -27,6 +27,8 @@ export interface RestoreContext {
   /** Leave Letta alone (patched mode: no sync call; the sync stays pending for watch or `sync --pending`). */
   noSync?: boolean;
   now?: Date;
+  /** Known for the batch (noHooksPathOutsideRepos): hook dirs are then read from each repo's config, not asked of git. */
+  noHooksPathOutside?: boolean;
 }
 
 export interface RestoreOutcome {
@@ -51,14 +53,24 @@ export async function inspectLocal(gitDir: string): Promise<LocalState> {
   return { kind: 'present', main: await readRef(gitDir, MAIN) };
 }
 
-/** The facts for one agent and the planner's step; reads only (also what `--dry-run` runs). */
-export async function planAgent(repo: AgentRepo, ctx: RestoreContext): Promise<{ step: RestoreStep; url: string }> {
+/** The host's main: asked without git where it can be (a path, https), else (ssh, any doubt) by `git ls-remote`. */
+async function inspectHost(gitDir: string | undefined, url: string, ctx: RestoreContext): Promise<HostState> {
+  const probed = await probeRemoteMain(url, await configuredAuthorization(ctx.config));
+  if (probed) return { kind: 'main', oid: probed };
+  const remote = await lsRemoteMain(gitDir, url, ctx.config);
+  return !remote.ok ? { kind: 'unreadable', error: remote.error } : remote.oid ? { kind: 'main', oid: remote.oid } : { kind: 'empty' };
+}
+
+/**
+ * The facts for one agent and the planner's step; reads only (also what `--dry-run` runs). `detail`: also how pull
+ * would join a sound repo with the host (for the description only; pull decides that itself).
+ */
+export async function planAgent(repo: AgentRepo, ctx: RestoreContext, detail = false): Promise<{ step: RestoreStep; url: string }> {
   const url = renderRemote(ctx.config.remote!, repo.agentId);
   const local = await inspectLocal(repo.gitDir);
-  const remote = await lsRemoteMain(local.kind === 'present' ? repo.gitDir : undefined, url, ctx.config);
-  const host: HostState = !remote.ok ? { kind: 'unreadable', error: remote.error } : remote.oid ? { kind: 'main', oid: remote.oid } : { kind: 'empty' };
+  const host = await inspectHost(local.kind === 'present' ? repo.gitDir : undefined, url, ctx);
   let step: ReconcileStep | undefined;
-  if (local.kind === 'present' && host.kind !== 'unreadable') {
+  if (detail && local.kind === 'present' && host.kind !== 'unreadable') {
     const oid = host.kind === 'main' ? host.oid : undefined;
     const known = !oid || (await git(['cat-file', '-e', `${oid}^{commit}`], { gitDir: repo.gitDir, allowFailure: true })).exitCode === 0;
     const base = known && local.main && oid && local.main !== oid ? await git(['merge-base', local.main, oid], { gitDir: repo.gitDir, allowFailure: true }) : undefined;
@@ -80,7 +92,9 @@ async function cloneInto(repo: AgentRepo, url: string, ctx: RestoreContext): Pro
   try {
     await git(['init', '-q', '-b', 'main', tmp], { cwd: agentDir });
     const gitDir = path.join(tmp, '.git');
-    const f = await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', url, `+refs/heads/main:${TRACKING_REF}`], {
+    // Patched mode: main and the remote-tracking ref in one fetch (main is HEAD's branch, still unborn: --update-head-ok).
+    const refspecs = [`+refs/heads/main:${TRACKING_REF}`, ...(ctx.letta.mode === 'stock' ? [] : [`+refs/heads/main:${MAIN}`])];
+    const f = await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--update-head-ok', url, ...refspecs], {
       gitDir,
       env: externalGitEnv(ctx.config, url),
       allowFailure: true,
@@ -88,8 +102,7 @@ async function cloneInto(repo: AgentRepo, url: string, ctx: RestoreContext): Pro
     });
     if (f.exitCode !== 0) throw new UserError(`fetch from the host failed: ${lastLine(f.stderr)}`, 'check the remote URL, the network and the token, then run restore again');
     if (ctx.letta.mode !== 'stock') {
-      const oid = (await readRef(gitDir, TRACKING_REF))!;
-      await git(['update-ref', '-m', 'letta-memfs-hooks: restore from the host', MAIN, oid], { gitDir });
+      const oid = (await readRef(gitDir, MAIN))!;
       // Letta's own repos have an index; its commits reset their temp copy to HEAD anyway.
       await git(['read-tree', MAIN], { gitDir, cwd: tmp });
       await writeSyncState(gitDir, { version: 1, pending: { target: oid, since: new Date().toISOString(), attempts: 0 } });
@@ -115,7 +128,7 @@ export async function restoreAgent(repo: AgentRepo, ctx: RestoreContext): Promis
       await fs.rename(repo.gitDir, out.movedAside);
     }
     if (step.action !== 'pull') await cloneInto(repo, url, ctx);
-    await initAgent(repo, ctx.config);
+    await initAgent(repo, ctx.config, undefined, ctx.noHooksPathOutside);
     out.pull = await pullAgent(repo, { config: ctx.config, letta: ctx.letta, noSync: ctx.noSync });
     if (out.pull.error) out.error = out.pull.error;
   } catch (err) {
