@@ -164,7 +164,7 @@ describe(`letta ${version} unpatched, stock mode: restore after losing the memfs
   it("restore creates main by a push through Letta's /v1/git/ (Letta syncs the blocks); REST edits and pushes through Letta work after", async () => {
     const { ids, hostHeads } = await loseTheVolume(w, 'stock');
     const r = await cliOkAsync(['restore'], w.env);
-    for (const id of ids) expect(r.stdout).toContain(`${id}: cloned from the host; create-main`);
+    for (const id of ids) expect(r.stdout).toContain(`${id}: cloned from the host; main created by a push through Letta's /v1/git/ (Letta syncs the blocks)\n`);
     await expectRestored(w, ids, hostHeads, r.stdout);
     // A push straight through Letta's /v1/git/ (as Letta Code does) lands on the restored repo and syncs.
     const id = ids[1];

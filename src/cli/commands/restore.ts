@@ -62,7 +62,11 @@ export function outcomeLine(o: RestoreOutcome): string {
   const pull = summarize(o.pull!);
   if (!did) return pull;
   // After a clone, pull finding main equal to the host's is the expected end, not news.
-  const rest = pull.slice(o.agentId.length + 2).replace(/^up to date(; )?/, '');
+  // Stock mode: pull created main by a push through Letta, whose own sync followed (pull only marks it as synced).
+  const rest = pull
+    .slice(o.agentId.length + 2)
+    .replace(/^up to date(; )?/, '')
+    .replace(/^create-main(; marked)?/, "main created by a push through Letta's /v1/git/ (Letta syncs the blocks)");
   return `${o.agentId}: ${did}${rest}`.replace(/; $/, '');
 }
 
