@@ -23,6 +23,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   daemon: { summary: 'local backend: one process that keeps every local agent of this machine in sync with the host', load: () => import('./commands/daemon.js') },
   watch: { summary: 'server: one process that pulls, pushes server edits and serves webhooks', load: () => import('./commands/watch.js') },
   serve: { summary: 'server: the memfs git service behind an unpatched Letta\'s /v1/git/ proxy', load: () => import('./commands/serve.js') },
+  restore: { summary: 'server: rebuild every agent\'s repo.git from the external host and bring Letta\'s blocks to it', load: () => import('./commands/restore.js') },
   maintain: { summary: 'server: pack repo.git objects safely while Letta runs (watch does it for busy repos)', load: () => import('./commands/maintain.js') },
   'patch-server': { summary: 'check or apply our patches to a Letta server tree', load: () => import('./commands/patch-server.js') },
 };

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../core/config/schema.js';
 import { httpRequest } from '../core/http/client.js';
@@ -68,8 +69,10 @@ export async function probeRemoteMain(url: string, authorization: string | undef
  * `git ls-remote <url> refs/heads/main` with the external host's credentials, for `doctor` and `status --live`:
  * the oid (undefined when the remote has no main yet), or git's last error line (ssh's refusals with their fix).
  */
-export async function lsRemoteMain(gitDir: string, url: string, cfg: Config): Promise<{ ok: true; oid?: string } | { ok: false; error: string; fix?: string }> {
-  const r = await git(['ls-remote', url, MAIN], { gitDir, env: externalGitEnv(cfg, url), allowFailure: true, timeoutMs: 30_000 });
+export async function lsRemoteMain(gitDir: string | undefined, url: string, cfg: Config): Promise<{ ok: true; oid?: string } | { ok: false; error: string; fix?: string }> {
+  // No repo needed (restore asks before repo.git exists): then git runs outside any repo.
+  const where = gitDir ? { gitDir } : { cwd: os.tmpdir() };
+  const r = await git(['ls-remote', url, MAIN], { ...where, env: externalGitEnv(cfg, url), allowFailure: true, timeoutMs: 30_000 });
   const ssh = r.exitCode !== 0 ? sshProblem(r.stderr, url) : undefined;
   if (ssh) return { ok: false, error: ssh.reason, fix: ssh.fix };
   if (r.exitCode !== 0) return { ok: false, error: r.stderr.trim().split('\n').pop() ?? '' };

@@ -105,7 +105,7 @@ describe('--dry-run changes nothing', () => {
     });
     afterAll(async () => h.cleanup());
 
-    it('init --server, pull --all, maintain --all and uninstall --server on set-up repos with work to do', async () => {
+    it('init --server, pull --all, maintain --all, restore and uninstall --server on set-up repos with work to do', async () => {
       const env = { XDG_CONFIG_HOME: path.join(h.root, 'xdg') };
       const run = (args: string[]) => runCliAsync(args, { cwd: h.root, env });
       const a = await h.addAgent();
@@ -122,6 +122,7 @@ describe('--dry-run changes nothing', () => {
         [...initArgs, '--dry-run'],
         ['pull', '--all', '--dry-run'],
         ['maintain', '--all', '--dry-run'],
+        ['restore', '--agent', a.agentId, '--dry-run'],
         ['uninstall', '--server', '--all', '--dry-run'],
       ]) {
         const r = await sameAfter(dirs, () => run(args))();

@@ -140,7 +140,7 @@ describe('client commands: --json prints one document', () => {
   });
 });
 
-it.each([['init'], ['init', '--server'], ['uninstall'], ['uninstall', '--server'], ['status'], ['status', '--server'], ['doctor'], ['pull'], ['sync'], ['watch'], ['maintain'], ['patch-server']].map((c) => [c.join(' ')]))(
+it.each([['init'], ['init', '--server'], ['uninstall'], ['uninstall', '--server'], ['status'], ['status', '--server'], ['doctor'], ['pull'], ['sync'], ['watch'], ['maintain'], ['restore'], ['patch-server']].map((c) => [c.join(' ')]))(
   '%s --help names --json',
   (cmd) => {
     const w = world();

@@ -80,11 +80,11 @@ interface RawResponse {
   body: string;
 }
 
-async function send(o: LettaClientOptions, method: 'GET' | 'POST', urlPath: string): Promise<RawResponse> {
+async function send(o: LettaClientOptions, method: 'GET' | 'POST', urlPath: string, maxBodyBytes = 8192): Promise<RawResponse> {
   // httpRequest follows no redirect: a Letta URL answering 3xx must not receive our Authorization header on a
   // second host (facts file, section 2: the API key leaks to a redirected host). Capped: a body only feeds a
-  // one-line message or a small JSON answer.
-  const res = await httpRequest(`${o.baseUrl}${urlPath}`, { method, headers: headers(o), timeoutMs: o.timeoutMs, maxBodyBytes: 8192 });
+  // one-line message or a small JSON answer (listings: getJson).
+  const res = await httpRequest(`${o.baseUrl}${urlPath}`, { method, headers: headers(o), timeoutMs: o.timeoutMs, maxBodyBytes });
   return { status: res.status, location: res.header('location'), retryAfter: res.header('retry-after'), body: res.body.toString('utf8') };
 }
 
@@ -215,5 +215,22 @@ export async function probe(o: LettaClientOptions, urlPath: string, method: 'GET
     return { status: r.status, detail: detailOf(r.body), version: versionOf(r.body) };
   } catch (err) {
     return { detail: '', error: errCode(err) ?? (err as Error).message };
+  }
+}
+
+/** One GET of a JSON listing (a page of agents can hold megabytes of blocks and tools); a one-line error otherwise. */
+export async function getJson(o: LettaClientOptions, urlPath: string): Promise<unknown> {
+  let res: RawResponse;
+  try {
+    res = await send(o, 'GET', urlPath, 64 * 1024 * 1024);
+  } catch (err) {
+    throw new LettaApiError(`cannot reach Letta at ${o.baseUrl}: ${errCode(err) ?? (err as Error).message}`, 'start the Letta server or fix lettaUrl (--letta-url)', true);
+  }
+  if (res.status === 404) throw new LettaApiError(`Letta answered HTTP 404 for GET ${urlPath.split('?')[0]}: ${detailOf(res.body)}`, 'check that lettaUrl (--letta-url) is the Letta server', false, 404);
+  if (res.status < 200 || res.status >= 300) throw classifySyncResponse('', res.status, res.body, res.location);
+  try {
+    return JSON.parse(res.body) as unknown;
+  } catch {
+    throw new LettaApiError(`Letta answered GET ${urlPath.split('?')[0]} with a body that is not JSON`, 'check lettaUrl points at the Letta server', false);
   }
 }

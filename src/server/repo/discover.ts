@@ -16,6 +16,7 @@ export interface AgentRepo {
 // Default org of a self-hosted server (letta/constants.py @ 0.16.7, DEFAULT_ORG_ID).
 export const DEFAULT_ORG_ID = 'org-00000000-0000-4000-8000-000000000000';
 const ORG_ID = /^org-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const isOrgId = (v: unknown): v is string => typeof v === 'string' && ORG_ID.test(v);
 
 /** `<memfsRoot>/repository/<org>/<agent>/repo.git` (letta/services/memory_repo/storage/local.py @ 0.16.7). */
 export function agentRepoPath(memfsRoot: string, orgId: string, agentId: string): string {
