@@ -19,7 +19,9 @@ import type { DesiredConfig } from '../git/config.js';
 import { hooksDirOf, install } from '../install/installer.js';
 import { type BackupResult, ensureLocalRemote, initLocalCheckout, localRemoteTemplate, syncLocalBackup } from './local-remote.js';
 import { readManifest } from '../install/manifest.js';
-import { readToken } from '../core/token.js';
+import { readToken, type TokenSource } from '../core/token.js';
+import { ensureHostRepo, type EnsureOutcome } from '../core/host-repo/ensure.js';
+import { looksMissing, missingRepoError } from '../core/host-repo/missing.js';
 import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credentials.js';
 import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planClient, resolveAgent } from './plan.js';
 import { ask, canPrompt } from './prompt.js';
@@ -74,6 +76,8 @@ export interface ClientInitResult {
   backup?: BackupResult;
   /** Whether this run changed anything in the checkout or its remote (a re-run over a set-up checkout does not). */
   changed: boolean;
+  /** With createRepos: the host repo was there already, or this run created it. */
+  hostRepo?: { outcome: EnsureOutcome; fullName: string };
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -100,6 +104,7 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
   if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
     throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
   }
+  if (r.exitCode !== 0 && plan.kind !== 'file' && looksMissing(r.stderr)) throw missingRepoError(plan.externalUrl, 'client');
   if (r.exitCode !== 0) {
     throw new UserError(
       `cannot read ${redactUrl(plan.externalUrl)}: ${gitReason(r.stderr) ?? `exit ${r.exitCode}`}`,
@@ -149,7 +154,7 @@ async function agentOf(workTree: string, originUrl: string | undefined, flag: st
 }
 
 /** The https host's Authorization header from the token (asked, hidden, when it can), registered as a secret. */
-async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv, interactive: boolean): Promise<{ header: string; tokenSource: string }> {
+async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv, interactive: boolean): Promise<{ header: string; tokenSource: string; token: TokenSource }> {
   let tok = await readToken(config, env);
   if (!tok && interactive) {
     const answer = await ask(`Token for ${redactUrl(plan.externalUrl)} (input hidden; or export ${config.gitTokenEnv}): `, { secret: true });
@@ -164,7 +169,7 @@ async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv
   addSecret(tok.token);
   const header = authHeader(config.gitUsername, tok.token);
   addSecret(header.slice('Authorization: Basic '.length));
-  return { header, tokenSource: tok.source };
+  return { header, tokenSource: tok.source, token: tok };
 }
 
 /** Pure: the fix for a failed `git ls-remote` of the remote, by what git said went wrong. */
@@ -228,8 +233,11 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const plan = planClient(agent.agentId, config, lettaUrls);
   if (local) checkLocalOrigin(originUrl, plan.externalUrl, before?.remote);
 
-  const { header, tokenSource } = plan.kind === 'https' ? await hostAuth(plan, config, env, interactive) : {};
+  const { header, tokenSource, token } = plan.kind === 'https' ? await hostAuth(plan, config, env, interactive) : {};
   const createdLocalRemote = localRemote && !opts.dryRun ? await ensureLocalRemote(plan.externalUrl) : undefined;
+  // Before the reachability check, which a missing repo would fail; a path remote is --local's, created above.
+  const ensured = config.createRepos && plan.kind !== 'file' && !opts.dryRun ? await ensureHostRepo(plan.externalUrl, config, env, token) : undefined;
+  const hostRepo = ensured && { outcome: ensured.outcome, fullName: ensured.target.fullName };
   if (opts.verify && !opts.dryRun) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here; warnings too, so that a refused init prints its one error line only.
@@ -274,8 +282,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config, ...(local ? { backend: 'local' as const } : {}) });
   // The local bare repo (--local) is the backup: it gets the history now, not only the commits made from now on.
   const backup = config.remote === localRemoteTemplate(env) ? await syncLocalBackup(repo.workTree) : undefined;
-  const changed = Boolean(createdLocalRemote) || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
-  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed };
+  const changed = Boolean(createdLocalRemote) || hostRepo?.outcome === 'created' || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed, hostRepo };
 }
 
 /** The bytes of the files init writes, as one string (missing ones as empty), to tell a re-run that changed nothing. */
@@ -299,6 +307,7 @@ export function describeInit(r: ClientInitResult): string {
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
       : `  auth      ${{ https: 'none', ssh: 'your ssh keys', file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
     `  hooks     ${r.hooks.join(', ')} in ${r.hooksDir}`,
+    ...(r.hostRepo ? [`  host repo ${r.hostRepo.fullName} ${r.hostRepo.outcome === 'created' ? `created (${r.config.createPublic ? 'public' : 'private'})` : 'exists'}`] : []),
     ...(r.backup ? [`  history   ${BACKUP_WORDS[r.backup]} ${redactUrl(r.plan.externalUrl)}`] : []),
   ];
   if (r.config.pokeUrl) {

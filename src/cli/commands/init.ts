@@ -1,3 +1,4 @@
+import type { Config } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
@@ -23,6 +24,11 @@ stored token).
   --token-file FILE    chmod 600 file holding the token, used when the env var is unset
   --poke-url URL       the server's watch endpoint; pushes to main poke it, signed with $LETTA_MEMFS_WEBHOOK_SECRET
                        (env LETTA_MEMFS_POKE_URL)
+  --create-repos KIND  create the agent's repo on the host when it is missing (private), through the host's API:
+                       github (user or org), gitea (Gitea/Forgejo user or org) or gitlab (namespace); the token
+                       needs the scope to create repos (env LETTA_MEMFS_CREATE_REPOS; config createRepos)
+  --host-api-url URL   that API's base when it is not derived from the remote (https://api.github.com,
+                       <host>/api/v3, <host>/api/v1, <host>/api/v4)
   --config FILE        config file instead of the repo's letta-memfs-hooks config
   --local              no git host yet: each agent's remote is a local bare repo, ~/.letta/memfs-remote/<agentId>.git
                        (created on demand; on a terminal with no remote configured, init offers this)
@@ -47,6 +53,8 @@ const OPTIONS = {
   'token-env': { type: 'string' },
   'token-file': { type: 'string' },
   'poke-url': { type: 'string' },
+  'create-repos': { type: 'string' },
+  'host-api-url': { type: 'string' },
   config: { type: 'string' },
   'no-verify': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
@@ -70,7 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     repoDir,
     agent: v.agent,
     configFile: v.config,
-    flags: { remote: v.remote, lettaUrl: v['letta-url'], gitUsername: v['git-user'], gitTokenEnv: v['token-env'], gitTokenFile: v['token-file'], pokeUrl: v['poke-url'] },
+    flags: { remote: v.remote, lettaUrl: v['letta-url'], gitUsername: v['git-user'], gitTokenEnv: v['token-env'], gitTokenFile: v['token-file'], pokeUrl: v['poke-url'], createRepos: v['create-repos'] as Config['createRepos'], hostApiUrl: v['host-api-url'] },
     yes: Boolean(v.yes) || Boolean(v.all),
     verify: !v['no-verify'],
     local: v.local,

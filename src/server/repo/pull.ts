@@ -15,6 +15,8 @@ import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../../sync/plan.js';
 import { type PullState, pullLockFile, pullStateFile, readPullState } from '../../sync/state.js';
 import { type RecoverOutcome, recoverPushesLocked } from './lost-pushes.js';
 import { pushThroughLetta } from '../letta/proxy-push.js';
+import { ensureHostRepo } from '../../core/host-repo/ensure.js';
+import { looksMissing, missingRepoError } from '../../core/host-repo/missing.js';
 
 
 export interface PullOutcome {
@@ -50,7 +52,7 @@ export interface PullContext {
 
 type Fetched = 'ok' | 'empty';
 
-async function fetchExternal(repo: AgentRepo, env: Record<string, string>): Promise<Fetched> {
+async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: PullContext, remote: string | undefined): Promise<Fetched> {
   const r = await git(
     ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-maintenance', REMOTE_NAME, `+refs/heads/main:${TRACKING_REF}`],
     { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS },
@@ -64,8 +66,19 @@ async function fetchExternal(repo: AgentRepo, env: Record<string, string>): Prom
   if (/No such remote|does not appear to be a git repository/i.test(r.stderr) && !(await hasRemote(repo))) {
     throw new UserError(`${repo.agentId}: repo.git has no ${REMOTE_NAME} remote`, `run ${selfCommand()} init --server first`);
   }
+  if (remote && looksMissing(r.stderr)) {
+    // A new agent whose repo nobody made on the host yet: created when createRepos is on (an empty repo: the
+    // server's history seeds it), else the error names it and how to create it (status --server shows it).
+    if (!ctx.config.createRepos) throw prefixed(repo, missingRepoError(remote, 'server'));
+    await ensureHostRepo(remote, ctx.config, ctx.env).catch((err: unknown) => {
+      throw err instanceof UserError ? prefixed(repo, err) : err;
+    });
+    return fetchExternal(repo, env, ctx, undefined);
+  }
   throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${lastLine(r.stderr)}`, `check the remote URL, the network and the token (${selfCommand()} doctor)`);
 }
+
+const prefixed = (repo: AgentRepo, err: UserError) => new UserError(`${repo.agentId}: ${err.message}`, err.fix);
 
 async function hasRemote(repo: AgentRepo): Promise<boolean> {
   const r = await git(['config', '--get', `remote.${REMOTE_NAME}.url`], { gitDir: repo.gitDir, allowFailure: true });
@@ -181,7 +194,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
   const env = externalGitEnv(ctx.config, settings?.remote, ctx.env);
   if (!ctx.alwaysFetch && !ctx.inject && (await unchanged(repo, ctx, out))) return;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const fetched = await fetchExternal(repo, env);
+    const fetched = await fetchExternal(repo, env, ctx, settings?.remote);
     await ctx.inject?.afterFetch?.();
     const local = await readRef(repo.gitDir, MAIN);
     const remote = fetched === 'ok' ? await readRef(repo.gitDir, TRACKING_REF) : undefined;
