@@ -116,3 +116,16 @@ it('the GitHub spec check is not vacuous: an answer the spec forbids fails it', 
   expect(validate({ method: 'POST', path: '/user/repos', requestBody: { name: 'x', private: 'yes' }, status: 201, responseBody: { name: 'x' } }).length).toBe(2);
   expect(validate({ method: 'GET', path: '/user/repos/x', status: 200 })).toEqual(['GET /user/repos/x: no such operation in the spec']);
 });
+
+it('a host that creates repos on push (GitLab) needs no API: the first pull seeds the new repo by pushing', async () => {
+  host = await startGitHost({ user: 'git', token: TOKEN, createOnPush: true });
+  h = await makeHarness({ config: { remote: `${host.url}/team/{agentId}.git` } });
+  process.env.LETTA_MEMFS_GIT_TOKEN = TOKEN;
+  const a = await h.addAgent({ 'system/human.md': 'hi\n' });
+  await setupServer({ config: h.config });
+  const o = await pullAgent(a, { config: h.config, letta: h.lettaOpts, env, noSync: true });
+  expect(o.error).toBeUndefined();
+  expect(o.steps).toEqual(['seed']);
+  expect(host.git(`team/${a.agentId}.git`, ['rev-parse', 'main'])).toBe(await rev(a.gitDir, 'main'));
+  expect((await pullAgent(a, { config: h.config, letta: h.lettaOpts, env, noSync: true, alwaysFetch: true })).steps).toEqual([]);
+});

@@ -50,7 +50,8 @@ export interface PullContext {
   alwaysFetch?: boolean;
 }
 
-type Fetched = 'ok' | 'empty';
+/** 'missing': the host has no such repo (createRepos off); a push may create it. */
+type Fetched = 'ok' | 'empty' | 'missing';
 
 async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: PullContext, remote: string | undefined): Promise<Fetched> {
   const r = await git(
@@ -69,7 +70,11 @@ async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: 
   if (remote && looksMissing(r.stderr)) {
     // A new agent whose repo nobody made on the host yet: created when createRepos is on (an empty repo: the
     // server's history seeds it), else the error names it and how to create it (status --server shows it).
-    if (!ctx.config.createRepos) throw prefixed(repo, missingRepoError(remote, 'server'));
+    // Off: a push may still create it (GitLab's push-to-create); the push's failure names it (pushMain).
+    if (!ctx.config.createRepos) {
+      await git(['update-ref', '-d', TRACKING_REF], { gitDir: repo.gitDir, allowFailure: true });
+      return 'missing';
+    }
     await ensureHostRepo(remote, ctx.config, ctx.env).catch((err: unknown) => {
       throw err instanceof UserError ? prefixed(repo, err) : err;
     });
@@ -87,11 +92,12 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
 
 type Pushed = 'ok' | 'rejected';
 
-async function pushMain(repo: AgentRepo, env: Record<string, string>): Promise<Pushed> {
+async function pushMain(repo: AgentRepo, env: Record<string, string>, missing?: string): Promise<Pushed> {
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.
   const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
   if (PUSH_REJECTED.test(r.stderr)) return 'rejected';
+  if (missing) throw prefixed(repo, missingRepoError(missing, 'server'));
   throw new UserError(`${repo.agentId}: push to the external remote failed: ${lastLine(r.stderr)}`, `check write access for the token (${selfCommand()} doctor)`);
 }
 
@@ -221,7 +227,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       case 'seed':
       case 'push': {
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env)) === 'rejected') continue;
+        if ((await pushMain(repo, env, fetched === 'missing' ? settings?.remote : undefined)) === 'rejected') continue;
         out.steps.push(step);
         out.remoteHead = local;
         return;
@@ -239,7 +245,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
           out.conflict = conflict;
         }
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env)) === 'rejected') continue;
+        if ((await pushMain(repo, env, fetched === 'missing' ? settings?.remote : undefined)) === 'rejected') continue;
         out.steps.push('push');
         out.remoteHead = commit;
         return;
