@@ -13,7 +13,7 @@ import { UserError } from '../core/errors.js';
 import { getConfig, git, type RepoPaths, resolveRepo } from '../git/git.js';
 import { addSecret, warn } from '../core/log.js';
 import { redactUrl } from '../core/redact.js';
-import { remoteKind } from '../core/template.js';
+import { remoteKind, renderRemote } from '../core/template.js';
 import { readSettings, stateDirOf, writeSettings } from '../core/settings.js';
 import type { DesiredConfig } from '../git/config.js';
 import { hooksDirOf, install } from '../install/installer.js';
@@ -26,7 +26,8 @@ import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credenti
 import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planClient, resolveAgent } from './plan.js';
 import { ask, canPrompt } from './prompt.js';
 import { selfCommand } from '../core/self-command.js';
-import { isLocalAgentId } from '../core/agent-id.js';
+import { isLocalAgentId, validateAgentId } from '../core/agent-id.js';
+import { agentOfCheckoutDir, type Cloned, cloneCheckout } from './first-checkout.js';
 import { checkLocalOrigin, localAgentFromPath, localBackendDir, localRemoteConfig } from './local-backend.js';
 
 /** Hooks a client gets. Never pre-commit/post-commit: Letta Code rewrites those on every sync. */
@@ -78,6 +79,8 @@ export interface ClientInitResult {
   changed: boolean;
   /** With createRepos: the host repo was there already, or this run created it. */
   hostRepo?: { outcome: EnsureOutcome; fullName: string };
+  /** There was no checkout: this run cloned it from the host. */
+  cloned?: Cloned;
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -184,6 +187,19 @@ export function lsRemoteFix(stderr: string): string {
   return 'create the repo on your git host and check that the token can read and write it, or pass --no-verify';
 }
 
+/** Clones the agent's checkout into `dir` when `dir` is (or --agent names) one of Letta Code's checkout paths. */
+async function firstCheckout(dir: string, opts: ClientInitOptions, env: NodeJS.ProcessEnv): Promise<Cloned | undefined> {
+  const id = opts.agent ?? agentOfCheckoutDir(dir);
+  if (!id) return undefined;
+  validateAgentId(id, '--agent', 2);
+  const { config } = await loadConfig({ repoFiles: [], configFile: opts.configFile, env, flags: opts.flags });
+  config.remote ??= opts.fallbackRemote;
+  if (opts.dryRun) {
+    throw new UserError(`no checkout of ${id} in ${dir} yet: init would clone it from ${config.remote ? redactUrl(renderRemote(config.remote, id)) : 'the remote'}`, 'run it without --dry-run');
+  }
+  return cloneCheckout(dir, id, config, env);
+}
+
 export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
   const env = opts.env ?? process.env;
   const dir = path.resolve(opts.repoDir);
@@ -194,6 +210,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   if (opts.local && !opts.dryRun && localAgentFromPath(dir, storages) && !(await fs.stat(path.join(dir, '.git')).catch(() => undefined))) {
     await initLocalCheckout(dir);
   }
+  // A new machine: no checkout yet for a known agent. Cloned from the host, then set up below like any checkout.
+  const cloned = !opts.local && !(await fs.stat(path.join(dir, '.git')).catch(() => undefined)) ? await firstCheckout(dir, opts, env) : undefined;
   const repo = await resolveRepo({ cwd: await existingDir(dir) });
   if (!repo.workTree) throw new UserError(`${repo.gitDir} has no work tree`, 'run client init in a memory checkout; for a server repo.git use init --server');
   const stateDir = stateDirOf(repo.commonDir);
@@ -237,7 +255,7 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const createdLocalRemote = localRemote && !opts.dryRun ? await ensureLocalRemote(plan.externalUrl) : undefined;
   // Before the reachability check, which a missing repo would fail; a path remote is --local's, created above.
   const ensured = config.createRepos && plan.kind !== 'file' && !opts.dryRun ? await ensureHostRepo(plan.externalUrl, config, env, token) : undefined;
-  const hostRepo = ensured && { outcome: ensured.outcome, fullName: ensured.target.fullName };
+  const hostRepo = ensured && { outcome: cloned?.hostRepo ?? ensured.outcome, fullName: ensured.target.fullName };
   if (opts.verify && !opts.dryRun) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here; warnings too, so that a refused init prints its one error line only.
@@ -282,8 +300,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config, ...(local ? { backend: 'local' as const } : {}) });
   // The local bare repo (--local) is the backup: it gets the history now, not only the commits made from now on.
   const backup = config.remote === localRemoteTemplate(env) ? await syncLocalBackup(repo.workTree) : undefined;
-  const changed = Boolean(createdLocalRemote) || hostRepo?.outcome === 'created' || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
-  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed, hostRepo };
+  const changed = Boolean(createdLocalRemote) || Boolean(cloned) || hostRepo?.outcome === 'created' || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed, hostRepo, cloned };
 }
 
 /** The bytes of the files init writes, as one string (missing ones as empty), to tell a re-run that changed nothing. */
@@ -301,6 +319,7 @@ const BACKUP_WORDS: Record<BackupResult, string> = {
 export function describeInit(r: ClientInitResult): string {
   const lines = [
     `set up ${r.plan.agentId} in ${r.repo.workTree}`,
+    ...(r.cloned ? [`  checkout  cloned from ${redactUrl(r.cloned.url)}${r.cloned.empty ? ' (no commit there yet)' : ''}`] : []),
     ...r.plan.lettaUrls.map((u) => `  redirect  ${redactUrl(u)} -> ${redactUrl(r.plan.externalUrl)}`),
     ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run ${selfCommand()} pull to merge other machines' commits)`] : []),
     r.authFile

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Config } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
@@ -16,7 +18,8 @@ adds origin = the remote instead, and a reference-transaction hook too. Re-runni
 stored token).
 
   --remote URL         external git URL, {agentId} is replaced (env LETTA_MEMFS_GIT_URL)
-  --agent ID           agent id when neither origin nor git config letta.agentId names it
+  --agent ID           agent id when neither origin nor git config letta.agentId names it; outside a checkout,
+                       the agent's checkout in Letta Code's place, cloned from the host when it does not exist
   --repo DIR           the checkout (default: current directory)
   --letta-url URL      Letta base URL whose /v1/git/ origin is redirected (env LETTA_BASE_URL)
   --git-user NAME      user name sent with the token (default git)
@@ -34,7 +37,9 @@ stored token).
                        (created on demand; on a terminal with no remote configured, init offers this)
   --all                every checkout under ~/.letta/agents/*/memory and ~/.letta/lc-local-backend/memfs/*/memory
                        (and $LETTA_LOCAL_BACKEND_DIR/memfs) with the same remote template; re-run it to pick up
-                       agents created since (it reuses the template the set-up checkouts recorded)
+                       agents created since (it reuses the template the set-up checkouts recorded). Agents with no
+                       checkout here yet are cloned from the host: local-backend agents Letta Code lists on this
+                       machine, and, with --create-repos, every agent repo under the template's owner on the host
   --dry-run            print the git config and hooks init would write; change nothing
   --json               print the result as one JSON document (--all: every checkout's, and the counts)
   --no-verify          do not check that the remote is reachable with the token
@@ -65,6 +70,14 @@ const OPTIONS = {
   ...JSON_FLAG,
 } as const;
 
+/** The checkout: the current directory, or, with --agent outside any checkout, where Letta Code keeps that agent's (cloned there when missing). */
+async function defaultRepoDir(agent: string | undefined): Promise<string> {
+  const cwd = process.cwd();
+  if (!agent || fs.existsSync(path.join(cwd, '.git'))) return cwd;
+  const { checkoutDirFor } = await import('../../client/first-checkout.js');
+  return checkoutDirFor(agent);
+}
+
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--server')) return runServerRole('init', argv);
   const parsed = parseCommandArgs(argv, OPTIONS, HELP);
@@ -85,8 +98,12 @@ export async function run(argv: string[]): Promise<number> {
     dryRun: v['dry-run'],
     fallbackRemote,
   });
-  if (v.all) return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)), v.json);
-  const result = await initClient(options(v.repo ?? process.cwd()));
+  if (v.all) {
+    const { agentsToClone } = await import('../../client/new-checkouts.js');
+    const o = options('');
+    return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)), v.json, (have, fallback) => agentsToClone(have, { ...o, fallbackRemote: fallback }));
+  }
+  const result = await initClient(options(v.repo ?? (await defaultRepoDir(v.agent))));
   if (v.json) {
     const { initResultJson } = await import('../../client/describe-plan.js');
     printJson(initResultJson(result));

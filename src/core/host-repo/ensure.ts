@@ -7,38 +7,13 @@
  */
 import type { Config } from '../config/schema.js';
 import { UserError } from '../errors.js';
-import { httpRequest } from '../http/client.js';
 import { readToken, type TokenSource } from '../token.js';
+import { call } from './api.js';
 import { alreadyExists, type ApiAnswer, apiError } from './errors.js';
 import { HOST_NAMES, type HostRepoTarget, hostRepoTarget } from './target.js';
 
 export type EnsureOutcome = 'exists' | 'created';
 export const DESCRIPTION = 'Letta agent memory (letta-memfs-hooks)';
-
-function authHeaders(t: HostRepoTarget, token: string): Record<string, string> {
-  if (t.kind === 'github') return { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' };
-  if (t.kind === 'gitea') return { authorization: `token ${token}`, accept: 'application/json' };
-  return { authorization: `Bearer ${token}`, accept: 'application/json' };
-}
-
-async function call(t: HostRepoTarget, tok: TokenSource, method: 'GET' | 'POST', pathname: string, body?: object): Promise<ApiAnswer> {
-  const headers: Record<string, string> = { 'user-agent': 'letta-memfs-hooks', ...authHeaders(t, tok.token) };
-  if (body) headers['content-type'] = 'application/json';
-  let res;
-  try {
-    res = await httpRequest(t.api + pathname, { method, headers, body: body ? Buffer.from(JSON.stringify(body)) : undefined, timeoutMs: 30_000, maxBodyBytes: 1 << 20 });
-  } catch (err) {
-    const code = (err as { code?: string }).code ?? 'error';
-    throw new UserError(`cannot reach the ${HOST_NAMES[t.kind]} API at ${t.api} (${code})`, 'check that the host is up and reachable, or set hostApiUrl to its API base');
-  }
-  let json: unknown;
-  try {
-    json = res.body.length ? JSON.parse(res.body.toString('utf8')) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, header: res.header, json };
-}
 
 const enc = encodeURIComponent;
 
