@@ -1,6 +1,7 @@
 /**
  * `init --all` on a machine that lacks some checkouts: the agents to clone from the host. Local-backend agents
- * Letta Code knows here (`<storage>/agents/<id>.json`, what it lists: facts file, section 8), and, when the host is
+ * Letta Code knows here (its records `<storage>/agents/<base64 of the id>.json`, what it lists: facts file, section
+ * 8; a record is what Letta Code needs to open the agent, and the host does not hold it), and, when the host is
  * named (createRepos), every agent repo under the remote template's owner there. A host that cannot be listed is a
  * note, not a failure: the checkouts that exist are still set up.
  */
@@ -25,7 +26,12 @@ async function knownLocalAgents(env: NodeJS.ProcessEnv): Promise<string[]> {
   const home = env.HOME || os.homedir();
   const dirs = [...new Set([localBackendDir(env, home), localBackendDir({}, home)])].map((d) => path.join(d, 'agents'));
   const names = (await Promise.all(dirs.map((d) => fs.readdir(d).catch(() => [] as string[])))).flat();
-  return names.map((n) => n.replace(/\.json$/, '')).filter(isLocalAgentId);
+  // Letta Code 0.34.12 names each record after the base64 of the agent id (YWdlbnQtbG9jYWwt...json).
+  return names
+    .filter((n) => n.endsWith('.json'))
+    .map((n) => n.slice(0, -'.json'.length))
+    .map((n) => (isLocalAgentId(n) ? n : Buffer.from(n, 'base64').toString('utf8')))
+    .filter(isLocalAgentId);
 }
 
 export async function agentsToClone(existing: readonly Checkout[], o: { configFile?: string; flags: Partial<Config>; env?: NodeJS.ProcessEnv; fallbackRemote?: string }): Promise<ToClone> {
