@@ -1,7 +1,8 @@
 /**
  * `init --all` on a machine that lacks some checkouts: the agents to clone from the host. Local-backend agents
  * Letta Code knows here (its records `<storage>/agents/<base64 of the id>.json`, what it lists: facts file, section
- * 8; a record is what Letta Code needs to open the agent, and the host does not hold it), and, when the host is
+ * 8; a record is what Letta Code needs to open the agent, and the host does not hold it), the server agents with
+ * git memory Letta's REST API lists (letta-agents.ts), and, when the host is
  * named (createRepos), every agent repo under the remote template's owner there. A host that cannot be listed is a
  * note, not a failure: the checkouts that exist are still set up.
  */
@@ -15,6 +16,7 @@ import { formatError } from '../core/errors.js';
 import { listHostAgents } from '../core/host-repo/list.js';
 import type { Checkout } from './checkouts.js';
 import { checkoutDirFor } from './first-checkout.js';
+import { listLettaGitAgents } from './letta-agents.js';
 import { localBackendDir } from './local-backend.js';
 
 export interface ToClone {
@@ -41,6 +43,13 @@ export async function agentsToClone(existing: readonly Checkout[], o: { configFi
   const notes: string[] = [];
   const { config } = await loadConfig({ repoFiles: [], configFile: o.configFile, env, flags: o.flags });
   config.remote ??= o.fallbackRemote;
+  if (config.remote) {
+    try {
+      for (const id of await listLettaGitAgents(config, env)) ids.add(id);
+    } catch (err) {
+      notes.push(`server agents not listed: ${formatError(err)}`);
+    }
+  }
   if (config.createRepos && config.remote) {
     try {
       for (const id of await listHostAgents(config, env)) ids.add(id);

@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startHostApi, type HostApi } from '../fixtures/host-api.js';
-import { AGENT, CLI, clientSuite, gitOk, LETTA_BASE, lettaGit, lettaUrl, requireBuild, type Sandbox, sandbox } from './env.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AGENT, AGENT2, CLI, clientSuite, gitOk, LETTA_BASE, lettaGit, lettaUrl, requireBuild, type Sandbox, sandbox } from './env.js';
 
 const USER = 'memfs-bot';
 const TOKEN = 'first-checkout-token-81c2';
@@ -90,4 +92,31 @@ it('init --all on a fresh HOME clones the local agents Letta Code has records of
   const again = await cliAsync(sb, [...base, '--create-repos', 'gitea', '--host-api-url', api.url], sb.home);
   expect(again.status, again.stderr).toBe(0);
   expect(again.stdout).toContain('2 checkout(s), 0 set up, 2 already set up, 0 failed');
+});
+
+it("init --all clones the server agents with git memory that Letta's REST list names; one with no repo on the host is skipped, not failed", async () => {
+  const sb = sandbox(suite.workspace('lmh-first-letta-'), { LETTA_MEMFS_GIT_TOKEN: TOKEN, LETTA_API_KEY: 'sk-let-list-key-4411' });
+  await suite.host.createRepo(`srv/${AGENT}.git`, seed(AGENT));
+  const seen: { url: string; auth?: string }[] = [];
+  const letta = http.createServer((req, res) => {
+    seen.push({ url: req.url ?? '', auth: req.headers.authorization });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(req.url?.startsWith('/v1/agents/?') ? [{ id: AGENT, tags: ['git-memory-enabled'] }, { id: AGENT2, tags: ['git-memory-enabled'] }] : {}));
+  });
+  await new Promise<void>((r) => letta.listen(0, '127.0.0.1', r));
+  const lettaBase = `http://127.0.0.1:${(letta.address() as AddressInfo).port}`;
+  try {
+    const r = await cliAsync(sb, ['init', '--all', '--git-user', USER, '--letta-url', lettaBase, '--remote', `${suite.host.url}/srv/{agentId}.git`], sb.home);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(seen[0]).toEqual({ url: '/v1/agents/?tags=git-memory-enabled&limit=100', auth: 'Bearer sk-let-list-key-4411' });
+    const dir = path.join(sb.home, '.letta', 'agents', AGENT, 'memory');
+    expect(r.stdout).toContain(`${AGENT}: cloned from the host, set up, 2 Letta URL(s) -> ${suite.host.url}/srv/${AGENT}.git`);
+    expect(r.stdout).toContain(`${AGENT2}: not cloned: no repo on the host yet (--create-repos creates it)`);
+    expect(r.stdout).toContain('1 checkout(s), 1 set up, 0 already set up, 0 failed, 1 not on the host');
+    expect(gitOk(sb, dir, ['config', 'remote.origin.url'])).toBe(lettaUrl(AGENT, lettaBase));
+    expect(fs.existsSync(path.join(sb.home, '.letta', 'agents', AGENT2))).toBe(false);
+  } finally {
+    await new Promise((r) => letta.close(r));
+  }
 });

@@ -4,6 +4,7 @@ import { errorJson, printJson } from '../json.js';
 import type { ClientInitResult } from '../../client/init-client.js';
 import { type Checkout, checkoutRoots, findCheckouts, sharedRecordedRemote } from '../../client/checkouts.js';
 import type { ToClone } from '../../client/new-checkouts.js';
+import { MissingRepoError } from '../../core/host-repo/missing.js';
 import { EXIT } from '../exit-codes.js';
 import { progress } from '../progress.js';
 
@@ -40,6 +41,7 @@ export async function initAll(
   const rows: object[] = [];
   let failed = 0;
   let unchanged = 0;
+  let skipped = 0;
   for (const c of checkouts) {
     if (dryRun && !existing.includes(c)) {
       rows.push({ agentId: c.agentId, checkout: c.dir, dryRun: true, wouldClone: true });
@@ -57,6 +59,15 @@ export async function initAll(
       const what = r.local ? `origin ${r.plan.externalUrl} (local backend)` : `${r.plan.lettaUrls.length} Letta URL(s) -> ${r.plan.externalUrl}`;
       say(`${c.agentId}: ${verb} ${what}${r.backup && r.backup !== 'up to date' ? `; history ${r.backup}` : ''}`);
     } catch (err) {
+      // An agent listed by Letta or Letta Code but with no repo on the host yet: nothing to clone, no failure.
+      if (err instanceof MissingRepoError && !existing.includes(c)) {
+        skipped++;
+        rows.push({ agentId: c.agentId, checkout: c.dir, skipped: 'no repo on the host' });
+        bar.clear();
+        say(`${c.agentId}: not cloned: no repo on the host yet (--create-repos creates it)`);
+        bar.tick();
+        continue;
+      }
       failed++;
       rows.push({ agentId: c.agentId, checkout: c.dir, ...errorJson(err) });
       bar.clear();
@@ -65,9 +76,10 @@ export async function initAll(
     bar.tick();
   }
   bar.done();
-  const done = checkouts.length - failed;
-  const counts = dryRun ? { planned: done, failed } : { setUp: done - unchanged, alreadySetUp: unchanged, failed };
+  const done = checkouts.length - failed - skipped;
+  const counts = dryRun ? { planned: done, failed } : { setUp: done - unchanged, alreadySetUp: unchanged, failed, ...(skipped ? { notOnHost: skipped } : {}) };
   if (json) printJson({ checkouts: rows, ...counts });
-  say(`${checkouts.length} checkout(s), ${dryRun ? `${done} planned` : `${done - unchanged} set up, ${unchanged} already set up`}, ${failed} failed`);
+  const notOnHost = skipped ? `, ${skipped} not on the host` : '';
+  say(`${checkouts.length - skipped} checkout(s), ${dryRun ? `${done} planned` : `${done - unchanged} set up, ${unchanged} already set up`}, ${failed} failed${notOnHost}`);
   return failed > 0 ? EXIT.failed : EXIT.ok;
 }

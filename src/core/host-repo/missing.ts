@@ -15,10 +15,13 @@ export function looksMissing(gitStderr: string): boolean {
   return MISSING.test(gitStderr);
 }
 
+/** A repo the host does not have: `init --all` skips an agent it would clone for this, rather than failing. */
+export class MissingRepoError extends UserError {}
+
 /** `role`: the init command that turns creation on for this role. */
-export function missingRepoError(url: string, role: 'client' | 'server'): UserError {
+export function missingRepoError(url: string, role: 'client' | 'server'): MissingRepoError {
   const init = role === 'server' ? 'init --server' : 'init';
-  return new UserError(
+  return new MissingRepoError(
     `the repo ${redactUrl(url)} does not exist on the host (or the token cannot see it)`,
     `create it there (private, empty), or let us create missing repos: ${selfCommand()} ${init} --create-repos ${HOST_KINDS.join('|')}`,
   );
