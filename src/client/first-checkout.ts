@@ -62,6 +62,8 @@ export async function cloneCheckout(dir: string, agentId: string, config: Config
     timeoutMs: 300_000,
   });
   if (r.exitCode !== 0) {
+    // git removed what it made; an empty <id>/ left behind would look like an agent's to Letta Code and init --all.
+    await fs.rmdir(path.dirname(dir)).catch(() => undefined);
     if (looksMissing(r.stderr)) throw missingRepoError(url, 'client');
     const reason = r.stderr.split('\n').find((l) => /^fatal:/.test(l))?.replace(/^fatal:\s*/, '') ?? `exit ${r.exitCode}`;
     throw new UserError(`cannot clone ${redactUrl(url)}: ${reason}`, 'check the remote URL, the network and the token, then re-run init');
