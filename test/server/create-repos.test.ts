@@ -4,7 +4,11 @@
  * creates one met later and seeds it; refusals and rate limits are one line with the fix. The GitHub double's
  * every request and answer is validated by GitHub's published OpenAPI description.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../helpers/cli.js';
 import { mergeLayers } from '../../src/core/config/schema.js';
 import { setupServer } from '../../src/server/setup/init-server.js';
 import { pullAgent } from '../../src/server/repo/pull.js';
@@ -129,3 +133,45 @@ it('a host that creates repos on push (GitLab) needs no API: the first pull seed
   expect(host.git(`team/${a.agentId}.git`, ['rev-parse', 'main'])).toBe(await rev(a.gitDir, 'main'));
   expect((await pullAgent(a, { config: h.config, letta: h.lettaOpts, env, noSync: true, alwaysFetch: true })).steps).toEqual([]);
 });
+
+it('watch: a new agent created on the running server reaches a repo that did not exist on the host, with no manual step', async () => {
+  await start('github', 'team');
+  await fs.writeFile(
+    path.join(h.memfsRoot, '.letta-memfs-hooksrc.json'),
+    JSON.stringify({ remote: h.config.remote, lettaUrl: h.letta.url, syncRetries: 1, webhookPort: 0, createRepos: 'github', hostApiUrl: api!.url }),
+  );
+  const child = spawn(process.execPath, [CLI, 'watch', '--memfs-root', h.memfsRoot, '--interval', '3600', '--rescan', '0.5'], {
+    env: { ...env, LETTA_MEMFS_INTERNAL: undefined },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const b = await h.addAgent({ 'system/human.md': 'new\n' });
+    const deadline = Date.now() + 30_000;
+    let hostMain = '';
+    while (Date.now() < deadline) {
+      try {
+        hostMain = host.git(`team/${b.agentId}.git`, ['rev-parse', 'main']);
+        if (hostMain === (await rev(b.gitDir, 'main'))) break;
+      } catch {
+        // not created or not seeded yet
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(hostMain).toBe(await rev(b.gitDir, 'main'));
+    expect(api!.created).toEqual([`team/${b.agentId}`]);
+    // Usually "...; created <url> on the host"; when the scan caught the repo half-written by Letta, the set-up is
+    // retried at the next scan and finds the repo its first try created.
+    expect(log, log).toMatch(new RegExp(`${b.agentId}: new agent repo set up`));
+    expect(api!.exchanges.filter((x) => x.method === 'POST')).toHaveLength(1);
+    expect(api!.exchanges.flatMap(validate)).toEqual([]);
+    expect(log).not.toContain(TOKEN);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+}, 90_000);
