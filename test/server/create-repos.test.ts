@@ -166,7 +166,8 @@ it('watch: a new agent created on the running server reaches a repo that did not
     expect(api!.created).toEqual([`team/${b.agentId}`]);
     // Usually "...; created <url> on the host"; when the scan caught the repo half-written by Letta, the set-up is
     // retried at the next scan and finds the repo its first try created.
-    expect(log, log).toMatch(new RegExp(`${b.agentId}: new agent repo set up`));
+    for (let i = 0; i < 50 && !log.includes(`${b.agentId}: new agent repo set up`); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(log, log).toContain(`${b.agentId}: new agent repo set up`);
     expect(api!.exchanges.filter((x) => x.method === 'POST')).toHaveLength(1);
     expect(api!.exchanges.flatMap(validate)).toEqual([]);
     expect(log).not.toContain(TOKEN);

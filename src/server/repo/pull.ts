@@ -16,6 +16,7 @@ import { type PullState, pullLockFile, pullStateFile, readPullState } from '../.
 import { type RecoverOutcome, recoverPushesLocked } from './lost-pushes.js';
 import { pushThroughLetta } from '../letta/proxy-push.js';
 import { ensureHostRepo } from '../../core/host-repo/ensure.js';
+import { remoteKind } from '../../core/template.js';
 import { looksMissing, missingRepoError } from '../../core/host-repo/missing.js';
 
 
@@ -67,7 +68,8 @@ async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: 
   if (/No such remote|does not appear to be a git repository/i.test(r.stderr) && !(await hasRemote(repo))) {
     throw new UserError(`${repo.agentId}: repo.git has no ${REMOTE_NAME} remote`, `run ${selfCommand()} init --server first`);
   }
-  if (remote && looksMissing(r.stderr)) {
+  // A path remote is made by hand or by init --local: its own error (below) says so; no host to create it on.
+  if (remote && remoteKind(remote) !== 'file' && looksMissing(r.stderr)) {
     // A new agent whose repo nobody made on the host yet: created when createRepos is on (an empty repo: the
     // server's history seeds it), else the error names it and how to create it (status --server shows it).
     // Off: a push may still create it (GitLab's push-to-create); the push's failure names it (pushMain).
