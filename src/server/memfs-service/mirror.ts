@@ -13,6 +13,8 @@ import type { AgentRepo } from '../repo/discover.js';
 import { pullAgent } from '../repo/pull.js';
 import { REMOTE_NAME } from '../../git/remote-auth.js';
 import type { ServerContext } from '../setup/context.js';
+import type { ServeMetrics } from '../metrics/registry.js';
+import { recordMirror } from '../metrics/record.js';
 
 export interface MirrorOptions {
   ctx: ServerContext;
@@ -23,6 +25,8 @@ export interface MirrorOptions {
   retryMs: number;
   maxRetryMs: number;
   log: (line: string) => void;
+  /** Mirror outcomes, pushes to the host and agents whose mirror is failing are counted here. */
+  metrics?: ServeMetrics;
 }
 
 interface Slot {
@@ -79,6 +83,7 @@ export class Mirror {
     }
     this.noted.delete(agent);
     const o = await pullAgent(s.repo, { config: this.o.ctx.config, letta: this.o.ctx.letta, env: this.o.env, noSync: true });
+    if (this.o.metrics) recordMirror(this.o.metrics, o);
     if (o.error) {
       if (!s.again) {
         this.o.log(`${agent}: mirror failed, retrying in ${Math.round(s.retryMs / 1000)} s: ${o.error}`);

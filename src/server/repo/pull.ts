@@ -7,6 +7,8 @@ import type { LettaClientOptions } from '../letta/letta-api.js';
 import { waitLock } from '../../core/lock.js';
 import { MAIN, readRef, ZERO } from '../../git/refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
+import { sshProblem } from '../../git/ssh.js';
+import { remoteKind } from '../../core/template.js';
 import { configuredAuthorization, probeRemoteMain } from '../../git/remote-head.js';
 import { type SyncOutcome, syncAgent } from '../letta/sync.js';
 import { selfCommand } from '../../core/self-command.js';
@@ -16,7 +18,6 @@ import { type PullState, pullLockFile, pullStateFile, readPullState } from '../.
 import { type RecoverOutcome, recoverPushesLocked } from './lost-pushes.js';
 import { pushThroughLetta } from '../letta/proxy-push.js';
 import { ensureHostRepo } from '../../core/host-repo/ensure.js';
-import { remoteKind } from '../../core/template.js';
 import { looksMissing, missingRepoError } from '../../core/host-repo/missing.js';
 
 
@@ -54,7 +55,7 @@ export interface PullContext {
 /** 'missing': the host has no such repo (createRepos off); a push may create it. */
 type Fetched = 'ok' | 'empty' | 'missing';
 
-async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: PullContext, remote: string | undefined): Promise<Fetched> {
+async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: PullContext, url: string | undefined): Promise<Fetched> {
   const r = await git(
     ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-maintenance', REMOTE_NAME, `+refs/heads/main:${TRACKING_REF}`],
     { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS },
@@ -68,21 +69,22 @@ async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: 
   if (/No such remote|does not appear to be a git repository/i.test(r.stderr) && !(await hasRemote(repo))) {
     throw new UserError(`${repo.agentId}: repo.git has no ${REMOTE_NAME} remote`, `run ${selfCommand()} init --server first`);
   }
+  const ssh = sshProblem(r.stderr, url ?? '');
   // A path remote is made by hand or by init --local: its own error (below) says so; no host to create it on.
-  if (remote && remoteKind(remote) !== 'file' && looksMissing(r.stderr)) {
+  if (!ssh && url && remoteKind(url) !== 'file' && looksMissing(r.stderr)) {
     // A new agent whose repo nobody made on the host yet: created when createRepos is on (an empty repo: the
-    // server's history seeds it), else the error names it and how to create it (status --server shows it).
-    // Off: a push may still create it (GitLab's push-to-create); the push's failure names it (pushMain).
+    // server's history seeds it). Off: a push may still create it (GitLab's push-to-create); the push's failure
+    // names it and how to create it (pushMain; status --server shows it).
     if (!ctx.config.createRepos) {
       await git(['update-ref', '-d', TRACKING_REF], { gitDir: repo.gitDir, allowFailure: true });
       return 'missing';
     }
-    await ensureHostRepo(remote, ctx.config, ctx.env).catch((err: unknown) => {
+    await ensureHostRepo(url, ctx.config, ctx.env).catch((err: unknown) => {
       throw err instanceof UserError ? prefixed(repo, err) : err;
     });
     return fetchExternal(repo, env, ctx, undefined);
   }
-  throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${lastLine(r.stderr)}`, `check the remote URL, the network and the token (${selfCommand()} doctor)`);
+  throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check the remote URL, the network and the token (${selfCommand()} doctor)`);
 }
 
 const prefixed = (repo: AgentRepo, err: UserError) => new UserError(`${repo.agentId}: ${err.message}`, err.fix);
@@ -94,13 +96,15 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
 
 type Pushed = 'ok' | 'rejected';
 
-async function pushMain(repo: AgentRepo, env: Record<string, string>, missing?: string): Promise<Pushed> {
+/** `missing`: the fetch found no such repo, so a failed push names it (missingRepoError). */
+async function pushMain(repo: AgentRepo, env: Record<string, string>, url: string | undefined, missing = false): Promise<Pushed> {
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.
   const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
   if (PUSH_REJECTED.test(r.stderr)) return 'rejected';
-  if (missing) throw prefixed(repo, missingRepoError(missing, 'server'));
-  throw new UserError(`${repo.agentId}: push to the external remote failed: ${lastLine(r.stderr)}`, `check write access for the token (${selfCommand()} doctor)`);
+  const ssh = sshProblem(r.stderr, url ?? '');
+  if (missing && url && !ssh) throw prefixed(repo, missingRepoError(url, 'server'));
+  throw new UserError(`${repo.agentId}: push to the external remote failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check write access for the token (${selfCommand()} doctor)`);
 }
 
 /** CAS: moves main from `old` to `next` only if it still points at `old` (a server copy may have moved it). */
@@ -185,7 +189,9 @@ export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions):
 async function unchanged(repo: AgentRepo, ctx: PullContext, out: PullOutcome): Promise<boolean> {
   const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
   if (!settings?.remote) return false;
-  const probed = await probeRemoteMain(settings.remote, await configuredAuthorization(ctx.config, ctx.env));
+  // No token is read for an ssh remote (it has no probe either: the caller fetches).
+  const auth = remoteKind(settings.remote) === 'https' ? await configuredAuthorization(ctx.config, ctx.env) : undefined;
+  const probed = await probeRemoteMain(settings.remote, auth);
   if (probed === undefined) return false;
   const [local, tracking] = await Promise.all([readRef(repo.gitDir, MAIN), readRef(repo.gitDir, TRACKING_REF)]);
   if (probed === null || !local || probed !== local) return false;
@@ -229,7 +235,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       case 'seed':
       case 'push': {
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, fetched === 'missing' ? settings?.remote : undefined)) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, fetched === 'missing')) === 'rejected') continue;
         out.steps.push(step);
         out.remoteHead = local;
         return;
@@ -247,7 +253,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
           out.conflict = conflict;
         }
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, fetched === 'missing' ? settings?.remote : undefined)) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, fetched === 'missing')) === 'rejected') continue;
         out.steps.push('push');
         out.remoteHead = commit;
         return;

@@ -115,7 +115,7 @@ export async function checkRemotes(ctx: ServerContext, repos: readonly AgentRepo
       name: `remote ${repo.agentId}`,
       ok: r.ok,
       detail: r.ok ? `${settings.remote} reachable${r.oid ? '' : ' (empty: pull seeds it)'}` : `${settings.remote}: ${r.error}`,
-      fix: r.ok ? undefined : `check the URL, network and token (${ctx.config.gitTokenEnv} or gitTokenFile)`,
+      fix: r.ok ? undefined : (r.fix ?? `check the URL, network and token (${ctx.config.gitTokenEnv} or gitTokenFile)`),
     };
   });
 }

@@ -10,11 +10,14 @@ import type { ServerContext } from '../setup/context.js';
 import { type AgentRepo, discoverAgents, noAgentsYetLine } from '../repo/discover.js';
 import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
-import { MAIN, readRef } from '../../git/refs.js';
+import { countRefs, MAIN, readRef } from '../../git/refs.js';
+import { CONFLICT_PREFIX } from '../../sync/merge.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
 import { maintainIfNeeded } from '../repo/maintain-repo.js';
 import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';
 import { watchHandler } from './endpoint.js';
+import { watchMetrics, type WatchMetrics } from '../metrics/registry.js';
+import { recordPull } from '../metrics/record.js';
 
 export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent' | 'maintain';
 
@@ -39,6 +42,8 @@ export interface WatchOptions {
   /** repo.git maintenance after pulls that changed it (default thresholds and grace); false: none. */
   maintenance?: MaintenancePolicy | false;
   log?: (line: string) => void;
+  /** Where pulls, syncs and repo state are counted, served on the endpoint's /metrics; default: a registry of its own. */
+  metrics?: WatchMetrics;
 }
 
 /** Counts of one pass, for `--once`, tests and the bench. */
@@ -77,8 +82,12 @@ export class Watcher {
   private report: CycleReport = Watcher.emptyReport();
   /** Every pull outcome, newest last (bounded); tests read it. */
   readonly outcomes: PullOutcome[] = [];
+  readonly metrics: WatchMetrics;
+  /** When work for a queued agent was first heard of (trigger), for the host-to-block latency. */
+  private readonly heardAt = new Map<string, number>();
 
   constructor(private readonly opts: WatchOptions) {
+    this.metrics = opts.metrics ?? watchMetrics();
     this.queue = new KeyedQueue((id, reason) => this.runOne(id, reason), opts.concurrency ?? 4);
   }
 
@@ -136,6 +145,7 @@ export class Watcher {
     // webhook or poke during a pull still queues one more, since it may announce a commit that pull did not see.
     if (reason === 'periodic' && this.queue.isRunning(agentId)) return true;
     if (this.queue.enqueue(agentId, reason)) this.report.triggered++;
+    if (!this.heardAt.has(agentId)) this.heardAt.set(agentId, Date.now());
     return true;
   }
 
@@ -167,13 +177,24 @@ export class Watcher {
           continue;
         }
         this.report.newAgents++;
-        this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
+        await this.add(repo);
         this.trigger(repo.agentId, 'new-agent');
         continue;
       }
-      this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
+      await this.add(repo);
       if (startup) this.trigger(repo.agentId, 'startup');
     }
+  }
+
+  private async add(repo: AgentRepo): Promise<void> {
+    this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
+    this.metrics.tallies.agents.set(repo.agentId, 1);
+    await this.countConflicts(repo);
+  }
+
+  /** Conflict refs are kept by pulls and removed by people: counted again after each pull (a directory listing). */
+  private async countConflicts(repo: AgentRepo): Promise<void> {
+    this.metrics.tallies.conflicts.set(repo.agentId, await countRefs(repo.gitDir, CONFLICT_PREFIX).catch(() => 0));
   }
 
   /** Reads every main ref file (no git process): a change we did not make is a server commit to push out. */
@@ -192,13 +213,18 @@ export class Watcher {
           this.trigger(e.repo.agentId, 'maintain');
           return;
         }
-        if (this.syncBackoff.due(e.repo.agentId, now) && (await needsSync(e.repo, { knownHead: head }).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
+        if (this.syncBackoff.due(e.repo.agentId, now) && (await needsSync(e.repo, { knownHead: head }).catch(() => false))) {
+          this.metrics.tallies.pending.set(e.repo.agentId, 1);
+          this.trigger(e.repo.agentId, 'pending');
+        }
       },
     );
   }
 
   private async runOne(agentId: string, reason: TriggerReason): Promise<void> {
     const e = this.agents.get(agentId)!;
+    const heardAt = this.heardAt.get(agentId);
+    this.heardAt.delete(agentId);
     if (reason === 'maintain') return this.maintain(e, true);
     let o: PullOutcome;
     try {
@@ -217,6 +243,9 @@ export class Watcher {
     if (o.head) e.lastSeen = o.head;
     if (o.sync?.action === 'failed') this.syncBackoff.failed(agentId);
     else if (o.sync && o.sync.action !== 'busy') this.syncBackoff.succeeded(agentId);
+    recordPull(this.metrics, o, { pull: reason !== 'pending', learnedAtMs: heardAt, stock: this.opts.ctx.letta.mode === 'stock' });
+    this.metrics.tallies.backoff.set(agentId, this.syncBackoff.retryAt(agentId) !== undefined);
+    await this.countConflicts(e.repo);
     if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
       const what = [o.steps.join('+') || 'no git change', o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
         .filter(Boolean)
@@ -233,9 +262,12 @@ export class Watcher {
     try {
       const r = await maintainIfNeeded(e.repo, policy, due);
       e.maintainAt = r.dueAtMs;
+      this.metrics.tallies.loose.set(e.repo.agentId, r.loose);
+      if (r.outcome) this.metrics.maintenance.inc({ outcome: r.outcome });
       if (r.summary) this.log(`${e.repo.agentId} (maintenance): ${r.summary}`);
     } catch (err) {
       e.maintainAt = Date.now() + 60_000;
+      this.metrics.maintenance.inc({ outcome: 'failed' });
       this.log(`${e.repo.agentId} (maintenance): ${formatError(err)}`);
     }
   }
@@ -254,6 +286,7 @@ export class Watcher {
       ready: () => this.ready,
       agents: () => [...this.agents.keys()],
       trigger: (id, reason) => this.trigger(id, reason),
+      metrics: this.metrics.registry,
     });
     const server = createTotalServer(handler, { log: (line) => this.log(line) });
     await listenOrFail(server, addr, this.opts.listenNames ?? { host: 'host', port: 'port' });
