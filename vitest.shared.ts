@@ -13,6 +13,8 @@ export const SLOW = [
   'test/client/letta-code-v2.test.ts',
   'test/client/local-merge-audit.test.ts',
   'test/client/letta-code-pypi-local.test.ts',
+  // A fresh HOME's init --all clone, used by real Letta Code 0.34.12 (PyPI) without a first commit of its own.
+  'test/client/first-checkout-letta-code.test.ts',
   'test/client/daemon.test.ts',
   // The real oracles, differential: Letta Code's own checker and the Letta server's own frontmatter parser (the
   // pip-installed letta 0.16.8 venv).

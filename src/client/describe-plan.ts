@@ -30,6 +30,8 @@ export function initResultJson(r: ClientInitResult) {
     ...(r.authFile ? { authFile: r.authFile, tokenSource: r.tokenSource } : {}),
     ...(r.backup ? { backup: r.backup } : {}),
     ...(r.createdLocalRemote ? { createdLocalRemote: true } : {}),
+    ...(r.hostRepo ? { hostRepo: r.hostRepo } : {}),
+    ...(r.cloned ? { cloned: { from: redactUrl(r.cloned.url), empty: r.cloned.empty } } : {}),
     ...(r.bareRemote ? { bareRemote: r.bareRemote } : {}),
     ...(planned ? { planned } : {}),
   };

@@ -14,18 +14,21 @@ import { getConfig, git, gitReason, type RepoPaths, resolveRepo } from '../git/g
 import { NO_PROMPT_ENV, sshProblem } from '../git/ssh.js';
 import { addSecret, warn } from '../core/log.js';
 import { redactUrl } from '../core/redact.js';
-import { remoteKind } from '../core/template.js';
+import { remoteKind, renderRemote } from '../core/template.js';
 import { readSettings, stateDirOf, writeSettings } from '../core/settings.js';
 import type { DesiredConfig } from '../git/config.js';
 import { hooksDirOf, install } from '../install/installer.js';
 import { type BackupResult, ensureLocalRemote, initLocalCheckout, localRemoteTemplate, syncLocalBackup } from './local-remote.js';
 import { readManifest } from '../install/manifest.js';
-import { readToken } from '../core/token.js';
+import { readToken, type TokenSource } from '../core/token.js';
+import { ensureHostRepo, type EnsureOutcome } from '../core/host-repo/ensure.js';
+import { looksMissing, missingRepoError } from '../core/host-repo/missing.js';
 import { AUTH_FILE, authHeader, renderAuthFile, writeAuthFile } from './credentials.js';
 import { authIncludeKeys, clientGitConfig, type ClientPlan, lettaUrlsFor, planClient, resolveAgent } from './plan.js';
 import { ask, canPrompt } from './prompt.js';
 import { selfCommand } from '../core/self-command.js';
-import { isLocalAgentId } from '../core/agent-id.js';
+import { isLocalAgentId, validateAgentId } from '../core/agent-id.js';
+import { agentOfCheckoutDir, type Cloned, cloneCheckout } from './first-checkout.js';
 import { checkLocalOrigin, localAgentFromPath, localBackendDir, localRemoteConfig } from './local-backend.js';
 
 /** Hooks a client gets. Never pre-commit/post-commit: Letta Code rewrites those on every sync. */
@@ -75,6 +78,10 @@ export interface ClientInitResult {
   backup?: BackupResult;
   /** Whether this run changed anything in the checkout or its remote (a re-run over a set-up checkout does not). */
   changed: boolean;
+  /** With createRepos: the host repo was there already, or this run created it. */
+  hostRepo?: { outcome: EnsureOutcome; fullName: string };
+  /** There was no checkout: this run cloned it from the host. */
+  cloned?: Cloned;
 }
 
 async function existingDir(dir: string): Promise<string> {
@@ -103,6 +110,7 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
   }
   const ssh = r.exitCode !== 0 ? sshProblem(r.stderr, plan.externalUrl) : undefined;
   if (ssh) throw new UserError(`cannot read ${redactUrl(plan.externalUrl)}: ${ssh.reason}`, ssh.fix);
+  if (r.exitCode !== 0 && plan.kind !== 'file' && looksMissing(r.stderr)) throw missingRepoError(plan.externalUrl, 'client');
   if (r.exitCode !== 0) {
     throw new UserError(
       `cannot read ${redactUrl(plan.externalUrl)}: ${gitReason(r.stderr) ?? `exit ${r.exitCode}`}`,
@@ -145,7 +153,7 @@ async function agentOf(workTree: string, originUrl: string | undefined, flag: st
 }
 
 /** The https host's Authorization header from the token (asked, hidden, when it can), registered as a secret. */
-async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv, interactive: boolean): Promise<{ header: string; tokenSource: string }> {
+async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv, interactive: boolean): Promise<{ header: string; tokenSource: string; token: TokenSource }> {
   let tok = await readToken(config, env);
   if (!tok && interactive) {
     const answer = await ask(`Token for ${redactUrl(plan.externalUrl)} (input hidden; or export ${config.gitTokenEnv}): `, { secret: true });
@@ -160,7 +168,7 @@ async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv
   addSecret(tok.token);
   const header = authHeader(config.gitUsername, tok.token);
   addSecret(header.slice('Authorization: Basic '.length));
-  return { header, tokenSource: tok.source };
+  return { header, tokenSource: tok.source, token: tok };
 }
 
 /** Pure: the fix for a failed `git ls-remote` of the remote, by what git said went wrong. */
@@ -175,6 +183,19 @@ export function lsRemoteFix(stderr: string, kind: ClientPlan['kind'] = 'https'):
   return `create the repo on your git host and check that ${kind === 'ssh' ? 'your ssh key' : 'the token'} can read and write it, or pass --no-verify`;
 }
 
+/** Clones the agent's checkout into `dir` when `dir` is (or --agent names) one of Letta Code's checkout paths. */
+async function firstCheckout(dir: string, opts: ClientInitOptions, env: NodeJS.ProcessEnv): Promise<Cloned | undefined> {
+  const id = opts.agent ?? agentOfCheckoutDir(dir);
+  if (!id) return undefined;
+  validateAgentId(id, '--agent', 2);
+  const { config } = await loadConfig({ repoFiles: [], configFile: opts.configFile, env, flags: opts.flags });
+  config.remote ??= opts.fallbackRemote;
+  if (opts.dryRun) {
+    throw new UserError(`no checkout of ${id} in ${dir} yet: init would clone it from ${config.remote ? redactUrl(renderRemote(config.remote, id)) : 'the remote'}`, 'run it without --dry-run');
+  }
+  return cloneCheckout(dir, id, config, env);
+}
+
 export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
   const env = opts.env ?? process.env;
   const dir = path.resolve(opts.repoDir);
@@ -185,6 +206,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   if (opts.local && !opts.dryRun && localAgentFromPath(dir, storages) && !(await fs.stat(path.join(dir, '.git')).catch(() => undefined))) {
     await initLocalCheckout(dir);
   }
+  // A new machine: no checkout yet for a known agent. Cloned from the host, then set up below like any checkout.
+  const cloned = !opts.local && !(await fs.stat(path.join(dir, '.git')).catch(() => undefined)) ? await firstCheckout(dir, opts, env) : undefined;
   const repo = await resolveRepo({ cwd: await existingDir(dir) });
   if (!repo.workTree) throw new UserError(`${repo.gitDir} has no work tree`, 'run client init in a memory checkout; for a server repo.git use init --server');
   const stateDir = stateDirOf(repo.commonDir);
@@ -224,8 +247,11 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   const plan = planClient(agent.agentId, config, lettaUrls);
   if (local) checkLocalOrigin(originUrl, plan.externalUrl, before?.remote);
 
-  const { header, tokenSource } = plan.kind === 'https' ? await hostAuth(plan, config, env, interactive) : {};
+  const { header, tokenSource, token } = plan.kind === 'https' ? await hostAuth(plan, config, env, interactive) : {};
   const createdLocalRemote = localRemote && !opts.dryRun ? await ensureLocalRemote(plan.externalUrl) : undefined;
+  // Before the reachability check, which a missing repo would fail; a path remote is --local's, created above.
+  const ensured = config.createRepos && plan.kind !== 'file' && !opts.dryRun ? await ensureHostRepo(plan.externalUrl, config, env, token) : undefined;
+  const hostRepo = ensured && { outcome: cloned?.hostRepo ?? ensured.outcome, fullName: ensured.target.fullName };
   if (opts.verify && !opts.dryRun) await verifyRemote(plan, header, tokenSource, repo.workTree);
 
   // Writes start here; warnings too, so that a refused init prints its one error line only.
@@ -270,8 +296,8 @@ export async function initClient(opts: ClientInitOptions): Promise<ClientInitRes
   await writeSettings(stateDir, { version: 1, role: 'client', agentId: plan.agentId, remote: plan.externalUrl, config, ...(local ? { backend: 'local' as const } : {}) });
   // The local bare repo (--local) is the backup: it gets the history now, not only the commits made from now on.
   const backup = config.remote === localRemoteTemplate(env) ? await syncLocalBackup(repo.workTree) : undefined;
-  const changed = Boolean(createdLocalRemote) || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
-  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed };
+  const changed = Boolean(createdLocalRemote) || Boolean(cloned) || hostRepo?.outcome === 'created' || backup === 'restored' || backup === 'backed up' || (await readAll(footprint)) !== footprintBefore;
+  return { repo, plan, config, authFile, tokenSource, hooksDir: manifest.hooksDir, hooks, local, createdLocalRemote, backup, changed, hostRepo, cloned };
 }
 
 /** The bytes of the files init writes, as one string (missing ones as empty), to tell a re-run that changed nothing. */
@@ -289,12 +315,14 @@ const BACKUP_WORDS: Record<BackupResult, string> = {
 export function describeInit(r: ClientInitResult): string {
   const lines = [
     `set up ${r.plan.agentId} in ${r.repo.workTree}`,
+    ...(r.cloned ? [`  checkout  cloned from ${redactUrl(r.cloned.url)}${r.cloned.empty ? ' (no commit there yet)' : ''}`] : []),
     ...r.plan.lettaUrls.map((u) => `  redirect  ${redactUrl(u)} -> ${redactUrl(r.plan.externalUrl)}`),
     ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run ${selfCommand()} pull to merge other machines' commits)`] : []),
     r.authFile
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
       : `  auth      ${{ https: 'none', ssh: "your ssh keys and known_hosts (ssh's own: ~/.ssh, ~/.ssh/config or GIT_SSH_COMMAND; nothing stored here)", file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
     `  hooks     ${r.hooks.join(', ')} in ${r.hooksDir}`,
+    ...(r.hostRepo ? [`  host repo ${r.hostRepo.fullName} ${r.hostRepo.outcome === 'created' ? `created (${r.config.createPublic ? 'public' : 'private'})` : 'exists'}`] : []),
     ...(r.backup ? [`  history   ${BACKUP_WORDS[r.backup]} ${redactUrl(r.plan.externalUrl)}`] : []),
   ];
   if (r.config.pokeUrl) {

@@ -377,7 +377,7 @@ describe('bad input: one line, non-zero exit, repo unchanged', () => {
   });
 
   it('an external repo that does not exist', async () => {
-    await expectRefused(() => undefined, () => ['--remote', `${suite.host.url}/nowhere/{agentId}.git`], /cannot read http:\/\/127\.0\.0\.1:\d+\/nowhere\//);
+    await expectRefused(() => undefined, () => ['--remote', `${suite.host.url}/nowhere/{agentId}.git`], /the repo http:\/\/127\.0\.0\.1:\d+\/nowhere\/agent-[0-9a-f-]+\.git does not exist on the host .*init --create-repos github\|gitea\|gitlab/);
   });
 
   it('a token the host refuses', async () => {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
+import { startHostApi } from '../fixtures/host-api.js';
 import { createServerRepo } from '../fixtures/server-repo.js';
 import { runCli } from '../helpers/cli.js';
 import { sh, tempDir } from '../helpers/repo.js';
@@ -99,4 +100,29 @@ it('mirrors a pushed main at once; with the host down the push succeeds and is d
   expect(svc.log().split(`${bare}: no mirror to the external host: repo.git is not set up for the server role`).length).toBe(2);
   expect(fs.existsSync(host.repoPath(`agents/${bare}.git`))).toBe(false);
   expect(svc.log()).not.toContain(TOKEN);
+});
+
+it("createRepos: serve's mirror creates the repo of an agent missing on the host (Gitea API double) and seeds it", async () => {
+  const root = path.join(t.dir, 'memfs');
+  host = await startGitHost({ token: TOKEN, root: path.join(t.dir, 'host') });
+  const api = await startHostApi({ kind: 'gitea', gitHost: host, token: TOKEN, login: 'alice', orgs: ['agents'] });
+  try {
+    const agent = newAgentId();
+    await createServerRepo(root, agent);
+    const name = `agents/${agent}.git`;
+    // Set up with creation off (the repo stays missing); serve runs with it on.
+    const init = runCli(['init', '--server', '--memfs-root', root, '--remote', `${host.url}/agents/{agentId}.git`, '--host-api-url', api.url], { cwd: t.dir, env: { LETTA_MEMFS_GIT_TOKEN: TOKEN } });
+    expect(init.code, init.err).toBe(0);
+    expect(fs.existsSync(host.repoPath(name))).toBe(false);
+    svc = await startService({ root, env: { LETTA_MEMFS_GIT_TOKEN: TOKEN, LETTA_MEMFS_CREATE_REPOS: 'gitea' } });
+    const r = await gitClient(t.dir, ['clone', '-q', svc.base(agent), 'c']);
+    expect(r.code, r.err).toBe(0);
+    const pushed = await push(path.join(t.dir, 'c'), 'system/human.md', 'to a repo nobody made');
+    await until('the host has the push', () => (hostMain(name) === pushed ? true : undefined));
+    expect(api.created).toEqual([name.slice(0, -4)]);
+    expect(api.exchanges.find((x) => x.method === 'POST')).toMatchObject({ path: '/orgs/agents/repos', requestBody: { name: agent, private: true }, status: 201 });
+    expect(svc.log()).not.toContain(TOKEN);
+  } finally {
+    await api.close();
+  }
 });

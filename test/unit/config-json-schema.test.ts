@@ -21,7 +21,7 @@ describe('the shipped JSON Schema of config files', () => {
     expect(schema.$id).toBe(SCHEMA_URL);
     for (const [key, prop] of Object.entries<{ description?: string }>(schema.properties)) {
       expect(prop.description, key).toBeTruthy();
-      if (key !== '$schema') expect(errorLine(() => validateLayer({ [key]: {} }, 'f.json')), key).toMatch(new RegExp(`f.json: "${key.replace('$', '\\$')}" must be (a |stock or patched)`));
+      if (key !== '$schema') expect(errorLine(() => validateLayer({ [key]: {} }, 'f.json')), key).toMatch(new RegExp(`f.json: "${key.replace('$', '\\$')}" must be (a |stock or patched|github or gitea or gitlab)`));
     }
     for (const [key, value] of Object.entries(DEFAULTS)) expect(schema.properties[key].default, key).toEqual(value);
   });

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../core/config/schema.js';
 import { UserError } from '../../core/errors.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { EXIT } from '../exit-codes.js';
@@ -15,7 +18,8 @@ adds origin = the remote instead, and a reference-transaction hook too. Re-runni
 stored token).
 
   --remote URL         external git URL, {agentId} is replaced (env LETTA_MEMFS_GIT_URL)
-  --agent ID           agent id when neither origin nor git config letta.agentId names it
+  --agent ID           agent id when neither origin nor git config letta.agentId names it; outside a checkout,
+                       the agent's checkout in Letta Code's place, cloned from the host when it does not exist
   --repo DIR           the checkout (default: current directory)
   --letta-url URL      Letta base URL whose /v1/git/ origin is redirected (env LETTA_BASE_URL)
   --git-user NAME      user name sent with the token (default git)
@@ -23,12 +27,19 @@ stored token).
   --token-file FILE    chmod 600 file holding the token, used when the env var is unset
   --poke-url URL       the server's watch endpoint; pushes to main poke it, signed with $LETTA_MEMFS_WEBHOOK_SECRET
                        (env LETTA_MEMFS_POKE_URL)
+  --create-repos KIND  create the agent's repo on the host when it is missing (private), through the host's API:
+                       github (user or org), gitea (Gitea/Forgejo user or org) or gitlab (namespace); the token
+                       needs the scope to create repos (env LETTA_MEMFS_CREATE_REPOS; config createRepos)
+  --host-api-url URL   that API's base when it is not derived from the remote (https://api.github.com,
+                       <host>/api/v3, <host>/api/v1, <host>/api/v4)
   --config FILE        config file instead of the repo's letta-memfs-hooks config
   --local              no git host yet: each agent's remote is a local bare repo, ~/.letta/memfs-remote/<agentId>.git
                        (created on demand; on a terminal with no remote configured, init offers this)
   --all                every checkout under ~/.letta/agents/*/memory and ~/.letta/lc-local-backend/memfs/*/memory
                        (and $LETTA_LOCAL_BACKEND_DIR/memfs) with the same remote template; re-run it to pick up
-                       agents created since (it reuses the template the set-up checkouts recorded)
+                       agents created since (it reuses the template the set-up checkouts recorded). Agents with no
+                       checkout here yet are cloned from the host: local-backend agents Letta Code lists on this
+                       machine, and, with --create-repos, every agent repo under the template's owner on the host
   --dry-run            print the git config and hooks init would write; change nothing
   --json               print the result as one JSON document (--all: every checkout's, and the counts)
   --no-verify          do not check that the remote is reachable with the token
@@ -47,6 +58,8 @@ const OPTIONS = {
   'token-env': { type: 'string' },
   'token-file': { type: 'string' },
   'poke-url': { type: 'string' },
+  'create-repos': { type: 'string' },
+  'host-api-url': { type: 'string' },
   config: { type: 'string' },
   'no-verify': { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
@@ -56,6 +69,14 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   ...JSON_FLAG,
 } as const;
+
+/** The checkout: the current directory, or, with --agent outside any checkout, where Letta Code keeps that agent's (cloned there when missing). */
+async function defaultRepoDir(agent: string | undefined): Promise<string> {
+  const cwd = process.cwd();
+  if (!agent || fs.existsSync(path.join(cwd, '.git'))) return cwd;
+  const { checkoutDirFor } = await import('../../client/first-checkout.js');
+  return checkoutDirFor(agent);
+}
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--server')) return runServerRole('init', argv);
@@ -70,15 +91,19 @@ export async function run(argv: string[]): Promise<number> {
     repoDir,
     agent: v.agent,
     configFile: v.config,
-    flags: { remote: v.remote, lettaUrl: v['letta-url'], gitUsername: v['git-user'], gitTokenEnv: v['token-env'], gitTokenFile: v['token-file'], pokeUrl: v['poke-url'] },
+    flags: { remote: v.remote, lettaUrl: v['letta-url'], gitUsername: v['git-user'], gitTokenEnv: v['token-env'], gitTokenFile: v['token-file'], pokeUrl: v['poke-url'], createRepos: v['create-repos'] as Config['createRepos'], hostApiUrl: v['host-api-url'] },
     yes: Boolean(v.yes) || Boolean(v.all),
     verify: !v['no-verify'],
     local: v.local,
     dryRun: v['dry-run'],
     fallbackRemote,
   });
-  if (v.all) return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)), v.json);
-  const result = await initClient(options(v.repo ?? process.cwd()));
+  if (v.all) {
+    const { agentsToClone } = await import('../../client/new-checkouts.js');
+    const o = options('');
+    return initAll(v['dry-run'], (dir, fallback) => initClient(options(dir, fallback)), v.json, (have, fallback) => agentsToClone(have, { ...o, fallbackRemote: fallback }));
+  }
+  const result = await initClient(options(v.repo ?? (await defaultRepoDir(v.agent))));
   if (v.json) {
     const { initResultJson } = await import('../../client/describe-plan.js');
     printJson(initResultJson(result));

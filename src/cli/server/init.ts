@@ -40,6 +40,10 @@ Idempotent: re-run it any time; watch also sets up agents created later.
   --git-user <name>      user name for HTTPS auth to the external host (default git)
   --token-env <VAR>      env var holding the external host's token (default LETTA_MEMFS_GIT_TOKEN)
   --token-file <file>    chmod 600 file holding the token, used when the env var is unset
+  --create-repos <kind>  create each agent's repo on the host when it is missing (private), here and in watch,
+                         serve and pull: github (user or org), gitea (Gitea/Forgejo user or org) or gitlab
+                         (namespace), through that host's API with the token (env LETTA_MEMFS_CREATE_REPOS)
+  --host-api-url <url>   that API's base when not derived from the remote (e.g. https://ghe.example.com/api/v3)
   --agent <id>           only this agent (repeatable); default every agent
   --config <file>        config file instead of <memfs-root>/.letta-memfs-hooksrc.json
   --json                 print the result as one JSON document (with --dry-run too)
@@ -60,6 +64,8 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
       'git-user': { type: 'string' },
       'token-env': { type: 'string' },
       'token-file': { type: 'string' },
+      'create-repos': { type: 'string' },
+      'host-api-url': { type: 'string' },
       agent: { type: 'string', multiple: true },
       all: { type: 'boolean' },
       config: { type: 'string' },
@@ -85,6 +91,8 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
         gitUsername: v['git-user'],
         gitTokenEnv: v['token-env'],
         gitTokenFile: v['token-file'],
+        createRepos: v['create-repos'],
+        hostApiUrl: v['host-api-url'],
       }).filter(([, x]) => x !== undefined),
     ),
     'command-line flags',
@@ -125,6 +133,7 @@ export async function initServer(opts: { argv: string[] }): Promise<number> {
     if (noRepositoryYet) process.stdout.write(`${noAgentsYetLine(noRepositoryYet)}\n`);
     process.stdout.write(
       `set up ${result.agents.length} agent repo(s) under ${result.memfsRoot} in ${result.elapsedMs} ms; settings in ${file}\n` +
+        (config.createRepos ? `created ${result.agents.filter((a) => a.hostRepo === 'created').length} missing repo(s) on the host (${config.createRepos})\n` : '') +
         `server mode ${config.serverMode} (${mode.why})\n` +
         `next: keep '${selfCommand()} watch --memfs-root ${result.memfsRoot}' running (it sets up agents created later; the source repository's deploy/ has a systemd unit and compose files)\n`,
     );

@@ -138,7 +138,7 @@ export function serverRepoFiles(memfsRoot: string): { files: string[]; notRead: 
 }
 
 /** The environment layer: `LETTA_MEMFS_GIT_URL` (with `{agentId}`), `LETTA_BASE_URL`, `LETTA_USER_ID`, `LETTA_MEMFS_ROOT`, `LETTA_MEMFS_POKE_URL`,
- * `LETTA_MEMFS_SERVER_MODE` (a container sets the mode of every process it runs with it). */
+ * `LETTA_MEMFS_SERVER_MODE` (a container sets the mode of every process it runs with it), `LETTA_MEMFS_CREATE_REPOS`. */
 export function envLayer(env: NodeJS.ProcessEnv): Partial<Config> {
   return validateLayer(
     dropUndefined({
@@ -148,6 +148,7 @@ export function envLayer(env: NodeJS.ProcessEnv): Partial<Config> {
       memfsRoot: env.LETTA_MEMFS_ROOT || undefined,
       pokeUrl: env.LETTA_MEMFS_POKE_URL || undefined,
       serverMode: env.LETTA_MEMFS_SERVER_MODE || undefined,
+      createRepos: env.LETTA_MEMFS_CREATE_REPOS || undefined,
     }),
     'environment',
   );

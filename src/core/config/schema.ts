@@ -14,6 +14,10 @@ const whole = () => z.int().check(z.nonnegative());
 export const SERVER_MODES = ['stock', 'patched'] as const;
 export type ServerMode = (typeof SERVER_MODES)[number];
 
+/** Hosts whose REST API can create a missing agent repo (core/host-repo/). */
+export const HOST_KINDS = ['github', 'gitea', 'gitlab'] as const;
+export type HostKind = (typeof HOST_KINDS)[number];
+
 /**
  * The shape of one settings layer (a file, the environment or flags): keys, types and what each means. Settings,
  * from lowest to highest precedence: defaults, user config dir, repo config file, environment, flags. Secrets are
@@ -44,6 +48,12 @@ export const LayerSchema = z.strictObject({
     z.enum(SERVER_MODES),
     "Server role: stock (unpatched Letta; external commits are pushed through its /v1/git/ proxy to letta-memfs-hooks serve) or patched (the sync-from-git endpoint).",
   ),
+  createRepos: opt(
+    z.enum(HOST_KINDS),
+    "Create an agent's repo on the host when it is missing, through this host's REST API (github: GitHub user or org; gitea: Gitea or Forgejo user or org; gitlab: GitLab namespace). Unset: never create.",
+  ),
+  hostApiUrl: opt(z.string(), 'The REST API base for createRepos (default: from the remote: https://api.github.com, <host>/api/v3, <host>/api/v1, <host>/api/v4).'),
+  createPublic: opt(z.boolean(), 'Repos made by createRepos are public (default false: private).'),
 });
 
 type Layer = Omit<z.output<typeof LayerSchema>, '$schema'>;
@@ -96,6 +106,7 @@ function applyValueRules({ $schema: _, ...layer }: z.output<typeof LayerSchema>,
   for (const id of layer.agents ?? []) validateAgentId(id, `id in "agents" (${source})`, USAGE);
   if (layer.pokeUrl !== undefined) checkHttpUrl(layer.pokeUrl, 'pokeUrl', source, 'http://letta-host:8284');
   if (layer.lettaUrl !== undefined) checkHttpUrl(layer.lettaUrl, 'lettaUrl', source, 'http://127.0.0.1:8283');
+  if (layer.hostApiUrl !== undefined) checkHttpUrl(layer.hostApiUrl, 'hostApiUrl', source, 'https://git.example.com/api/v1');
   for (const key of ['gitTokenEnv', 'lettaPasswordEnv', 'webhookSecretEnv'] as const) {
     if (layer[key] !== undefined) checkEnvName(layer[key], key, source);
   }

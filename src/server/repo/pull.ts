@@ -17,6 +17,8 @@ import { MAX_ROUNDS, planReconcile, PUSH_REJECTED } from '../../sync/plan.js';
 import { type PullState, pullLockFile, pullStateFile, readPullState } from '../../sync/state.js';
 import { type RecoverOutcome, recoverPushesLocked } from './lost-pushes.js';
 import { pushThroughLetta } from '../letta/proxy-push.js';
+import { ensureHostRepo } from '../../core/host-repo/ensure.js';
+import { looksMissing, missingRepoError } from '../../core/host-repo/missing.js';
 
 
 export interface PullOutcome {
@@ -50,9 +52,10 @@ export interface PullContext {
   alwaysFetch?: boolean;
 }
 
-type Fetched = 'ok' | 'empty';
+/** 'missing': the host has no such repo (createRepos off); a push may create it. */
+type Fetched = 'ok' | 'empty' | 'missing';
 
-async function fetchExternal(repo: AgentRepo, env: Record<string, string>, url: string | undefined): Promise<Fetched> {
+async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: PullContext, url: string | undefined): Promise<Fetched> {
   const r = await git(
     ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-maintenance', REMOTE_NAME, `+refs/heads/main:${TRACKING_REF}`],
     { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS },
@@ -67,8 +70,24 @@ async function fetchExternal(repo: AgentRepo, env: Record<string, string>, url: 
     throw new UserError(`${repo.agentId}: repo.git has no ${REMOTE_NAME} remote`, `run ${selfCommand()} init --server first`);
   }
   const ssh = sshProblem(r.stderr, url ?? '');
+  // A path remote is made by hand or by init --local: its own error (below) says so; no host to create it on.
+  if (!ssh && url && remoteKind(url) !== 'file' && looksMissing(r.stderr)) {
+    // A new agent whose repo nobody made on the host yet: created when createRepos is on (an empty repo: the
+    // server's history seeds it). Off: a push may still create it (GitLab's push-to-create); the push's failure
+    // names it and how to create it (pushMain; status --server shows it).
+    if (!ctx.config.createRepos) {
+      await git(['update-ref', '-d', TRACKING_REF], { gitDir: repo.gitDir, allowFailure: true });
+      return 'missing';
+    }
+    await ensureHostRepo(url, ctx.config, ctx.env).catch((err: unknown) => {
+      throw err instanceof UserError ? prefixed(repo, err) : err;
+    });
+    return fetchExternal(repo, env, ctx, undefined);
+  }
   throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check the remote URL, the network and the token (${selfCommand()} doctor)`);
 }
+
+const prefixed = (repo: AgentRepo, err: UserError) => new UserError(`${repo.agentId}: ${err.message}`, err.fix);
 
 async function hasRemote(repo: AgentRepo): Promise<boolean> {
   const r = await git(['config', '--get', `remote.${REMOTE_NAME}.url`], { gitDir: repo.gitDir, allowFailure: true });
@@ -77,12 +96,14 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
 
 type Pushed = 'ok' | 'rejected';
 
-async function pushMain(repo: AgentRepo, env: Record<string, string>, url: string | undefined): Promise<Pushed> {
+/** `missing`: the fetch found no such repo, so a failed push names it (missingRepoError). */
+async function pushMain(repo: AgentRepo, env: Record<string, string>, url: string | undefined, missing = false): Promise<Pushed> {
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.
   const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
   if (PUSH_REJECTED.test(r.stderr)) return 'rejected';
   const ssh = sshProblem(r.stderr, url ?? '');
+  if (missing && url && !ssh) throw prefixed(repo, missingRepoError(url, 'server'));
   throw new UserError(`${repo.agentId}: push to the external remote failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check write access for the token (${selfCommand()} doctor)`);
 }
 
@@ -187,7 +208,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
   const env = externalGitEnv(ctx.config, settings?.remote, ctx.env);
   if (!ctx.alwaysFetch && !ctx.inject && (await unchanged(repo, ctx, out))) return;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const fetched = await fetchExternal(repo, env, settings?.remote);
+    const fetched = await fetchExternal(repo, env, ctx, settings?.remote);
     await ctx.inject?.afterFetch?.();
     const local = await readRef(repo.gitDir, MAIN);
     const remote = fetched === 'ok' ? await readRef(repo.gitDir, TRACKING_REF) : undefined;
@@ -214,7 +235,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       case 'seed':
       case 'push': {
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, settings?.remote)) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, fetched === 'missing')) === 'rejected') continue;
         out.steps.push(step);
         out.remoteHead = local;
         return;
@@ -232,7 +253,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
           out.conflict = conflict;
         }
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, settings?.remote)) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, fetched === 'missing')) === 'rejected') continue;
         out.steps.push('push');
         out.remoteHead = commit;
         return;

@@ -17,6 +17,7 @@ import { type AgentRepo, type Discovery, discoverAgents, selectAgents } from '..
 import { MAIN, readRef } from '../../git/refs.js';
 import { REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
 import { readSyncState, writeSyncState } from '../letta/sync-state.js';
+import { ensureHostRepo, type EnsureOutcome } from '../../core/host-repo/ensure.js';
 
 /**
  * Hooks for the server role. A fetch into repo.git fires only reference-transaction (facts file, section 3);
@@ -77,6 +78,8 @@ export interface InitServerAgent {
   remote: string;
   /** main at install when there was no sync record yet (see `initAgent`). */
   baseline?: string;
+  /** With createRepos: the host repo was there, or was created now. */
+  hostRepo?: EnsureOutcome;
 }
 
 export interface InitServerResult {
@@ -110,6 +113,8 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string, 
   // Rendered (and so checked) before anything is written; written after the install, which is all or nothing, so a
   // failed run leaves no file behind (an include.path to a missing file is ignored by git).
   const text = serverConfigText(remote);
+  // The host repo first: a refused creation (token scope) leaves this agent not set up, named in the error.
+  const hostRepo = config.createRepos ? (await ensureHostRepo(remote, config)).outcome : undefined;
   const settings: Settings = { version: 1, role: 'server', agentId: repo.agentId, remote, config };
   // The hook runtime lives on the memfs volume with the repos (or under LETTA_MEMFS_RUNTIME_DIR); registering this
   // repo as its user every time keeps a runtime deleted by hand from being reused without it.
@@ -128,7 +133,7 @@ export async function initAgent(repo: AgentRepo, config: Config, node?: string, 
     await writeSettings(stateDirOf(repo.gitDir), settings);
   }
   if (readSmallFile(included) !== text) await writeFileAtomic(included, text);
-  const out: InitServerAgent = { agentId: repo.agentId, gitDir: repo.gitDir, remote };
+  const out: InitServerAgent = { agentId: repo.agentId, gitDir: repo.gitDir, remote, ...(hostRepo ? { hostRepo } : {}) };
   const state = await readSyncState(repo.gitDir);
   if (!state.lastSynced && !state.pending) {
     const head = await readRef(repo.gitDir, MAIN);

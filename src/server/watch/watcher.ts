@@ -170,8 +170,8 @@ export class Watcher {
       const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
       if (!settings || settings.role !== 'server') {
         try {
-          await initAgent(repo, this.opts.ctx.config, this.opts.node);
-          this.log(`${repo.agentId}: new agent repo set up`);
+          const a = await initAgent(repo, this.opts.ctx.config, this.opts.node);
+          this.log(`${repo.agentId}: new agent repo set up${a.hostRepo === 'created' ? `; created ${a.remote} on the host` : ''}`);
         } catch (err) {
           this.log(`${repo.agentId}: cannot set up: ${formatError(err)}`);
           continue;
