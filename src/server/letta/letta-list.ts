@@ -3,6 +3,7 @@
  * (Letta keeps every agent's repo under `repository/<actor's org>/<agent>`, memfs_client_base.py @ 0.16.8).
  */
 import { isAgentId } from '../../core/agent-id.js';
+import { PAGE_SIZE, pageThrough } from '../../core/http/paged.js';
 import { selfCommand } from '../../core/self-command.js';
 import { isOrgId } from '../repo/discover.js';
 import { getJson, LettaApiError, type LettaClientOptions } from './letta-api.js';
@@ -11,23 +12,14 @@ import { getJson, LettaApiError, type LettaClientOptions } from './letta-api.js'
 export const GIT_MEMORY_TAG = 'git-memory-enabled';
 /** Letta's default actor when no `user_id` header is sent (letta/constants.py @ 0.16.8). */
 export const DEFAULT_USER_ID = 'user-00000000-0000-4000-8000-000000000000';
-const PAGE = 100;
 
-/** Pages through a cursor listing (`after=<last id>`, routers/v1/agents.py and users.py @ 0.16.8). */
+/** Every item of a Letta cursor listing. */
 async function listAll(o: LettaClientOptions, route: string, query: string): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  const seen = new Set<string>();
-  let after: string | undefined;
-  for (;;) {
-    const page = await getJson(o, `${route}?${query}limit=${PAGE}${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+  return pageThrough(async (after) => {
+    const page = await getJson(o, `${route}?${query}limit=${PAGE_SIZE}${after ? `&after=${encodeURIComponent(after)}` : ''}`);
     if (!Array.isArray(page)) throw new LettaApiError(`Letta answered GET ${route} with something other than a list`, 'check that lettaUrl (--letta-url) is the Letta server', false);
-    const fresh = (page as Record<string, unknown>[]).filter((x) => typeof x?.id === 'string' && !seen.has(x.id));
-    fresh.forEach((x) => seen.add(x.id as string));
-    out.push(...fresh);
-    // A short page ends the listing; a page of nothing new guards against a cursor that does not advance.
-    if (page.length < PAGE || fresh.length === 0) return out;
-    after = fresh[fresh.length - 1].id as string;
-  }
+    return page;
+  });
 }
 
 /** Ids of the agents our actor sees with git memory on. Ids from Letta are checked before they name a path. */
