@@ -29,6 +29,12 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --no-maintain       no repo.git maintenance (by default a repo with 256 loose objects or 8 packs is packed, and
                       what the pack replaces deleted after the grace period; see maintain --help)
   --maintain-grace <s> that grace period in seconds (default 300)
+  --redis-url <url>   Letta's Redis, redis://host[:port] (default: LETTA_REDIS_HOST / LETTA_REDIS_PORT, as Letta)
+
+Replicas: with Letta's Redis, any number of watch (and serve) processes can run for one Letta; each agent's work
+runs holding its lease (letta-memfs-hooks:lease:<agent>, 5 s, renewed), so it runs once at a time, moves to
+another replica within 10 s of a crash, and a replica that lost the lease cannot move main or push. Without
+Redis, run one watch.
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
 POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz. The secret is read from the env var
@@ -59,6 +65,7 @@ export async function run(argv: string[]): Promise<number> {
       'log-format': { type: 'string' },
       'no-maintain': { type: 'boolean' },
       'maintain-grace': { type: 'string' },
+      'redis-url': { type: 'string' },
       ...JSON_FLAG,
     },
     HELP,
@@ -76,7 +83,14 @@ export async function run(argv: string[]): Promise<number> {
   const folded = coalescingLog(out);
   const logLine = folded.log;
   const warn = (m: string) => out(`warning: ${m}`);
-  const [{ loadServerContext }, { Watcher }] = await Promise.all([import('../../server/setup/context.js'), import('../../server/watch/watcher.js')]);
+  const [{ loadServerContext }, { Watcher }, { redisOf }, { Leases }] = await Promise.all([
+    import('../../server/setup/context.js'),
+    import('../../server/watch/watcher.js'),
+    import('../../server/letta/redis-lock.js'),
+    import('../../server/letta/lease.js'),
+  ]);
+  const redis = redisOf(v['redis-url'], process.env);
+  const leases = redis ? new Leases({ redis }) : undefined;
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const interval = num(v.interval, 'interval') ?? ctx.config.pollIntervalSeconds;
   if (interval < 1) throw new UserError('--interval must be at least 1 second', 'e.g. --interval 60', 2);
@@ -92,7 +106,7 @@ export async function run(argv: string[]): Promise<number> {
   const rescan = num(v.rescan, 'rescan') ?? 30;
   const grace = num(v['maintain-grace'], 'maintain-grace');
   const maintenance = v['no-maintain'] ? false : { ...DEFAULT_POLICY, ...(grace === undefined ? {} : { graceMs: grace * 1000 }) };
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, log: logLine });
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, leases, redis, log: logLine });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });
@@ -118,7 +132,7 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   const a = watcher.address;
-  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook` : ''}`);
+  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook` : ''}${leases ? `; replica ${leases.holder}, agents' leases in Redis at ${redis!.host}:${redis!.port}` : ''}`);
   await untilSignal((sig) => logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`));
   await watcher.stop();
   folded.flush();

@@ -154,12 +154,12 @@ export function describeMaintenance(r: MaintenanceResult, dryRun = false): strin
 }
 
 /** For `watch`, after a pull changed the repo: a directory-listing check first, the full pass past a threshold or when due. */
-export async function maintainIfNeeded(repo: AgentRepo, policy: MaintenancePolicy, due: boolean): Promise<{ dueAtMs?: number; summary?: string }> {
+export async function maintainIfNeeded(repo: AgentRepo, policy: MaintenancePolicy, due: boolean, redis?: RedisTarget): Promise<{ dueAtMs?: number; summary?: string }> {
   if (!due) {
     const c = await countObjectFiles(repo.gitDir);
     if (c.loose < policy.looseThreshold && c.packs < policy.packThreshold) return {};
   }
-  const r = await maintainRepo(repo, { policy });
+  const r = await maintainRepo(repo, { policy, redis });
   return { dueAtMs: r.dueAtMs, summary: describeMaintenance(r) || undefined };
 }
 

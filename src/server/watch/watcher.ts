@@ -15,6 +15,11 @@ import { needsSync, syncAgent } from '../letta/sync.js';
 import { maintainIfNeeded } from '../repo/maintain-repo.js';
 import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';
 import { watchHandler } from './endpoint.js';
+import type { LeaseGuard, Leases } from '../letta/lease.js';
+import type { RedisTarget } from '../letta/redis-lock.js';
+
+/** How long an agent's work waits for the lease another replica holds: longer than a pull, and a lease's expiry. */
+const LEASE_WAIT_MS = 30_000;
 
 export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent' | 'maintain';
 
@@ -38,6 +43,10 @@ export interface WatchOptions {
   node?: string;
   /** repo.git maintenance after pulls that changed it (default thresholds and grace); false: none. */
   maintenance?: MaintenancePolicy | false;
+  /** Replicas: each agent's work runs holding its lease in Letta's Redis (lease.ts); undefined: one replica. */
+  leases?: Leases;
+  /** Letta's Redis, for maintenance's deletions under Letta's commit lock (default: LETTA_REDIS_HOST/PORT). */
+  redis?: RedisTarget;
   log?: (line: string) => void;
 }
 
@@ -197,12 +206,29 @@ export class Watcher {
     );
   }
 
+  /**
+   * With replicas, an agent's work waits while another replica holds its lease (doing the same reconcile), then
+   * runs: a webhook or poke that reached this replica mid-way through the other's pull is not lost. Given up after
+   * LEASE_WAIT_MS: the trigger's cause (a moved ref, a periodic pull) brings it back.
+   */
   private async runOne(agentId: string, reason: TriggerReason): Promise<void> {
+    const leases = this.opts.leases;
+    if (!leases) return this.work(agentId, reason);
+    try {
+      const r = await leases.run(agentId, (lease) => this.work(agentId, reason, lease), LEASE_WAIT_MS);
+      if (!r.ran) this.log(`${agentId} (${reason}): another replica held the agent's lease for ${LEASE_WAIT_MS / 1000} s; left to it`);
+    } catch (err) {
+      this.report.errors++;
+      this.log(`${agentId} (${reason}): no lease, nothing done (Letta's Redis: ${formatError(err)})`);
+    }
+  }
+
+  private async work(agentId: string, reason: TriggerReason, lease?: LeaseGuard): Promise<void> {
     const e = this.agents.get(agentId)!;
     if (reason === 'maintain') return this.maintain(e, true);
     let o: PullOutcome;
     try {
-      o = reason === 'pending' ? await this.syncOnly(e) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta });
+      o = reason === 'pending' ? await this.syncOnly(e, lease) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta, lease });
     } catch (err) {
       o = { agentId, steps: [], error: formatError(err) };
     }
@@ -218,7 +244,9 @@ export class Watcher {
     if (o.sync?.action === 'failed') this.syncBackoff.failed(agentId);
     else if (o.sync && o.sync.action !== 'busy') this.syncBackoff.succeeded(agentId);
     if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
-      const what = [o.steps.join('+') || 'no git change', o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
+      // The commits it left, for an operator (and the replica fault test) to tell which push did what.
+      const at = o.steps.length > 0 ? `main ${o.head?.slice(0, 12) ?? '-'}, external ${o.remoteHead?.slice(0, 12) ?? '-'}` : '';
+      const what = [o.steps.join('+') || 'no git change', at, o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
         .filter(Boolean)
         .join('; ');
       this.log(`${agentId} (${reason}): ${what}`);
@@ -231,7 +259,7 @@ export class Watcher {
     const policy = this.opts.maintenance ?? DEFAULT_POLICY;
     if (policy === false) return;
     try {
-      const r = await maintainIfNeeded(e.repo, policy, due);
+      const r = await maintainIfNeeded(e.repo, policy, due, this.opts.redis);
       e.maintainAt = r.dueAtMs;
       if (r.summary) this.log(`${e.repo.agentId} (maintenance): ${r.summary}`);
     } catch (err) {
@@ -240,7 +268,8 @@ export class Watcher {
     }
   }
 
-  private async syncOnly(e: Entry): Promise<PullOutcome> {
+  private async syncOnly(e: Entry, lease?: LeaseGuard): Promise<PullOutcome> {
+    await lease?.check();
     const sync = await syncAgent(e.repo, this.opts.ctx.letta);
     return { agentId: e.repo.agentId, steps: [], sync };
   }
