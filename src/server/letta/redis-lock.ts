@@ -24,6 +24,11 @@ export interface RedisTarget {
 
 export const LOCK_PREFIX = 'memory_repo:lock:';
 export const LOCK_TTL_MS = 60_000;
+/**
+ * Our own holds are short (a push's ref update after validation, maintain's deletions): 10 s, not Letta's 60 s, so a
+ * serve killed with -9 mid-push (its replica fails over) blocks Letta's commits and other replicas' pushes 10 s at most.
+ */
+export const OUR_LOCK_TTL_MS = 10_000;
 export const lockKey = (agentId: string) => `${LOCK_PREFIX}${agentId}`;
 
 // redis-py's Lock.release (lua) @ redis 5: delete only while the value is still our token.
@@ -118,13 +123,13 @@ export function redisCommand(t: RedisTarget, args: readonly string[], timeoutMs 
 
 /**
  * Takes the lock, retrying while Letta holds it (its commits take well under a second) for up to `waitMs` (0: one
- * try). true: ours until released or LOCK_TTL_MS; false: still held by someone else after waitMs.
+ * try). true: ours until released or OUR_LOCK_TTL_MS; false: still held by someone else after waitMs.
  */
 export async function acquireLock(t: RedisTarget, agentId: string, token: string, waitMs: number): Promise<boolean> {
   const end = Date.now() + waitMs;
   let delay = 20;
   for (;;) {
-    const r = await redisCommand(t, ['SET', lockKey(agentId), token, 'NX', 'PX', String(LOCK_TTL_MS)]);
+    const r = await redisCommand(t, ['SET', lockKey(agentId), token, 'NX', 'PX', String(OUR_LOCK_TTL_MS)]);
     if (r instanceof Error) throw r;
     if (r === 'OK') return true;
     if (Date.now() >= end) return false;

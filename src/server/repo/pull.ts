@@ -52,6 +52,12 @@ export interface PullContext {
   lease?: LeaseGuard;
 }
 
+/**
+ * The pull lock's stale period for a replica holding the agent's lease: a replica killed with -9 leaves its lock
+ * dir, which the next holder takes over after 6 s (the lease itself frees after 5 s). Refreshed every 1.5 s.
+ */
+const LEASED_LOCK_STALE_MS = 6_000;
+
 type Fetched = 'ok' | 'empty';
 
 async function fetchExternal(repo: AgentRepo, env: Record<string, string>): Promise<Fetched> {
@@ -135,7 +141,8 @@ async function moveMain(repo: AgentRepo, ctx: PullContext, next: string, old: st
  */
 export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<PullOutcome> {
   const out: PullOutcome = { agentId: repo.agentId, steps: [] };
-  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000);
+  // Under a lease a dead replica's pull lock must not outlast the 10 s failover: judged stale (and refreshed) sooner.
+  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000, ctx.lease ? LEASED_LOCK_STALE_MS : undefined);
   if (!lock) throw new UserError(`${repo.agentId}: another pull has held the lock for 2 minutes`, `wait for that pull; a lock whose process died expires by itself (LETTA_MEMFS_LOCK_STALE_SECONDS, default 20)`);
   const state = await readPullState(repo.gitDir);
   try {
@@ -176,7 +183,7 @@ async function recoverLocked(repo: AgentRepo, letta: LettaClientOptions, state: 
  * the pull state like a pull's.
  */
 export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions, lease?: LeaseGuard): Promise<RecoverOutcome> {
-  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000);
+  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000, lease ? LEASED_LOCK_STALE_MS : undefined);
   if (!lock) throw new UserError(`${repo.agentId}: another pull has held the lock for 2 minutes`, `remove ${pullLockFile(repo.gitDir)} if no letta-memfs-hooks process runs`);
   const state = await readPullState(repo.gitDir);
   const before = state.conflicts.length;
