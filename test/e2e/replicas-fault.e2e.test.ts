@@ -119,19 +119,23 @@ const inHost = (agent: string, oid: string) => {
 /** The pid in a lease value `<host>:<pid>:<random>:<fence>`. */
 const pidOf = (value: string) => Number(/:(\d+):[0-9a-f]{6}:\d+$/.exec(value)?.[1]);
 
-/** Commits one file and pushes it, retrying (pull --rebase on a rejection) until it is reported pushed. */
-async function commitAndPush(dir: string, file: string, content: string, push: () => Promise<{ code: number; err: string }>, rebase: () => Promise<unknown>): Promise<string> {
+/**
+ * Commits one file and pushes it, retrying (pull --rebase on a rejection) as a user would; undefined (a stuck push,
+ * itself a failure) when it has not gone through after 90 s.
+ */
+async function commitAndPush(dir: string, file: string, content: string, push: () => Promise<{ code: number; err: string }>, rebase: () => Promise<unknown>): Promise<string | undefined> {
   mkdirSync(join(dir, 'reference'), { recursive: true });
   writeFileSync(join(dir, file), content);
   git(['add', '-A'], dir);
   git(['-c', 'commit.gpgsign=false', 'commit', '-q', '-m', `add ${file}`], dir);
-  for (let attempt = 0; attempt < 200; attempt++) {
+  const end = Date.now() + 90_000;
+  while (Date.now() < end) {
     const r = await push();
     if (r.code === 0) return git(['rev-parse', 'HEAD'], dir).trim();
     if (/non-fast-forward|fetch first|rejected/i.test(r.err)) await rebase();
     await sleep(500);
   }
-  throw new Error(`${file}: not pushed after 200 attempts`);
+  return undefined;
 }
 
 describe(`letta ${version} + Redis: two watch and two serve replicas, killed and restarted while clients work`, () => {
@@ -149,7 +153,25 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
     const human = { [a]: await blockId(a), [b]: await blockId(b) };
 
     let stopping = false;
+    const started = Date.now();
+    const t = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
     const reported = { [a]: [] as string[], [b]: [] as string[] };
+    const stuck: string[] = [];
+    // main must only move forward: every change seen is checked to descend from the one before.
+    const rewinds: string[] = [];
+    const seen = { [a]: serverMain(a), [b]: serverMain(b) };
+    const watchMain = setInterval(() => {
+      for (const agent of [a, b]) {
+        let now: string;
+        try {
+          now = serverMain(agent);
+        } catch {
+          continue;
+        }
+        if (now !== seen[agent] && !inServer(agent, seen[agent])) rewinds.push(`${t()} ${agent.slice(-6)} ${seen[agent].slice(0, 12)} -> ${now.slice(0, 12)}`);
+        seen[agent] = now;
+      }
+    }, 200);
     const rest = { ok: 0, conflict: 0, last: {} as Record<string, string> };
     const hostGit = async (args: string[]) => {
       try {
@@ -163,14 +185,16 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
       (async () => {
         for (let i = 0; !stopping; i++) {
           const oid = await commitAndPush(dirA, `reference/lc-${i}.md`, blockFile({ description: `lc ${i}` }, `pushed through Letta ${i}`), () => lcGit(['push', '-q', 'origin', 'main'], dirA), () => lcGit(['pull', '-q', '--rebase', 'origin', 'main'], dirA));
-          reported[a].push(oid);
+          if (oid) reported[a].push(oid);
+          else stuck.push(`${t()} lc-${i}`);
           await sleep(1_000);
         }
       })(),
       (async () => {
         for (let i = 0; !stopping; i++) {
           const oid = await commitAndPush(dirB, `reference/ext-${i}.md`, blockFile({ description: `ext ${i}` }, `pushed to the host ${i}`), () => hostGit(['push', '-q', 'origin', 'HEAD:main']), () => hostGit(['pull', '-q', '--rebase', 'origin', 'main']));
-          reported[b].push(oid);
+          if (oid) reported[b].push(oid);
+          else stuck.push(`${t()} ext-${i}`);
           await sleep(1_500);
         }
       })(),
@@ -208,7 +232,7 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
       const held = leases.filter((l) => pidOf(l.value) === victim.pid);
       const killedAt = Date.now();
       victim.kill9();
-      const k = { victim: victim.name, held: held.length, freedMs: [] as number[], takenMs: [] as number[] };
+      const k = { at: t(), victim: victim.name, held: held.length, freedMs: [] as number[], takenMs: [] as number[] };
       kills.push(k);
       // Failover of each lease it held: freed (expired) and taken by a surviving replica with work to do.
       await Promise.all(
@@ -233,11 +257,12 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
     }
     stopping = true;
     await Promise.all(work);
+    clearInterval(watchMain);
 
     // Settle: every reported commit in Letta's main and on the host, and the host at main.
     const missing = () => [a, b].flatMap((agent) => reported[agent].filter((oid) => !inServer(agent, oid) || !inHost(agent, oid)).map((oid) => `${agent.slice(-6)} ${oid.slice(0, 12)}`));
-    const logs = () => replicas.map((r) => `--- ${r.name}:\n${r.log().slice(-4000)}`).join('\n');
-    const lost = await until('every reported commit in main and on the host', () => (missing().length === 0 ? [] : undefined), 120_000).catch(missing);
+    const logs = () => replicas.map((r) => `--- ${r.name}:\n${r.log().split('\n').filter((l) => !/ 200 in \d+ ms$/.test(l)).slice(-40).join('\n')}`).join('\n');
+    const lost = await until('every reported commit in main and on the host', () => (missing().length === 0 ? [] : undefined), 90_000).catch(missing);
     await until('the host at main for both agents', () => ([a, b].every((x) => hostMain(x) === serverMain(x)) ? true : undefined), 60_000).catch(() => undefined);
     const wrong = async () =>
       (
@@ -252,7 +277,7 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
           }),
         )
       ).flat();
-    const wrongBlocks = await until('every block as main says', async () => ((await wrong()).length === 0 ? [] : undefined), 120_000).catch(wrong);
+    const wrongBlocks = await until('every block as main says', async () => ((await wrong()).length === 0 ? [] : undefined), 90_000).catch(wrong);
 
     // Duplicates: the same commit pushed to the host, or moved into Letta, by more than one replica's step.
     const all = replicas.map((r) => r.log()).join('\n');
@@ -277,11 +302,14 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
     console.log(
       [
         `replicas under faults, letta ${version}, seed ${SEED}, ${SECONDS} s: ${kills.length} kills -9 (${kills.filter((k) => k.held > 0).length} of a replica holding a lease): ${kills.map((k) => `${k.victim}${k.held ? `*${k.held}` : ''}`).join(' ')}`,
+        `  kills at: ${kills.map((k) => `${k.at} ${k.victim}`).join(', ')}; main rewound: ${rewinds.length ? rewinds.join(', ') : 'never'}; pushes stuck over 90 s: ${stuck.length ? stuck.join(', ') : 'none'}`,
         `  commits reported: ${reported[a].length} through Letta, ${reported[b].length} to the host; REST edits ${rest.ok} ok, ${rest.conflict} refused (409 or cut)`,
         `  lost: ${lost.length}; blocks wrong: ${wrongBlocks.length}; duplicate pushes: ${dup(pushed)} (of ${pushed.size} commits pushed to the host); duplicate syncs: ${dup(synced)} (of ${synced.size} moved into Letta); resyncs: ${resyncs}; writes refused by fencing: ${fenced}`,
         `  failover after kill -9 of a lease holder: lease free ${fmt(freed)}; taken by a surviving replica ${fmt(taken)}`,
       ].join('\n'),
     );
+    expect(rewinds, logs()).toEqual([]);
+    expect(stuck, logs()).toEqual([]);
     expect(lost, logs()).toEqual([]);
     expect(wrongBlocks, logs()).toEqual([]);
     expect(dup(pushed), [...pushed].filter(([, n]) => n > 1).join(', ')).toBe(0);

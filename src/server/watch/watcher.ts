@@ -11,6 +11,7 @@ import { type AgentRepo, discoverAgents, noAgentsYetLine } from '../repo/discove
 import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
 import { MAIN, readRef } from '../../git/refs.js';
+import { removeStaleRefLocks } from '../../git/stale-ref-locks.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
 import { maintainIfNeeded } from '../repo/maintain-repo.js';
 import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';
@@ -226,6 +227,8 @@ export class Watcher {
   private async work(agentId: string, reason: TriggerReason, lease?: LeaseGuard): Promise<void> {
     const e = this.agents.get(agentId)!;
     if (reason === 'maintain') return this.maintain(e, true);
+    const stale = await removeStaleRefLocks(e.repo.gitDir).catch(() => []);
+    if (stale.length > 0) this.log(`${agentId}: removed ${stale.join(', ')} left by a killed git`);
     let o: PullOutcome;
     try {
       o = reason === 'pending' ? await this.syncOnly(e, lease) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta, lease });
