@@ -3,7 +3,7 @@
 // LMH_FAULT_SECONDS (120) a Letta Code client pushes agent A through Letta's /v1/git/, a client of the external host
 // pushes agent B there, and REST edits change both agents' system/human block, while replicas are killed with -9
 // and started again at random (seeded: LMH_FAULT_SEED), every other kill aimed at a replica holding an agent's
-// lease. At the end: no reported commit missing from Letta's main or the external host, every block as main's file
+// lease, the others at a random watch or serve in turn. At the end: no reported commit missing from Letta's main or the external host, every block as main's file
 // says (and system/human as the last REST edit), no commit pushed or moved into Letta twice, failover within 10 s.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -228,7 +228,9 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
         await sleep(50);
       } while (aimed);
       const active = aimed ? replicas.find((r) => leases.some((l) => pidOf(l.value) === r.pid)) : undefined;
-      const victim = active ?? replicas[Math.floor(rand() * replicas.length)];
+      // The other kills alternate between the watch and the serve replicas, each time a random one of the two.
+      const pool = Math.floor(kills.length / 2) % 2 === 0 ? watches : serves;
+      const victim = active ?? pool[Math.floor(rand() * pool.length)];
       const held = leases.filter((l) => pidOf(l.value) === victim.pid);
       const killedAt = Date.now();
       victim.kill9();
