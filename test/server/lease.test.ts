@@ -1,12 +1,14 @@
 // Replicas' per-agent lease (src/server/letta/lease.ts) against the real redis-server on 127.0.0.1:6379, and its
 // fencing on real repos: a replica whose lease was taken over cannot move main (fenced ref transaction), push to the
-// external host or sync. Every test uses fresh agent ids, so its keys are its own.
+// external host or sync; and the ref locks a killed git leaves. Every test uses fresh agent ids, so its keys are its own.
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FencedOut, fenceKey, leaseKey, Leases, type LeaseGuard } from '../../src/server/letta/lease.js';
 import { redisCommand, redisFromUrl } from '../../src/server/letta/redis-lock.js';
 import { FENCE_REF, fencedUpdateRef, recordedFence } from '../../src/git/fenced-ref.js';
+import { removeStaleRefLocks, STALE_REF_LOCK_MS } from '../../src/git/stale-ref-locks.js';
 import { setupServer } from '../../src/server/setup/init-server.js';
 import { pullAgent } from '../../src/server/repo/pull.js';
 import { serverEdit } from '../fixtures/server-repo.js';
@@ -179,5 +181,28 @@ describe('fencing: a replica that lost its lease is refused', () => {
     expect(again.ran && again.value.steps).toContain('merge');
     expect((await recordedFence(a.gitDir)).fence).toBeGreaterThan(recorded);
     await redisCommand(REDIS, ['DEL', fenceKey(a.agentId)]);
+  });
+});
+
+describe('ref locks a killed git left', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await makeHarness();
+  });
+  afterEach(async () => h.cleanup());
+
+  it('a HEAD.lock blocks every update of main; one older than 10 s is removed, a fresh one is left alone', async () => {
+    const a = await h.addAgent();
+    const main = await rev(a.gitDir, 'main');
+    const edit = await serverEdit(a.gitDir, { label: 'system/x', content: 'x\n' });
+    const lock = path.join(a.gitDir, 'HEAD.lock');
+    fs.writeFileSync(lock, ''); // what `git receive-pack` leaves when killed with -9 mid-update
+    expect(await fencedUpdateRef(a.gitDir, 'refs/heads/main', main, edit, 1, 'blocked')).toBe('moved');
+    expect(await removeStaleRefLocks(a.gitDir)).toEqual([]);
+    expect(fs.existsSync(lock)).toBe(true);
+    const old = new Date(Date.now() - STALE_REF_LOCK_MS - 1_000);
+    fs.utimesSync(lock, old, old);
+    expect(await removeStaleRefLocks(a.gitDir)).toEqual(['HEAD.lock']);
+    expect(await fencedUpdateRef(a.gitDir, 'refs/heads/main', main, edit, 1, 'unblocked')).toBe('ok');
   });
 });
