@@ -12,6 +12,7 @@ import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
 import { MAIN, readRef } from '../../git/refs.js';
 import { removeStaleRefLocks } from '../../git/stale-ref-locks.js';
+import { REMOTE_NAME } from '../../git/remote-auth.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
 import { maintainIfNeeded } from '../repo/maintain-repo.js';
 import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';
@@ -235,6 +236,7 @@ export class Watcher {
     } catch (err) {
       o = { agentId, steps: [], error: formatError(err) };
     }
+    if (o.error?.includes(`has no ${REMOTE_NAME} remote`)) await this.repair(e);
     this.report.pulls += reason === 'pending' ? 0 : 1;
     this.report.syncCalls += o.sync?.calls ?? 0;
     if (o.error) this.report.errors++;
@@ -256,6 +258,22 @@ export class Watcher {
     }
     // Every push and server edit adds loose objects (gc.auto=0): check the busy repos, in the same per-agent slot.
     if (o.steps.length > 0 || reason === 'startup' || reason === 'new-agent') await this.maintain(e, false);
+  }
+
+  /**
+   * A repo set up for the server role whose config lost the include of our settings (seen once under the replica
+   * fault test: a Letta copy-back wrote repo.git/config without it): set it up again, then pull once more.
+   */
+  private async repair(e: Entry): Promise<void> {
+    const settings = await readSettings(stateDirOf(e.repo.gitDir)).catch(() => undefined);
+    if (settings?.role !== 'server') return;
+    try {
+      await initAgent(e.repo, this.opts.ctx.config, this.opts.node);
+      this.log(`${e.repo.agentId}: repo.git/config had lost our settings' include; set up again`);
+      this.trigger(e.repo.agentId, 'new-agent');
+    } catch (err) {
+      this.log(`${e.repo.agentId}: cannot set up again: ${formatError(err)}`);
+    }
   }
 
   private async maintain(e: Entry, due: boolean): Promise<void> {
