@@ -249,8 +249,10 @@ export class Watcher {
     if (o.sync?.action === 'failed') this.syncBackoff.failed(agentId);
     else if (o.sync && o.sync.action !== 'busy') this.syncBackoff.succeeded(agentId);
     if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
-      // The commits it left, for an operator (and the replica fault test) to tell which push did what.
-      const at = o.steps.length > 0 ? `main ${o.head?.slice(0, 12) ?? '-'}, external ${o.remoteHead?.slice(0, 12) ?? '-'}` : '';
+      // The commits it left, for an operator (and the replica fault test) to tell which push did what; not on a
+      // failed round, whose line must stay the same for every agent so that a shared cause folds (log-coalesce.ts).
+      const failed = o.error !== undefined || o.sync?.action === 'failed';
+      const at = o.steps.length > 0 && !failed ? `main ${o.head?.slice(0, 12) ?? '-'}, external ${o.remoteHead?.slice(0, 12) ?? '-'}` : '';
       const what = [o.steps.join('+') || 'no git change', at, o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
         .filter(Boolean)
         .join('; ');
