@@ -20,6 +20,18 @@ export const SLOW = [
   'test/oracle/letta-server-frontmatter.test.ts',
   // The README's first command verbatim in a fresh copy of the clone (npm ci, npm pack, npm install).
   'test/install/first-screen.test.ts',
+  // Robustness suites that spend most of their time in many CLI processes, lock timeouts and fuzz rounds (each 15-95 s
+  // on 2 cores; together a third of npm test's time): npm test keeps the hostile suites that check one rule a case.
+  'test/hostile/redirects.test.ts',
+  'test/hostile/lock.test.ts',
+  'test/hostile/config.test.ts',
+  'test/hostile/wedge.test.ts',
+  'test/hostile/fuzz-webhook.test.ts',
+  'test/hostile/fuzz-health.test.ts',
+  'test/hostile/fuzz-poke.test.ts',
+  'test/server/scale-git-calls.test.ts',
+  'test/client/harness-lease.test.ts',
+  'test/client/letta-code-replay.test.ts',
 ];
 
 /**
@@ -28,6 +40,7 @@ export const SLOW = [
  */
 export const LATEST_LETTA = '0.16.8';
 export const LATEST_ONLY: string[] = [
+  'test/e2e/metrics.e2e.test.ts',
   // Issue 20: two watch and two serve replicas killed and restarted for two minutes (~5 min in all).
   'test/e2e/replicas-fault.e2e.test.ts',
 ];

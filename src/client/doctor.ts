@@ -2,6 +2,7 @@
 import { selfCommand } from '../core/self-command.js';
 import type { Check } from '../core/check.js';
 import { getConfig, git, type RepoPaths } from '../git/git.js';
+import { NO_PROMPT_ENV, sshProblem } from '../git/ssh.js';
 import { redactUrl } from '../core/redact.js';
 import { readSettings, stateDirOf } from '../core/settings.js';
 import { headerScope } from '../core/remote-scope.js';
@@ -55,16 +56,17 @@ export async function clientChecks(repo: RepoPaths, env: NodeJS.ProcessEnv = pro
   // Through origin, as Letta Code reaches it: the redirect, the key guard and our header all apply.
   const r = await git(['-c', 'credential.helper=', '-c', 'core.askPass=', 'ls-remote', '--heads', 'origin'], {
     ...opt,
-    env: { GIT_TERMINAL_PROMPT: '0' },
+    env: NO_PROMPT_ENV,
     allowFailure: true,
     timeoutMs: 30_000,
   });
-  const last = r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
+  const ssh = r.exitCode === 0 ? undefined : sshProblem(r.stderr, settings.remote);
+  const last = ssh?.reason ?? r.stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${r.exitCode}`;
   checks.push({
     name: 'remote reachable',
     ok: r.exitCode === 0,
     detail: r.exitCode === 0 ? `${redactUrl(settings.remote)} answers through origin` : `${redactUrl(settings.remote)}: ${last}`,
-    fix: r.exitCode === 0 ? undefined : 'check the network, that the repo exists on your host and that the token can read it; then re-run init',
+    fix: r.exitCode === 0 ? undefined : ssh?.fix ?? 'check the network, that the repo exists on your host and that the token can read it; then re-run init',
   });
   return checks;
 }

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { checkoutNotRead, clientRepoFiles, loadConfig } from '../core/config/load.js';
 import { type Config, mergeLayers, validateLayer } from '../core/config/schema.js';
 import { UserError } from '../core/errors.js';
-import { getConfig, git, type RepoPaths, resolveRepo } from '../git/git.js';
+import { getConfig, git, gitReason, type RepoPaths, resolveRepo } from '../git/git.js';
+import { NO_PROMPT_ENV, sshProblem } from '../git/ssh.js';
 import { addSecret, warn } from '../core/log.js';
 import { redactUrl } from '../core/redact.js';
 import { remoteKind } from '../core/template.js';
@@ -89,7 +90,7 @@ async function existingDir(dir: string): Promise<string> {
  * The empty first value resets headers from elsewhere, as the auth file does (credentials.ts).
  */
 async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenSource: string | undefined, cwd: string): Promise<void> {
-  const env: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+  const env: Record<string, string> = { ...NO_PROMPT_ENV };
   if (plan.kind === 'https' && header) {
     const key = `http.${plan.externalUrl}.extraHeader`;
     Object.assign(env, { GIT_CONFIG_COUNT: '2', GIT_CONFIG_KEY_0: key, GIT_CONFIG_VALUE_0: '', GIT_CONFIG_KEY_1: key, GIT_CONFIG_VALUE_1: header });
@@ -100,21 +101,16 @@ async function verifyRemote(plan: ClientPlan, header: string | undefined, tokenS
   if (r.exitCode !== 0 && header && /could not read Username|Authentication failed|\b401\b/.test(r.stderr)) {
     throw new UserError(`${redactUrl(plan.externalUrl)} refused the token from ${tokenSource}`, 'check the token and that gitUsername suits your host (--git-user), then re-run init');
   }
+  const ssh = r.exitCode !== 0 ? sshProblem(r.stderr, plan.externalUrl) : undefined;
+  if (ssh) throw new UserError(`cannot read ${redactUrl(plan.externalUrl)}: ${ssh.reason}`, ssh.fix);
   if (r.exitCode !== 0) {
     throw new UserError(
       `cannot read ${redactUrl(plan.externalUrl)}: ${gitReason(r.stderr) ?? `exit ${r.exitCode}`}`,
       plan.kind === 'file'
         ? `create it (git init --bare ${plan.externalUrl}), or pass --local for ~/.letta/memfs-remote/<agentId>.git, created by init`
-        : lsRemoteFix(r.stderr),
+        : lsRemoteFix(r.stderr, plan.kind),
     );
   }
-}
-
-/** Pure: the line of git's stderr that says what failed (`fatal: ...`), not its closing advice ("and the repository exists."). */
-export function gitReason(stderr: string): string | undefined {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  const fatal = lines.find((l) => /^(fatal|error):/.test(l));
-  return (fatal ?? lines[0])?.replace(/^(fatal|error):\s*/, '');
 }
 
 async function bareRepoAt(url: string): Promise<boolean> {
@@ -168,7 +164,7 @@ async function hostAuth(plan: ClientPlan, config: Config, env: NodeJS.ProcessEnv
 }
 
 /** Pure: the fix for a failed `git ls-remote` of the remote, by what git said went wrong. */
-export function lsRemoteFix(stderr: string): string {
+export function lsRemoteFix(stderr: string, kind: ClientPlan['kind'] = 'https'): string {
   if (/Could not resolve host|Name or service not known|Temporary failure in name resolution/i.test(stderr)) {
     return "check the host name in the remote URL and this machine's DNS/network, or pass --no-verify";
   }
@@ -176,7 +172,7 @@ export function lsRemoteFix(stderr: string): string {
     return 'check that the git host is up and reachable from here (proxy, firewall), or pass --no-verify';
   }
   if (/certificate|SSL/i.test(stderr)) return "check the host's TLS certificate (git's http.sslCAInfo for a private CA), or pass --no-verify";
-  return 'create the repo on your git host and check that the token can read and write it, or pass --no-verify';
+  return `create the repo on your git host and check that ${kind === 'ssh' ? 'your ssh key' : 'the token'} can read and write it, or pass --no-verify`;
 }
 
 export async function initClient(opts: ClientInitOptions): Promise<ClientInitResult> {
@@ -297,7 +293,7 @@ export function describeInit(r: ClientInitResult): string {
     ...(r.local ? [`  origin    ${redactUrl(r.plan.externalUrl)} (local backend: each commit of main is pushed in the background; run ${selfCommand()} pull to merge other machines' commits)`] : []),
     r.authFile
       ? `  auth      token from ${r.tokenSource} in ${r.authFile} (0600; re-run init after rotating it)`
-      : `  auth      ${{ https: 'none', ssh: 'your ssh keys', file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
+      : `  auth      ${{ https: 'none', ssh: "your ssh keys and known_hosts (ssh's own: ~/.ssh, ~/.ssh/config or GIT_SSH_COMMAND; nothing stored here)", file: 'none: a path on this machine (its file permissions apply)' }[r.plan.kind]}`,
     `  hooks     ${r.hooks.join(', ')} in ${r.hooksDir}`,
     ...(r.backup ? [`  history   ${BACKUP_WORDS[r.backup]} ${redactUrl(r.plan.externalUrl)}`] : []),
   ];

@@ -4,6 +4,7 @@
  */
 import { git, NETWORK_TIMEOUT_MS, type RepoPaths } from '../git/git.js';
 import { MAIN, readRef } from '../git/refs.js';
+import { NO_PROMPT_ENV } from '../git/ssh.js';
 import { lastLine } from '../sync/merge.js';
 import { planReconcile, type ReconcileStep } from '../sync/plan.js';
 import { LOCAL_REMOTE } from './local-backend.js';
@@ -21,7 +22,7 @@ const WORDS: Record<ReconcileStep, string> = {
 
 export async function describeLocalPull(repo: RepoPaths, agentId: string): Promise<string> {
   const cwd = repo.workTree!;
-  const ls = await git(['ls-remote', '--quiet', LOCAL_REMOTE, MAIN], { cwd, env: { GIT_TERMINAL_PROMPT: '0' }, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
+  const ls = await git(['ls-remote', '--quiet', LOCAL_REMOTE, MAIN], { cwd, env: NO_PROMPT_ENV, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (ls.exitCode !== 0) return `${agentId}: cannot read ${LOCAL_REMOTE}: ${lastLine(ls.stderr)}`;
   const remote = ls.stdout.split(/\s/)[0] || undefined;
   const local = await readRef(repo.commonDir, MAIN);

@@ -13,7 +13,8 @@
 import { selfCommand } from '../core/self-command.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { git, NETWORK_TIMEOUT_MS, type RepoPaths } from '../git/git.js';
+import { getConfig, git, NETWORK_TIMEOUT_MS, type RepoPaths } from '../git/git.js';
+import { NO_PROMPT_ENV, sshProblem } from '../git/ssh.js';
 import { MAIN } from '../git/refs.js';
 import { UserError } from '../core/errors.js';
 import { waitLock } from '../core/lock.js';
@@ -83,7 +84,7 @@ export async function pushLocalMain(where: { cwd?: string; gitDir?: string }): P
   if (!oid) return { result: 'nothing' };
   const r = await git(['push', '--quiet', LOCAL_REMOTE, `${MAIN}:${MAIN}`], {
     ...where,
-    env: { LETTA_MEMFS_INTERNAL: undefined, GIT_TERMINAL_PROMPT: '0' },
+    env: { LETTA_MEMFS_INTERNAL: undefined, ...NO_PROMPT_ENV },
     allowFailure: true,
     timeoutMs: NETWORK_TIMEOUT_MS,
   });
@@ -92,13 +93,14 @@ export async function pushLocalMain(where: { cwd?: string; gitDir?: string }): P
   const refused = refusalsIn(r.stderr);
   if (refused.length) return { oid, result: 'refused', detail: `this checkout's pre-push refused it: ${refused.join(' | ')}` };
   if (PUSH_REJECTED.test(r.stderr)) return { oid, result: 'rejected', detail: 'the host has commits this checkout lacks; the next letta-memfs-hooks pull merges them' };
-  throw new UserError(`push to ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the token (re-run init after rotating it) and ${selfCommand()} status`);
+  const ssh = sshProblem(r.stderr, (await getConfig(`remote.${LOCAL_REMOTE}.url`, where)) ?? '');
+  throw new UserError(`push to ${LOCAL_REMOTE} failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check the remote, the token (re-run init after rotating it) and ${selfCommand()} status`);
 }
 
 async function fetchOrigin(cwd: string): Promise<boolean> {
   const r = await git(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', LOCAL_REMOTE, `+${MAIN}:${LOCAL_TRACKING_REF}`], {
     cwd,
-    env: { GIT_TERMINAL_PROMPT: '0' },
+    env: NO_PROMPT_ENV,
     allowFailure: true,
     timeoutMs: NETWORK_TIMEOUT_MS,
   });
@@ -108,7 +110,8 @@ async function fetchOrigin(cwd: string): Promise<boolean> {
     await git(['update-ref', '-d', LOCAL_TRACKING_REF], { cwd, allowFailure: true });
     return false;
   }
-  throw new UserError(`fetch from ${LOCAL_REMOTE} failed: ${lastLine(r.stderr)}`, `check the remote, the network and the token (${selfCommand()} status)`);
+  const ssh = sshProblem(r.stderr, (await getConfig(`remote.${LOCAL_REMOTE}.url`, { cwd })) ?? '');
+  throw new UserError(`fetch from ${LOCAL_REMOTE} failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check the remote, the network and the token (${selfCommand()} status)`);
 }
 
 /** A refused push ends the round with the refusal as the error: pushing again cannot help until the files change. */

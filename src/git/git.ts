@@ -142,6 +142,13 @@ export class GitError extends Error {
   }
 }
 
+/** Pure: the line of git's stderr that says what failed (`fatal: ...`), not its closing advice ("and the repository exists."). */
+export function gitReason(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const fatal = lines.find((l) => /^(fatal|error):/.test(l));
+  return (fatal ?? lines[0])?.replace(/^(fatal|error):\s*/, '');
+}
+
 /** `git config --get`; undefined when unset. */
 export async function getConfig(key: string, opts: GitOptions = {}): Promise<string | undefined> {
   const r = await git(['config', '--get', key], { ...opts, allowFailure: true });

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { readSmallFile } from '../core/fs.js';
 
 export const MAIN = 'refs/heads/main';
@@ -37,4 +38,25 @@ export function packedRef(packed: string, ref: string): string | undefined {
     if (line.endsWith(` ${ref}`) && /^[0-9a-f]{40} /.test(line)) return line.slice(0, 40);
   }
   return undefined;
+}
+
+/**
+ * How many refs start with `prefix` (e.g. `refs/letta-memfs/conflicts/`), from the files like readRef (loose refs
+ * under the prefix's directory, plus packed-refs), without starting git: `watch` counts them for its metrics.
+ */
+export async function countRefs(gitDir: string, prefix: string): Promise<number> {
+  const names = new Set<string>();
+  const entries = await readdir(path.join(gitDir, prefix), { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isFile()) names.add(path.relative(gitDir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
+  let packed = '';
+  try {
+    packed = readSmallFile(path.join(gitDir, 'packed-refs')) ?? '';
+  } catch {
+    // unreadable packed-refs: only the loose ones count
+  }
+  for (const line of packed.split('\n')) {
+    const m = /^[0-9a-f]{40} (\S+)$/.exec(line);
+    if (m && m[1].startsWith(prefix)) names.add(m[1]);
+  }
+  return names.size;
 }

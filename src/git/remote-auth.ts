@@ -1,6 +1,8 @@
 import type { Config } from '../core/config/schema.js';
 import { checkEnvName } from '../core/config/values.js';
+import { remoteKind } from '../core/template.js';
 import { readTokenFile } from '../core/token.js';
+import { NO_PROMPT_ENV } from './ssh.js';
 
 /** The remote `init --server` configures in each repo.git, and its remote-tracking ref. */
 export const REMOTE_NAME = 'letta-memfs';
@@ -12,7 +14,8 @@ const FILE_TOKEN_ENV = 'LETTA_MEMFS_FILE_TOKEN';
 /**
  * Environment for git calls that talk to the external host at `url`. The token comes from a credential helper that
  * reads it from an env var at run time, so it never appears in argv, in repo.git/config (which the Letta server
- * copies into every temp dir) or in a URL. Terminal prompts are off: `watch` runs unattended.
+ * copies into every temp dir) or in a URL. No prompts (ssh.ts): `watch` runs unattended. An ssh remote gets no
+ * token at all (its keys and known_hosts are ssh's own, ssh.ts).
  *
  * The helper is scoped to the remote's URL (`credential.<url>.helper`): git asks helpers again for the host a
  * redirect leads to, and an unscoped helper answered it with our token [ran: test/hostile/redirects.test.ts]. And
@@ -22,11 +25,12 @@ const FILE_TOKEN_ENV = 'LETTA_MEMFS_FILE_TOKEN';
  */
 export function externalGitEnv(cfg: Config, url: string | undefined, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const config: [string, string][] = [['http.followRedirects', 'false']];
-  const out: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+  const out: Record<string, string> = { ...NO_PROMPT_ENV };
   // Settings written by an older init were not checked by the schema; the name goes into a shell snippet below.
   checkEnvName(cfg.gitTokenEnv, 'gitTokenEnv', 'settings');
   const fromEnv = env[cfg.gitTokenEnv];
-  const token = fromEnv || (cfg.gitTokenFile ? readTokenFile(cfg.gitTokenFile) : undefined);
+  const https = url !== undefined && remoteKind(url) === 'https';
+  const token = https ? fromEnv || (cfg.gitTokenFile ? readTokenFile(cfg.gitTokenFile) : undefined) : undefined;
   if (token && url) {
     const user = cfg.gitUsername.replace(/[^A-Za-z0-9._@-]/g, '');
     const name = fromEnv ? cfg.gitTokenEnv : FILE_TOKEN_ENV;

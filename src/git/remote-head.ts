@@ -7,6 +7,7 @@ import { basicAuth, readToken } from '../core/token.js';
 import { remoteKind } from '../core/template.js';
 import { MAIN, readRef } from './refs.js';
 import { externalGitEnv } from './remote-auth.js';
+import { sshProblem } from './ssh.js';
 
 /**
  * Pure: the refs in a smart-HTTP v0 upload-pack advertisement (`GET info/refs?service=git-upload-pack`,
@@ -65,10 +66,12 @@ export async function probeRemoteMain(url: string, authorization: string | undef
 
 /**
  * `git ls-remote <url> refs/heads/main` with the external host's credentials, for `doctor` and `status --live`:
- * the oid (undefined when the remote has no main yet), or git's last error line.
+ * the oid (undefined when the remote has no main yet), or git's last error line (ssh's refusals with their fix).
  */
-export async function lsRemoteMain(gitDir: string, url: string, cfg: Config): Promise<{ ok: true; oid?: string } | { ok: false; error: string }> {
+export async function lsRemoteMain(gitDir: string, url: string, cfg: Config): Promise<{ ok: true; oid?: string } | { ok: false; error: string; fix?: string }> {
   const r = await git(['ls-remote', url, MAIN], { gitDir, env: externalGitEnv(cfg, url), allowFailure: true, timeoutMs: 30_000 });
+  const ssh = r.exitCode !== 0 ? sshProblem(r.stderr, url) : undefined;
+  if (ssh) return { ok: false, error: ssh.reason, fix: ssh.fix };
   if (r.exitCode !== 0) return { ok: false, error: r.stderr.trim().split('\n').pop() ?? '' };
   return { ok: true, oid: r.stdout.split('\t')[0] || undefined };
 }

@@ -18,6 +18,7 @@ import { lettaVersion } from './helpers/env.js';
 import { blockFile } from './helpers/repo.js';
 import { Rest, type Block } from './helpers/rest.js';
 import { freePort, LettaServer } from './helpers/server.js';
+import { parseScrape } from '../helpers/daemon.js';
 
 const version = lettaVersion();
 const SECRET = randomBytes(24).toString('hex');
@@ -82,7 +83,7 @@ beforeAll(async () => {
   ]);
   counter = await startCounter(server.url);
   mkdirSync(server.memfsRoot, { recursive: true });
-  service = await startServe({ memfsRoot: server.memfsRoot, port: servicePort, secret: SECRET, lettaUrl: counterUrl });
+  service = await startServe({ memfsRoot: server.memfsRoot, port: servicePort, secret: SECRET, lettaUrl: counterUrl, args: ['--metrics-port', '0'] });
   api = new Rest(server.url);
 }, 180_000);
 
@@ -127,6 +128,12 @@ async function provisionAgent(name: string): Promise<{ agentId: string; client: 
 
 const byLabel = (bs: Block[], label: string) => bs.find((b) => b.label === label);
 
+/** serve's /metrics (its own listener, --metrics-port 0): every sample by name and labels. */
+async function serveMetrics(): Promise<Map<string, number>> {
+  const url = /metrics on (http:\/\/\S+\/metrics)/.exec(service.log)![1];
+  return parseScrape(await (await fetch(url)).text());
+}
+
 let first: { agentId: string; client: Client; init: string };
 
 describe(`letta ${version} unpatched, stock mode: set-up`, () => {
@@ -153,6 +160,7 @@ describe(`letta ${version} unpatched, stock mode: watch`, () => {
 
   it('round trip in: a client push to the host reaches the blocks through the proxy (value, description, metadata; a deleted file detaches its block); recompile only for system/', async () => {
     const { agentId, client } = first;
+    const metricsBefore = await serveMetrics();
     client.write('system/human.md', blockFile({ description: 'Facts about Ada', metadata: { source: 'client' } }, 'Ada moved to Lisbon.'));
     client.write('reference/notes.md', blockFile({ description: 'Scratch notes' }, 'first note'));
     client.git('add', '-A');
@@ -178,6 +186,27 @@ describe(`letta ${version} unpatched, stock mode: watch`, () => {
     // What Letta holds is recorded: nothing pending for status or sync --pending.
     await until('no pending sync', async () => JSON.parse((await runCliAsync(['status', '--server', '--json', '--agent', agentId], serverEnv())).stdout)[0].pending, (p) => p === undefined);
     expect((await runCliAsync(['sync', '--pending'], serverEnv())).stdout).toContain('0 agent(s) had a pending sync');
+
+    // serve's counters moved by exactly the two pushes through Letta (info/refs and receive-pack each), one recompile
+    // and its push-to-block latency. (Its mirrors are not counted here: this serve has no host token.)
+    const keys = [
+      'lmh_serve_requests_total{service="receive-pack",status="200"}',
+      'lmh_recompiles_total{outcome="ok"}',
+      'lmh_recompiles_total{outcome="failed"}',
+      'lmh_push_to_block_seconds_count',
+    ];
+    const delta = (m: Map<string, number>) => Object.fromEntries(keys.map((k) => [k, (m.get(k) ?? 0) - (metricsBefore.get(k) ?? 0)]));
+    const after = await serveMetrics();
+    expect(delta(after)).toEqual({
+      'lmh_serve_requests_total{service="receive-pack",status="200"}': 4,
+      'lmh_recompiles_total{outcome="ok"}': 1,
+      'lmh_recompiles_total{outcome="failed"}': 0,
+      'lmh_push_to_block_seconds_count': 1,
+    });
+    const latency = (after.get('lmh_push_to_block_seconds_sum') ?? 0) - (metricsBefore.get('lmh_push_to_block_seconds_sum') ?? 0);
+    expect(latency).toBeGreaterThan(0);
+    expect(latency).toBeLessThan(60);
+    expect([...after.keys()].filter((k) => k.startsWith('lmh_serve_push_refusals_total'))).toEqual([]);
   });
 
   it('round trip out: a REST edit (read_only included) becomes a commit that watch pushes to the host and the client pulls', async () => {

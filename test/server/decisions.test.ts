@@ -38,6 +38,9 @@ describe('server mode decisions', () => {
     expect(endpointFrom(404, 'Not Found')).toBe('missing');
     expect(endpointFrom(404, `Agent with id ${A} not found`)).toBe('present');
     expect(endpointFrom(405, '')).toBe('missing');
+    // No answer at all (a loaded Letta timing out) says nothing about the route: never recorded as stock.
+    expect(endpointFrom(undefined, 'timeout')).toBe('unknown');
+    expect(chooseMode(undefined, undefined, { letta: true, guarded: false, endpoint: 'unknown', detail: 'HTTP timeout' }).mode).toBeUndefined();
     expect(serviceAnswer(200, '001e# service=git-upload-pack\n0000')).toBe('answers');
     expect(serviceAnswer(200, '<html>')).toBe('refused');
     expect(serviceAnswer(501, 'git HTTP requires memfs service')).toBe('not-configured');

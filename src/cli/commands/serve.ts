@@ -13,6 +13,8 @@ import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
 import { redisOf } from '../../server/letta/redis-lock.js';
 import { Leases } from '../../server/letta/lease.js';
+import { daemonRegistry, serveMetrics } from '../../server/metrics/registry.js';
+import { METRICS_FLAGS, METRICS_HELP, metricsAddress, startMetricsListener } from '../server/metrics-listener.js';
 import { parseCommandArgs } from '../args.js';
 import { untilSignal } from '../until-signal.js';
 
@@ -47,12 +49,16 @@ read_only); non-fast-forward pushes and deletions are refused. Repos are never c
                          every 30 s while it is recorded (90 s)
   --config <file>        the server config file init --server wrote, when not the one in the memfs root
   --redis-url <url>      Letta's Redis, redis://host[:port] (default: LETTA_REDIS_HOST / LETTA_REDIS_PORT, as Letta)
+${METRICS_HELP}
 
 A push that moved main is mirrored to the agent's external host at once (the letta-memfs remote init --server set
 up, with the token from its env var or 0600 file, as watch uses): the same reconcile as watch's, without the block
 sync (Letta's proxy ran it). Pushes of one agent within 250 ms are one mirror; a failed mirror is retried after
 5 s, doubling up to 5 min, and the push itself never waits for it. A repo not set up with init --server is noted
 once and not mirrored.
+
+Metrics (--metrics-port): requests by status, refused pushes by rule, git processes and queue depth, mirrors,
+recompiles, the push-to-block latency, memory.
 
 When Letta uses Redis (LETTA_REDIS_HOST, LETTA_REDIS_PORT: set the same here), a push moves main only while holding
 Letta's own commit lock (memory_repo:lock:<agent>), waiting up to 15 s for a Letta commit that holds it.
@@ -100,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       'check-after': { type: 'string' },
       config: { type: 'string' },
       'redis-url': { type: 'string' },
+      ...METRICS_FLAGS,
     },
     HELP,
   );
@@ -118,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
   const warn = (line: string) => logLine(`warning: ${line}`);
   const listenNames = { host: '--host', port: '--port' };
   const { host, port } = parseListenAddress(v.host ?? '127.0.0.1', v.port ?? '8285', listenNames);
+  const metricsAddr = metricsAddress(v);
   const limits = serviceLimits(v);
   const secret = await loadServiceSecret(process.env, v['secret-file']);
   addSecret(secret);
@@ -137,7 +145,10 @@ export async function run(argv: string[]): Promise<number> {
   const log = (line: string) => logLine(`serve: ${line}`);
   const ctx = await loadServerContext({ memfsRoot, configFile: v.config, lettaUrl });
   addSecret(process.env[ctx.config.gitTokenEnv]);
-  const mirror = new Mirror({ ctx, leases, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log });
+  // The queue gauges read the service's slots at scrape time (the service is made below).
+  let service: MemfsService | undefined;
+  const metrics = serveMetrics(metricsAddr ? daemonRegistry() : undefined, { running: () => service?.backends.running ?? 0, waiting: () => service?.backends.waiting ?? 0 });
+  const mirror = new Mirror({ ctx, leases, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log, metrics });
   const afterPush = new AfterPush({
     mirror: (repo) => mirror.request(repo),
     letta: { baseUrl: lettaUrl, password, timeoutMs: 30_000, retries: 2 },
@@ -145,9 +156,10 @@ export async function run(argv: string[]): Promise<number> {
     recheckMs: 30_000,
     leases,
     log,
+    metrics,
   });
   const hooks = await createServiceHooks(memfsRoot);
-  const service = new MemfsService({
+  service = new MemfsService({
     memfsRoot,
     secret,
     host,
@@ -163,8 +175,15 @@ export async function run(argv: string[]): Promise<number> {
     access: new AccessCheck({ lettaUrl, password, timeoutMs: 5_000, ttlMs: 30_000, maxEntries: 10_000 }),
     redis,
     onReceivePack: (push) => afterPush.onPush(push),
+    metrics,
   });
   const addr = await service.start();
+  // Its own listener, never under the secret path: a scraper needs no secret, and the git routes stay unguessable.
+  const metricsListener = metricsAddr ? await startMetricsListener(metrics.registry, metricsAddr, log).catch(async (err: unknown) => {
+    await service!.stop();
+    throw err;
+  }) : undefined;
+  if (metricsListener) logLine(`serve: metrics on ${metricsListener.url}`);
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}; mirrors and checks hold each agent's lease (replica ${leases!.holder})`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=${reachableUrl(addr.address, addr.port)}/<secret>)`);
@@ -172,6 +191,7 @@ export async function run(argv: string[]): Promise<number> {
   if (found.noRepositoryYet) logLine(`serve: ${noAgentsYetLine(found.noRepositoryYet)}`);
   await untilSignal((sig) => logLine(`serve: ${sig}: finishing running requests, then exiting (send it again to exit now)`));
   await service.stop();
+  await metricsListener?.stop();
   await afterPush.stop();
   await mirror.stop();
   return 0;

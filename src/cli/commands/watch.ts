@@ -8,6 +8,7 @@ import { DEFAULT_POLICY } from '../../server/repo/maintenance.js';
 import { noPositionals, parseCommandArgs } from '../args.js';
 import { untilSignal } from '../until-signal.js';
 import { JSON_FLAG, printJson } from '../json.js';
+import { METRICS_FLAGS, METRICS_HELP, metricsAddress, startMetricsListener } from '../server/metrics-listener.js';
 
 const HELP = `usage: letta-memfs-hooks watch [--memfs-root <dir>] [options]
 
@@ -30,6 +31,7 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
                       what the pack replaces deleted after the grace period; see maintain --help)
   --maintain-grace <s> that grace period in seconds (default 300)
   --redis-url <url>   Letta's Redis, redis://host[:port] (default: LETTA_REDIS_HOST / LETTA_REDIS_PORT, as Letta)
+${METRICS_HELP}
 
 Replicas: with Letta's Redis, any number of watch (and serve) processes can run for one Letta; each agent's work
 runs holding its lease (letta-memfs-hooks:lease:<agent>, 5 s, renewed), so it runs once at a time, moves to
@@ -37,9 +39,11 @@ another replica within 10 s of a crash, and a replica that lost the lease cannot
 Redis, run one watch.
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
-POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz. The secret is read from the env var
-named by webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it the endpoint stays off. An endpoint
-that cannot listen (port taken, address not on this machine) ends watch with exit code 1.`;
+POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz; GET /metrics (as on --metrics-port:
+pulls, pushes, syncs, latencies, pending syncs, conflicts, repo.git state, memory; no agent id, no secret needed).
+The secret is read from the env var named by webhookSecretEnv (default LETTA_MEMFS_WEBHOOK_SECRET); without it
+the endpoint stays off. An endpoint that cannot listen (port taken, address not on this machine) ends watch with
+exit code 1.`;
 
 const NAMES = { host: '--host (webhookHost)', port: '--port (webhookPort)' };
 
@@ -67,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       'maintain-grace': { type: 'string' },
       'redis-url': { type: 'string' },
       ...JSON_FLAG,
+      ...METRICS_FLAGS,
     },
     HELP,
   );
@@ -75,6 +80,8 @@ export async function run(argv: string[]): Promise<number> {
   const v = parsed.values;
   // Flags first, before the server modules load: a typo fails in well under the 2 s a service manager expects.
   parseListenAddress(v.host ?? '127.0.0.1', v.port ?? 0, NAMES);
+  const metricsAddr = metricsAddress(v);
+  if (metricsAddr && v.once) throw new UserError('--metrics-port is for a running watch, not --once', 'drop --metrics-port, or --once', EXIT.usage);
   if (v.json && !v.once) throw new UserError('--json is for watch --once (a running watch logs; see --log-format json)', 'add --once, or pass --log-format json instead', EXIT.usage);
   const format = v['log-format'] ?? 'text';
   if (format !== 'text' && format !== 'json') throw new UserError(`--log-format must be text or json, got ${JSON.stringify(format)}`, 'pass --log-format text or --log-format json', EXIT.usage);
@@ -83,9 +90,10 @@ export async function run(argv: string[]): Promise<number> {
   const folded = coalescingLog(out);
   const logLine = folded.log;
   const warn = (m: string) => out(`warning: ${m}`);
-  const [{ loadServerContext }, { Watcher }, { redisOf }, { Leases }] = await Promise.all([
+  const [{ loadServerContext }, { Watcher }, { daemonRegistry, watchMetrics }, { redisOf }, { Leases }] = await Promise.all([
     import('../../server/setup/context.js'),
     import('../../server/watch/watcher.js'),
+    import('../../server/metrics/registry.js'),
     import('../../server/letta/redis-lock.js'),
     import('../../server/letta/lease.js'),
   ]);
@@ -106,7 +114,9 @@ export async function run(argv: string[]): Promise<number> {
   const rescan = num(v.rescan, 'rescan') ?? 30;
   const grace = num(v['maintain-grace'], 'maintain-grace');
   const maintenance = v['no-maintain'] ? false : { ...DEFAULT_POLICY, ...(grace === undefined ? {} : { graceMs: grace * 1000 }) };
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, leases, redis, log: logLine });
+  // A running watch also exports process metrics (memory, event loop); --once has no endpoint to serve them on.
+  const metrics = watchMetrics(v.once ? undefined : daemonRegistry());
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, leases, redis, log: logLine, metrics });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });
@@ -124,17 +134,22 @@ export async function run(argv: string[]): Promise<number> {
     return code;
   }
 
+  let metricsListener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
   try {
+    // Before the scan: a port that cannot be had ends watch at once, like the webhook endpoint's.
+    if (metricsAddr) metricsListener = await startMetricsListener(metrics.registry, metricsAddr, logLine);
     await watcher.start();
   } catch (err) {
+    await metricsListener?.stop();
     // Nothing may keep the process alive after a failed start (timers, a half-open endpoint): systemd restarts it.
     await watcher.stop();
     throw err;
   }
+  if (metricsListener) logLine(`metrics on ${metricsListener.url}`);
   const a = watcher.address;
-  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook` : ''}${leases ? `; replica ${leases.holder}, agents' leases in Redis at ${redis!.host}:${redis!.port}` : ''}`);
+  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook, metrics on /metrics` : ''}${leases ? `; replica ${leases.holder}, agents' leases in Redis at ${redis!.host}:${redis!.port}` : ''}`);
   await untilSignal((sig) => logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`));
-  await watcher.stop();
+  await Promise.all([watcher.stop(), metricsListener?.stop()]);
   folded.flush();
   return 0;
 }

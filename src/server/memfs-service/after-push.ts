@@ -13,6 +13,7 @@ import { MAIN, readRef } from '../../git/refs.js';
 import { recompileIfSystemChanged, type Push } from './recompile.js';
 import { ensureSynced } from './resync.js';
 import type { LeaseGuard, Leases } from '../letta/lease.js';
+import type { ServeMetrics } from '../metrics/registry.js';
 
 export interface AfterPushOptions {
   /** Letta, for recompiles and for pushing a lost push back in; without it pushes are only recorded (watch checks). */
@@ -26,6 +27,8 @@ export interface AfterPushOptions {
   /** Replicas: the checks run holding the agent's lease, so two serves never merge back or resync the same push. */
   leases?: Leases;
   log: (line: string) => void;
+  /** Recompiles and the push-to-block latency are counted here. */
+  metrics?: ServeMetrics;
 }
 
 const repoOf = (push: Push & { org: string }): AgentRepo => ({ agentId: push.agent, orgId: push.org, gitDir: push.gitDir });
@@ -52,7 +55,10 @@ export class AfterPush {
     this.o.mirror?.(repoOf(push));
     this.schedule(push, this.o.checkAfterMs);
     if (this.o.letta) {
-      const outcome = await recompileIfSystemChanged(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, waitMs: 10_000, log: this.o.log });
+      const m = this.o.metrics;
+      const onSynced = m && push.startedMs !== undefined ? () => m.pushToBlock.observe(Math.max(0, Date.now() - push.startedMs!) / 1000) : undefined;
+      const outcome = await recompileIfSystemChanged(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, waitMs: 10_000, log: this.o.log, onSynced });
+      if (outcome === 'recompiled' || outcome === 'failed') m?.recompiles.inc({ outcome: outcome === 'recompiled' ? 'ok' : 'failed' });
       this.o.log(`${push.agent}: after push: ${outcome}`);
     }
   }

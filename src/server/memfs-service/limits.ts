@@ -28,6 +28,11 @@ export class Slots {
     return this.active;
   }
 
+  /** Requests waiting for a process. */
+  get queuedCount(): number {
+    return this.queued;
+  }
+
   private canRun(key: string): boolean {
     return this.active < this.max && (this.activeBy.get(key) ?? 0) < this.perAgent;
   }

@@ -15,6 +15,8 @@ import { REMOTE_NAME } from '../../git/remote-auth.js';
 import type { ServerContext } from '../setup/context.js';
 import type { Leases } from '../letta/lease.js';
 import type { PullOutcome } from '../repo/pull.js';
+import type { ServeMetrics } from '../metrics/registry.js';
+import { recordMirror } from '../metrics/record.js';
 
 export interface MirrorOptions {
   ctx: ServerContext;
@@ -27,6 +29,8 @@ export interface MirrorOptions {
   /** Replicas: the mirror runs holding the agent's lease, as watch's pulls do (lease.ts). */
   leases?: Leases;
   log: (line: string) => void;
+  /** Mirror outcomes, pushes to the host and agents whose mirror is failing are counted here. */
+  metrics?: ServeMetrics;
 }
 
 /** How long a mirror waits for the agent's lease while another replica's pull or mirror holds it. */
@@ -86,6 +90,7 @@ export class Mirror {
     }
     this.noted.delete(agent);
     const o = await this.reconcile(s.repo).catch((err): PullOutcome => ({ agentId: agent, steps: [], error: formatError(err) }));
+    if (this.o.metrics) recordMirror(this.o.metrics, o);
     if (o.error) {
       if (!s.again) {
         this.o.log(`${agent}: mirror failed, retrying in ${Math.round(s.retryMs / 1000)} s: ${o.error}`);

@@ -15,6 +15,8 @@ export interface RecompileOptions {
   /** How long to wait for Letta's own sync before recompiling anyway. */
   waitMs: number;
   log: (line: string) => void;
+  /** Letta's blocks showed the pushed system/ values (the push-to-block latency ends here). */
+  onSynced?: () => void;
 }
 
 export interface Push {
@@ -23,6 +25,8 @@ export interface Push {
   before?: string;
   /** The actor, from the `user_id` header the proxy forwards (already checked to match `user-<uuid>`). */
   userId?: string;
+  /** When serve received the push (ms since the epoch). */
+  startedMs?: number;
 }
 
 /** The block value Letta derives from a file (letta/services/memory_repo/block_markdown.py @ 0.16.7). */
@@ -67,7 +71,10 @@ export async function recompileIfSystemChanged(push: Push, o: RecompileOptions):
       const blocks = JSON.parse(r.body) as { label: string; value: string }[];
       // git's stdout was trimmed of its final newline: compare the same way.
       const synced = [...want].every(([label, value]) => blocks.some((b) => b.label === label && b.value.replace(/\n$/, '') === value.replace(/\n$/, '')));
-      if (synced) break;
+      if (synced) {
+        o.onSynced?.();
+        break;
+      }
     }
     if (Date.now() > end) {
       o.log(`${push.agent}: Letta's sync did not show the pushed system/ values within ${o.waitMs} ms; recompiling anyway`);

@@ -22,6 +22,7 @@ import { BodyTooLarge, byteCap, Slots } from './limits.js';
 import { MalformedPktLine, pktLineHead } from './pkt-line.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 import type { AccessCheck } from './access.js';
+import type { ServeMetrics } from '../metrics/registry.js';
 
 export interface ServiceOptions {
   /** Absolute memfs root (Letta's `~/.letta/memfs`). */
@@ -58,8 +59,16 @@ export interface ServiceOptions {
    * Called after a receive-pack that exited 0 (the refs may or may not have moved), with main as it was before and
    * the actor from the `user_id` header the proxy forwards, when it is a well-formed id.
    */
-  onReceivePack?: (push: { org: string; agent: string; gitDir: string; before?: string; userId?: string }) => void;
+  onReceivePack?: (push: { org: string; agent: string; gitDir: string; before?: string; userId?: string; startedMs: number }) => void;
+  /** Requests by status and refused pushes by rule are counted here (no agent id in them). */
+  metrics?: ServeMetrics;
 }
+
+/** Why a push was refused, by the HTTP status serve answered it with (pre-receive's refusals are told apart in run()). */
+const REFUSAL_RULE: Record<number, string | undefined> = { 400: 'malformed', 413: 'too-large', 504: 'timeout' };
+
+/** receive-pack's report when our pre-receive refused the push (receive-pack.c: "pre-receive hook declined"). */
+const HOOK_DECLINED = /pre-receive hook declined/;
 
 // What git's upload-pack and receive-pack say about a request they cannot parse (pkt-line.c, upload-pack.c,
 // receive-pack.c @ v2.39).
@@ -118,6 +127,19 @@ export class MemfsService {
     this.slots = new Slots(opts.maxBackends, opts.maxQueued);
   }
 
+  /** git processes running and requests waiting for one, for the queue gauges. */
+  get backends(): { running: number; waiting: number } {
+    return { running: this.slots.busy, waiting: this.slots.queuedCount };
+  }
+
+  /** Counts a request's reply; a receive-pack one refused also counts under its rule. */
+  private count(service: GitService | undefined, status: number, rule?: string): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    m.requests.inc({ service: service ? service.replace(/^git-/, '') : 'none', status: String(status) });
+    if (service === 'git-receive-pack' && rule) m.refusals.inc({ rule });
+  }
+
   /**
    * Listens on watch's HTTP front (core/http): total handlers, Node's own 400/431 for malformed HTTP, connection
    * cap, idle and slow clients cut. Rejects with a one-line UserError (port taken, ...) so the command exits at once.
@@ -163,6 +185,7 @@ export class MemfsService {
     if (!r.ok) {
       // Never the URL (it holds the secret) nor any header (the proxy forwards the client's Authorization).
       this.opts.log(`refused ${req.method ?? '?'} ${r.status}: ${r.reason}`);
+      this.count(undefined, r.status);
       refuse(req, r.status, r.status === 404 ? 'not found' : r.reason);
       return;
     }
@@ -171,6 +194,7 @@ export class MemfsService {
     if (verdict !== 'allow') {
       const why = verdict === 'deny' ? [403, 'Letta says this actor cannot reach the agent'] as const : [503, 'cannot ask Letta whether this actor may reach the agent'] as const;
       this.opts.log(`refused ${what} ${why[0]}: ${why[1]}`);
+      this.count(r.service, why[0], verdict === 'deny' ? 'forbidden' : 'letta-unavailable');
       refuse(req, why[0], verdict === 'deny' ? 'forbidden' : 'Letta unavailable, try again', verdict === 'deny' ? {} : { 'Retry-After': '5' });
       return;
     }
@@ -180,12 +204,14 @@ export class MemfsService {
     const holders = await orgsHolding(this.opts.memfsRoot, r.agent);
     if (holders.length !== 1 || holders[0] !== r.org) {
       this.opts.log(`refused ${what} 404: ${holders.length > 1 ? 'agent repo under several orgs' : 'no such repo in this org'}`);
+      this.count(r.service, 404, 'not-found');
       refuse(req, 404, 'not found');
       return;
     }
     const unchecked = r.service === 'git-receive-pack' ? await this.opts.checkHooks?.() : undefined;
     if (unchecked) {
       this.opts.log(`refused ${what} 503: ${unchecked} (fix: restart serve, which writes it again)`);
+      this.count(r.service, 503, 'hooks-unchecked');
       refuse(req, 503, 'the server cannot check pushes now; try again later');
       return;
     }
@@ -195,6 +221,7 @@ export class MemfsService {
     if (!release) {
       if (!gone.signal.aborted) {
         this.opts.log(`refused ${what} 503: ${this.slots.busy} git processes running, this agent's share of them and of the queue in use`);
+        this.count(r.service, 503, 'busy');
         refuse(req, 503, 'busy, try again', { 'Retry-After': '1' });
       }
       return;
@@ -249,6 +276,9 @@ export class MemfsService {
       if (!res.writableFinished) dog.kill({ status: 499, text: 'client went away' });
     });
     let stderr = '';
+    // The end of receive-pack's report (a few hundred bytes): whether our pre-receive refused the push.
+    let report = '';
+    if (receiving && this.opts.metrics) child.stdout.on('data', (d: Buffer) => (report = (report + d.toString('latin1')).slice(-512)));
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 2_000) stderr += d.toString('utf8');
     });
@@ -270,11 +300,12 @@ export class MemfsService {
         if (receiving) this.dropQuarantines(gitDir, signal !== null);
         if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
         const status = finishReply(res, code, dog.failure, contentType, advertise ? advertisementPrefix(service, protocol) : undefined, stderr);
+        this.count(service, status, status === 200 ? (receiving && HOOK_DECLINED.test(report) ? 'pre-receive' : undefined) : REFUSAL_RULE[status]);
         const errLine = stderr.trim().split('\n').pop() ?? '';
         const exit = code ?? signal;
         this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
         if (service === 'git-receive-pack' && !advertise && code === 0 && !dog.failure) {
-          this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId });
+          this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId, startedMs: info.started });
         }
         // The reply is ended or cut by now, except a stdout pipe still flushing: the request lives until then.
         if (res.writableEnded || res.destroyed) resolve();

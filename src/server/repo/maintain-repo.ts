@@ -153,14 +153,25 @@ export function describeMaintenance(r: MaintenanceResult, dryRun = false): strin
   return parts.join('; ');
 }
 
-/** For `watch`, after a pull changed the repo: a directory-listing check first, the full pass past a threshold or when due. */
-export async function maintainIfNeeded(repo: AgentRepo, policy: MaintenancePolicy, due: boolean, redis?: RedisTarget): Promise<{ dueAtMs?: number; summary?: string }> {
+export type MaintenanceOutcome = 'packed' | 'deleted' | 'busy' | 'none';
+
+/**
+ * For `watch`, after a pull changed the repo: a directory-listing check first, the full pass past a threshold or when
+ * due. `loose`: the repo's loose objects as counted last; `outcome`: what a full pass did, when one ran.
+ */
+export async function maintainIfNeeded(
+  repo: AgentRepo,
+  policy: MaintenancePolicy,
+  due: boolean,
+  redis?: RedisTarget,
+): Promise<{ dueAtMs?: number; summary?: string; loose: number; outcome?: MaintenanceOutcome }> {
   if (!due) {
     const c = await countObjectFiles(repo.gitDir);
-    if (c.loose < policy.looseThreshold && c.packs < policy.packThreshold) return {};
+    if (c.loose < policy.looseThreshold && c.packs < policy.packThreshold) return { loose: c.loose };
   }
   const r = await maintainRepo(repo, { policy, redis });
-  return { dueAtMs: r.dueAtMs, summary: describeMaintenance(r) || undefined };
+  const outcome = r.packed ? 'packed' : r.busy ? 'busy' : hasDeletions(r.plan) ? 'deleted' : 'none';
+  return { dueAtMs: r.dueAtMs, summary: describeMaintenance(r) || undefined, loose: (await countObjectFiles(repo.gitDir)).loose, outcome };
 }
 
 /** Files and bytes under repo.git: what every Letta read and commit copies. */

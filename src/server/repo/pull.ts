@@ -7,6 +7,8 @@ import type { LettaClientOptions } from '../letta/letta-api.js';
 import { waitLock } from '../../core/lock.js';
 import { MAIN, readRef, ZERO } from '../../git/refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
+import { sshProblem } from '../../git/ssh.js';
+import { remoteKind } from '../../core/template.js';
 import { configuredAuthorization, probeRemoteMain } from '../../git/remote-head.js';
 import { type SyncOutcome, syncAgent } from '../letta/sync.js';
 import { selfCommand } from '../../core/self-command.js';
@@ -60,7 +62,7 @@ const LEASED_LOCK_STALE_MS = 6_000;
 
 type Fetched = 'ok' | 'empty';
 
-async function fetchExternal(repo: AgentRepo, env: Record<string, string>): Promise<Fetched> {
+async function fetchExternal(repo: AgentRepo, env: Record<string, string>, url: string | undefined): Promise<Fetched> {
   const r = await git(
     ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-maintenance', REMOTE_NAME, `+refs/heads/main:${TRACKING_REF}`],
     { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS },
@@ -74,7 +76,8 @@ async function fetchExternal(repo: AgentRepo, env: Record<string, string>): Prom
   if (/No such remote|does not appear to be a git repository/i.test(r.stderr) && !(await hasRemote(repo))) {
     throw new UserError(`${repo.agentId}: repo.git has no ${REMOTE_NAME} remote`, `run ${selfCommand()} init --server first`);
   }
-  throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${lastLine(r.stderr)}`, `check the remote URL, the network and the token (${selfCommand()} doctor)`);
+  const ssh = sshProblem(r.stderr, url ?? '');
+  throw new UserError(`${repo.agentId}: fetch from the external remote failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check the remote URL, the network and the token (${selfCommand()} doctor)`);
 }
 
 async function hasRemote(repo: AgentRepo): Promise<boolean> {
@@ -84,14 +87,15 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
 
 type Pushed = 'ok' | 'rejected';
 
-async function pushMain(repo: AgentRepo, env: Record<string, string>, lease: LeaseGuard | undefined): Promise<Pushed> {
+async function pushMain(repo: AgentRepo, env: Record<string, string>, url: string | undefined, lease: LeaseGuard | undefined): Promise<Pushed> {
   // A replica that lost the lease pushes nothing: the holder's reconcile does it.
   await lease?.check();
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.
   const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
   if (PUSH_REJECTED.test(r.stderr)) return 'rejected';
-  throw new UserError(`${repo.agentId}: push to the external remote failed: ${lastLine(r.stderr)}`, `check write access for the token (${selfCommand()} doctor)`);
+  const ssh = sshProblem(r.stderr, url ?? '');
+  throw new UserError(`${repo.agentId}: push to the external remote failed: ${ssh?.reason ?? lastLine(r.stderr)}`, ssh?.fix ?? `check write access for the token (${selfCommand()} doctor)`);
 }
 
 /** CAS: moves main from `old` to `next` only if it still points at `old` (a server copy may have moved it). */
@@ -199,7 +203,9 @@ export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions, 
 async function unchanged(repo: AgentRepo, ctx: PullContext, out: PullOutcome): Promise<boolean> {
   const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
   if (!settings?.remote) return false;
-  const probed = await probeRemoteMain(settings.remote, await configuredAuthorization(ctx.config, ctx.env));
+  // No token is read for an ssh remote (it has no probe either: the caller fetches).
+  const auth = remoteKind(settings.remote) === 'https' ? await configuredAuthorization(ctx.config, ctx.env) : undefined;
+  const probed = await probeRemoteMain(settings.remote, auth);
   if (probed === undefined) return false;
   const [local, tracking] = await Promise.all([readRef(repo.gitDir, MAIN), readRef(repo.gitDir, TRACKING_REF)]);
   if (probed === null || !local || probed !== local) return false;
@@ -216,7 +222,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
   const env = externalGitEnv(ctx.config, settings?.remote, ctx.env);
   if (!ctx.alwaysFetch && !ctx.inject && (await unchanged(repo, ctx, out))) return;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const fetched = await fetchExternal(repo, env);
+    const fetched = await fetchExternal(repo, env, settings?.remote);
     await ctx.inject?.afterFetch?.();
     const local = await readRef(repo.gitDir, MAIN);
     const remote = fetched === 'ok' ? await readRef(repo.gitDir, TRACKING_REF) : undefined;
@@ -243,7 +249,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       case 'seed':
       case 'push': {
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, ctx.lease)) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, ctx.lease)) === 'rejected') continue;
         out.steps.push(step);
         out.remoteHead = local;
         return;
@@ -261,7 +267,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
           out.conflict = conflict;
         }
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, ctx.lease)) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, ctx.lease)) === 'rejected') continue;
         out.steps.push('push');
         out.remoteHead = commit;
         return;

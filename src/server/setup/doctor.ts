@@ -73,6 +73,7 @@ export function modeCheck(mode: ServerMode, endpoint: Endpoint, detail: string):
     return { name: 'server mode', ok: true, detail: `stock: external commits are pushed through Letta's /v1/git/ (sync endpoint ${endpoint})` };
   }
   const ok = endpoint === 'present';
+  if (endpoint === 'unknown') return { name: 'sync endpoint', ok: false, detail: `${detail}: Letta did not answer the probe`, fix: 'check that Letta is up and not overloaded, then run doctor --server again' };
   return {
     name: 'sync endpoint',
     ok,
@@ -115,7 +116,7 @@ export async function checkRemotes(ctx: ServerContext, repos: readonly AgentRepo
       name: `remote ${repo.agentId}`,
       ok: r.ok,
       detail: r.ok ? `${settings.remote} reachable${r.oid ? '' : ' (empty: pull seeds it)'}` : `${settings.remote}: ${r.error}`,
-      fix: r.ok ? undefined : `check the URL, network and token (${ctx.config.gitTokenEnv} or gitTokenFile)`,
+      fix: r.ok ? undefined : (r.fix ?? `check the URL, network and token (${ctx.config.gitTokenEnv} or gitTokenFile)`),
     };
   });
 }

@@ -5,7 +5,8 @@
 import type { ServerMode } from '../../core/config/schema.js';
 import { type LettaClientOptions, probe } from '../letta/letta-api.js';
 
-export type Endpoint = 'present' | 'missing';
+/** `unknown`: the probe got no answer (timeout, reset), which says nothing about the route. */
+export type Endpoint = 'present' | 'missing' | 'unknown';
 
 /** What the Letta URL is: not reachable, not Letta, or Letta with or without the endpoint. */
 export type LettaKind = { letta: false; reached: boolean; detail: string; redirect?: number } | { letta: true; version?: string; guarded: boolean; endpoint: Endpoint; detail: string };
@@ -14,9 +15,13 @@ export type LettaKind = { letta: false; reached: boolean; detail: string; redire
 // `Not Found` (patches/03-sync-from-git-endpoint.patch). Nothing is synced either way.
 const NO_AGENT = 'agent-00000000-0000-4000-8000-000000000000';
 
-/** Pure: the endpoint probe's answer. Any other answer than a bare 404 (or 405) is the route existing. */
+/**
+ * Pure: the endpoint probe's answer. Any other answer than a bare 404 (or 405) is the route existing; no answer at all
+ * (a loaded server timing out) is not read as either, so a slow patched Letta is never recorded as stock.
+ */
 export function endpointFrom(status: number | undefined, detail: string): Endpoint {
-  const missing = status === undefined || status === 405 || (status === 404 && (detail === 'Not Found' || detail === ''));
+  if (status === undefined) return 'unknown';
+  const missing = status === 405 || (status === 404 && (detail === 'Not Found' || detail === ''));
   return missing ? 'missing' : 'present';
 }
 
@@ -75,6 +80,7 @@ export function chooseMode(flag: ServerMode | undefined, saved: ServerMode | und
   if (!kind) return { why: 'not detected' };
   if (!kind.letta) return { why: `not detected: ${kind.detail}; patched applies, pass --mode stock for an unpatched Letta` };
   const letta = `Letta${kind.version ? ` ${kind.version}` : ''}`;
+  if (kind.endpoint === 'unknown') return { why: `not detected: ${letta} did not answer the sync-from-git probe (${kind.detail}); patched applies, pass --mode stock for an unpatched Letta` };
   return kind.endpoint === 'present'
     ? { mode: 'patched', why: `detected: ${letta} has the sync-from-git endpoint` }
     : { mode: 'stock', why: `detected: ${letta} without the sync-from-git endpoint` };

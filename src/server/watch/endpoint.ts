@@ -1,5 +1,7 @@
 import type http from 'node:http';
+import type { Registry } from 'prom-client';
 import { HttpError, parseTarget, readBody, sendJson } from '../../core/http/index.js';
+import { isMetricsPath, sendMetrics } from '../metrics/endpoint.js';
 import { agentFromPayload, DeliveryLog, isPushEvent, MAX_BODY_BYTES, verifyRequest } from './webhook.js';
 
 /** What the endpoint needs from the watcher. */
@@ -12,10 +14,12 @@ export interface EndpointDeps {
   agents(): string[];
   /** Queues a pull; false for an unknown agent (or while stopping). */
   trigger(agentId: string, reason: 'webhook' | 'poke'): boolean;
+  /** Served on `GET /metrics`, without the secret (it holds no agent id, content or secret). */
+  metrics?: Registry;
 }
 
 /**
- * `watch`'s routes: `GET|HEAD /healthz`, `POST /webhook` (GitHub, Gitea/Forgejo, GitLab push events) and
+ * `watch`'s routes: `GET|HEAD /healthz`, `GET|HEAD /metrics` (Prometheus), `POST /webhook` (GitHub, Gitea/Forgejo, GitLab push events) and
  * `POST /poke/<agentId>` (signed pokes). Runs inside createTotalServer, so anything thrown is a reply; a request
  * to an unknown path or with the wrong method is refused before its body is read.
  */
@@ -29,8 +33,9 @@ export function watchHandler(deps: EndpointDeps): (req: http.IncomingMessage, re
       if (!deps.ready()) return sendJson(res, 503, { ok: false, starting: true }, { 'retry-after': '5' });
       return sendJson(res, 200, { ok: true, agents: deps.agents().length });
     }
+    if (deps.metrics && isMetricsPath(req)) return sendMetrics(deps.metrics, req, res);
     const known = (segments.length === 1 && segments[0] === 'webhook') || (segments.length === 2 && segments[0] === 'poke');
-    if (!known) throw new HttpError(404, 'unknown path', 'POST to /webhook or /poke/<agentId>, or GET /healthz');
+    if (!known) throw new HttpError(404, 'unknown path', `POST to /webhook or /poke/<agentId>, or GET /healthz${deps.metrics ? ' or /metrics' : ''}`);
     if (method !== 'POST') throw new HttpError(405, 'only POST', 'use POST');
     const body = await readBody(req, MAX_BODY_BYTES);
     if (!deps.ready()) throw new HttpError(503, 'starting: agents not scanned yet', 'retry in a few seconds');

@@ -10,13 +10,16 @@ import type { ServerContext } from '../setup/context.js';
 import { type AgentRepo, discoverAgents, noAgentsYetLine } from '../repo/discover.js';
 import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
-import { MAIN, readRef } from '../../git/refs.js';
+import { countRefs, MAIN, readRef } from '../../git/refs.js';
+import { CONFLICT_PREFIX } from '../../sync/merge.js';
 import { removeStaleRefLocks } from '../../git/stale-ref-locks.js';
 import { REMOTE_NAME } from '../../git/remote-auth.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
 import { maintainIfNeeded } from '../repo/maintain-repo.js';
 import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';
 import { watchHandler } from './endpoint.js';
+import { watchMetrics, type WatchMetrics } from '../metrics/registry.js';
+import { recordPull } from '../metrics/record.js';
 import type { LeaseGuard, Leases } from '../letta/lease.js';
 import type { RedisTarget } from '../letta/redis-lock.js';
 
@@ -50,6 +53,8 @@ export interface WatchOptions {
   /** Letta's Redis, for maintenance's deletions under Letta's commit lock (default: LETTA_REDIS_HOST/PORT). */
   redis?: RedisTarget;
   log?: (line: string) => void;
+  /** Where pulls, syncs and repo state are counted, served on the endpoint's /metrics; default: a registry of its own. */
+  metrics?: WatchMetrics;
 }
 
 /** Counts of one pass, for `--once`, tests and the bench. */
@@ -88,8 +93,12 @@ export class Watcher {
   private report: CycleReport = Watcher.emptyReport();
   /** Every pull outcome, newest last (bounded); tests read it. */
   readonly outcomes: PullOutcome[] = [];
+  readonly metrics: WatchMetrics;
+  /** When work for a queued agent was first heard of (trigger), for the host-to-block latency. */
+  private readonly heardAt = new Map<string, number>();
 
   constructor(private readonly opts: WatchOptions) {
+    this.metrics = opts.metrics ?? watchMetrics();
     this.queue = new KeyedQueue((id, reason) => this.runOne(id, reason), opts.concurrency ?? 4);
   }
 
@@ -147,6 +156,7 @@ export class Watcher {
     // webhook or poke during a pull still queues one more, since it may announce a commit that pull did not see.
     if (reason === 'periodic' && this.queue.isRunning(agentId)) return true;
     if (this.queue.enqueue(agentId, reason)) this.report.triggered++;
+    if (!this.heardAt.has(agentId)) this.heardAt.set(agentId, Date.now());
     return true;
   }
 
@@ -178,13 +188,24 @@ export class Watcher {
           continue;
         }
         this.report.newAgents++;
-        this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
+        await this.add(repo);
         this.trigger(repo.agentId, 'new-agent');
         continue;
       }
-      this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
+      await this.add(repo);
       if (startup) this.trigger(repo.agentId, 'startup');
     }
+  }
+
+  private async add(repo: AgentRepo): Promise<void> {
+    this.agents.set(repo.agentId, { repo, lastSeen: await readRef(repo.gitDir, MAIN) });
+    this.metrics.tallies.agents.set(repo.agentId, 1);
+    await this.countConflicts(repo);
+  }
+
+  /** Conflict refs are kept by pulls and removed by people: counted again after each pull (a directory listing). */
+  private async countConflicts(repo: AgentRepo): Promise<void> {
+    this.metrics.tallies.conflicts.set(repo.agentId, await countRefs(repo.gitDir, CONFLICT_PREFIX).catch(() => 0));
   }
 
   /** Reads every main ref file (no git process): a change we did not make is a server commit to push out. */
@@ -203,7 +224,10 @@ export class Watcher {
           this.trigger(e.repo.agentId, 'maintain');
           return;
         }
-        if (this.syncBackoff.due(e.repo.agentId, now) && (await needsSync(e.repo, { knownHead: head }).catch(() => false))) this.trigger(e.repo.agentId, 'pending');
+        if (this.syncBackoff.due(e.repo.agentId, now) && (await needsSync(e.repo, { knownHead: head }).catch(() => false))) {
+          this.metrics.tallies.pending.set(e.repo.agentId, 1);
+          this.trigger(e.repo.agentId, 'pending');
+        }
       },
     );
   }
@@ -227,6 +251,8 @@ export class Watcher {
 
   private async work(agentId: string, reason: TriggerReason, lease?: LeaseGuard): Promise<void> {
     const e = this.agents.get(agentId)!;
+    const heardAt = this.heardAt.get(agentId);
+    this.heardAt.delete(agentId);
     if (reason === 'maintain') return this.maintain(e, true);
     const stale = await removeStaleRefLocks(e.repo.gitDir).catch(() => []);
     if (stale.length > 0) this.log(`${agentId}: removed ${stale.join(', ')} left by a killed git`);
@@ -248,6 +274,9 @@ export class Watcher {
     if (o.head) e.lastSeen = o.head;
     if (o.sync?.action === 'failed') this.syncBackoff.failed(agentId);
     else if (o.sync && o.sync.action !== 'busy') this.syncBackoff.succeeded(agentId);
+    recordPull(this.metrics, o, { pull: reason !== 'pending', learnedAtMs: heardAt, stock: this.opts.ctx.letta.mode === 'stock' });
+    this.metrics.tallies.backoff.set(agentId, this.syncBackoff.retryAt(agentId) !== undefined);
+    await this.countConflicts(e.repo);
     if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
       // The commits it left, for an operator (and the replica fault test) to tell which push did what; not on a
       // failed round, whose line must stay the same for every agent so that a shared cause folds (log-coalesce.ts).
@@ -284,9 +313,12 @@ export class Watcher {
     try {
       const r = await maintainIfNeeded(e.repo, policy, due, this.opts.redis);
       e.maintainAt = r.dueAtMs;
+      this.metrics.tallies.loose.set(e.repo.agentId, r.loose);
+      if (r.outcome) this.metrics.maintenance.inc({ outcome: r.outcome });
       if (r.summary) this.log(`${e.repo.agentId} (maintenance): ${r.summary}`);
     } catch (err) {
       e.maintainAt = Date.now() + 60_000;
+      this.metrics.maintenance.inc({ outcome: 'failed' });
       this.log(`${e.repo.agentId} (maintenance): ${formatError(err)}`);
     }
   }
@@ -306,6 +338,7 @@ export class Watcher {
       ready: () => this.ready,
       agents: () => [...this.agents.keys()],
       trigger: (id, reason) => this.trigger(id, reason),
+      metrics: this.metrics.registry,
     });
     const server = createTotalServer(handler, { log: (line) => this.log(line) });
     await listenOrFail(server, addr, this.opts.listenNames ?? { host: 'host', port: 'port' });
