@@ -86,5 +86,5 @@ it('a stale post-push sync is noticed and Letta is made to sync again; blocks en
   expect(receivePacks).toHaveLength(2); // the push, then serve's empty one that made Letta sync again
   expect(execFileSync('git', ['--git-dir', gitDir, 'rev-parse', 'main'], { encoding: 'utf8' }).trim()).toBe(sh(clone, ['rev-parse', 'HEAD']));
   for (let i = 0; i < 50 && !svc.log().includes('Letta synced again'); i++) await new Promise((r) => setTimeout(r, 100));
-  expect(svc.log()).toContain(`${agent}: Letta's blocks did not match main (reference/new); Letta synced again`);
+  expect(svc.log()).toContain(`${agent}: Letta's blocks did not match main ${sh(clone, ['rev-parse', 'HEAD']).slice(0, 12)} (reference/new); Letta synced again`);
 });

@@ -117,6 +117,14 @@ describe('memfs service: clone, fetch, push with real git', () => {
 describe('memfs service: refusals', () => {
   const info = (prefix: string, a = agent) => `/${prefix}/git/${a}/state.git/info/refs?service=git-upload-pack`;
 
+  it('GET /healthz is 200 without the secret (probes); other methods on it and /healthz/x are refused', async () => {
+    const r = await raw({ path: '/healthz' });
+    expect([r.status, r.body.toString()]).toEqual([200, 'ok\n']);
+    expect((await raw({ method: 'HEAD', path: '/healthz' })).status).toBe(200);
+    expect((await raw({ method: 'POST', path: '/healthz' })).status).toBe(404);
+    expect((await raw({ path: '/healthz/x' })).status).toBe(404);
+  });
+
   it('a wrong or missing prefix is a 404, with the secret and the Authorization header never logged', async () => {
     const headers = { 'X-Organization-Id': ORG, Authorization: 'Basic bGV0dGE6c2VjcmV0LWtleS0xMjM=' };
     expect((await raw({ path: info('wrong-secret-wrong-secret-wrong') , headers })).status).toBe(404);

@@ -11,7 +11,8 @@ import { checkServiceHooks, createServiceHooks } from '../../server/memfs-servic
 import { AfterPush } from '../../server/memfs-service/after-push.js';
 import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
-import { redisFromEnv } from '../../server/letta/redis-lock.js';
+import { redisOf } from '../../server/letta/redis-lock.js';
+import { Leases } from '../../server/letta/lease.js';
 import { daemonRegistry, serveMetrics } from '../../server/metrics/registry.js';
 import { METRICS_FLAGS, METRICS_HELP, metricsAddress, startMetricsListener } from '../server/metrics-listener.js';
 import { parseCommandArgs } from '../args.js';
@@ -47,6 +48,7 @@ read_only); non-fast-forward pushes and deletions are refused. Repos are never c
   --check-after <s>      check that main still holds an accepted push this long after it (default 3), again
                          every 30 s while it is recorded (90 s)
   --config <file>        the server config file init --server wrote, when not the one in the memfs root
+  --redis-url <url>      Letta's Redis, redis://host[:port] (default: LETTA_REDIS_HOST / LETTA_REDIS_PORT, as Letta)
 ${METRICS_HELP}
 
 A push that moved main is mirrored to the agent's external host at once (the letta-memfs remote init --server set
@@ -59,7 +61,11 @@ Metrics (--metrics-port): requests by status, refused pushes by rule, git proces
 recompiles, the push-to-block latency, memory.
 
 When Letta uses Redis (LETTA_REDIS_HOST, LETTA_REDIS_PORT: set the same here), a push moves main only while holding
-Letta's own commit lock (memory_repo:lock:<agent>), waiting up to 15 s for a Letta commit that holds it.`;
+Letta's own commit lock (memory_repo:lock:<agent>), waiting up to 15 s for a Letta commit that holds it.
+Replicas: with Redis, any number of serve (and watch) processes can run for one Letta; each agent's mirror and
+push checks run holding its lease (letta-memfs-hooks:lease:<agent>, 5 s, renewed), so they run once at a time,
+move to another replica within 10 s of a crash, and a replica that lost the lease pushes nothing. Without Redis,
+run one serve.`;
 
 function int(v: string | undefined, name: string, def: number, min: number, max: number): number {
   if (v === undefined) return def;
@@ -99,6 +105,7 @@ export async function run(argv: string[]): Promise<number> {
       'letta-url': { type: 'string' },
       'check-after': { type: 'string' },
       config: { type: 'string' },
+      'redis-url': { type: 'string' },
       ...METRICS_FLAGS,
     },
     HELP,
@@ -133,19 +140,21 @@ export async function run(argv: string[]): Promise<number> {
   const password = process.env.LETTA_SERVER_PASSWORD || undefined;
   addSecret(password);
   const checkAfterMs = int(v['check-after'], 'check-after', 3, 1, 600) * 1000;
-  const redis = redisFromEnv(process.env);
+  const redis = redisOf(v['redis-url'], process.env);
+  const leases = redis ? new Leases({ redis }) : undefined;
   const log = (line: string) => logLine(`serve: ${line}`);
   const ctx = await loadServerContext({ memfsRoot, configFile: v.config, lettaUrl });
   addSecret(process.env[ctx.config.gitTokenEnv]);
   // The queue gauges read the service's slots at scrape time (the service is made below).
   let service: MemfsService | undefined;
   const metrics = serveMetrics(metricsAddr ? daemonRegistry() : undefined, { running: () => service?.backends.running ?? 0, waiting: () => service?.backends.waiting ?? 0 });
-  const mirror = new Mirror({ ctx, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log, metrics });
+  const mirror = new Mirror({ ctx, leases, debounceMs: 250, retryMs: 5_000, maxRetryMs: 300_000, log, metrics });
   const afterPush = new AfterPush({
     mirror: (repo) => mirror.request(repo),
     letta: { baseUrl: lettaUrl, password, timeoutMs: 30_000, retries: 2 },
     checkAfterMs,
     recheckMs: 30_000,
+    leases,
     log,
     metrics,
   });
@@ -176,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
   }) : undefined;
   if (metricsListener) logLine(`serve: metrics on ${metricsListener.url}`);
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}`);
+  if (redis) logLine(`serve: pushes take Letta's commit lock in Redis at ${redis.host}:${redis.port}; mirrors and checks hold each agent's lease (replica ${leases!.holder})`);
   logLine(`serve: memfs git service for ${memfsRoot} on http://${shown}:${addr.port}/<secret> (set LETTA_MEMFS_SERVICE_URL=${reachableUrl(addr.address, addr.port)}/<secret>)`);
   const found = await discoverAgents(memfsRoot);
   if (found.noRepositoryYet) logLine(`serve: ${noAgentsYetLine(found.noRepositoryYet)}`);

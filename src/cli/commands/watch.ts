@@ -30,7 +30,13 @@ and sets up agent repos created later. Stops cleanly on SIGTERM/SIGINT.
   --no-maintain       no repo.git maintenance (by default a repo with 256 loose objects or 8 packs is packed, and
                       what the pack replaces deleted after the grace period; see maintain --help)
   --maintain-grace <s> that grace period in seconds (default 300)
+  --redis-url <url>   Letta's Redis, redis://host[:port] (default: LETTA_REDIS_HOST / LETTA_REDIS_PORT, as Letta)
 ${METRICS_HELP}
+
+Replicas: with Letta's Redis, any number of watch (and serve) processes can run for one Letta; each agent's work
+runs holding its lease (letta-memfs-hooks:lease:<agent>, 5 s, renewed), so it runs once at a time, moves to
+another replica within 10 s of a crash, and a replica that lost the lease cannot move main or push. Without
+Redis, run one watch.
 
 Webhooks: POST /webhook from GitHub, Gitea/Forgejo (HMAC-SHA256) or GitLab (token), push events only; pokes:
 POST /poke/<agentId> signed as the README's Poke paragraph says; GET /healthz; GET /metrics (as on --metrics-port:
@@ -63,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
       'log-format': { type: 'string' },
       'no-maintain': { type: 'boolean' },
       'maintain-grace': { type: 'string' },
+      'redis-url': { type: 'string' },
       ...JSON_FLAG,
       ...METRICS_FLAGS,
     },
@@ -83,11 +90,15 @@ export async function run(argv: string[]): Promise<number> {
   const folded = coalescingLog(out);
   const logLine = folded.log;
   const warn = (m: string) => out(`warning: ${m}`);
-  const [{ loadServerContext }, { Watcher }, { daemonRegistry, watchMetrics }] = await Promise.all([
+  const [{ loadServerContext }, { Watcher }, { daemonRegistry, watchMetrics }, { redisOf }, { Leases }] = await Promise.all([
     import('../../server/setup/context.js'),
     import('../../server/watch/watcher.js'),
     import('../../server/metrics/registry.js'),
+    import('../../server/letta/redis-lock.js'),
+    import('../../server/letta/lease.js'),
   ]);
+  const redis = redisOf(v['redis-url'], process.env);
+  const leases = redis ? new Leases({ redis }) : undefined;
   const ctx = await loadServerContext({ memfsRoot: v['memfs-root'], configFile: v.config });
   const interval = num(v.interval, 'interval') ?? ctx.config.pollIntervalSeconds;
   if (interval < 1) throw new UserError('--interval must be at least 1 second', 'e.g. --interval 60', 2);
@@ -105,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
   const maintenance = v['no-maintain'] ? false : { ...DEFAULT_POLICY, ...(grace === undefined ? {} : { graceMs: grace * 1000 }) };
   // A running watch also exports process metrics (memory, event loop); --once has no endpoint to serve them on.
   const metrics = watchMetrics(v.once ? undefined : daemonRegistry());
-  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, log: logLine, metrics });
+  const watcher = new Watcher({ ctx, intervalSeconds: interval, rescanSeconds: Math.max(rescan, 0.1), listen, listenNames: NAMES, secret, maintenance, leases, redis, log: logLine, metrics });
 
   if (v.once) {
     const r = await watcher.cycle({ pullAll: true });
@@ -136,7 +147,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (metricsListener) logLine(`metrics on ${metricsListener.url}`);
   const a = watcher.address;
-  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook, metrics on /metrics` : ''}`);
+  logLine(`watching ${ctx.memfsRoot} every ${interval}s${a ? `, webhooks on http://${a.address}:${a.port}/webhook, metrics on /metrics` : ''}${leases ? `; replica ${leases.holder}, agents' leases in Redis at ${redis!.host}:${redis!.port}` : ''}`);
   await untilSignal((sig) => logLine(`${sig}: finishing running pulls, then exiting (send it again to exit now)`));
   await Promise.all([watcher.stop(), metricsListener?.stop()]);
   folded.flush();

@@ -24,10 +24,15 @@ export interface RedisTarget {
 
 export const LOCK_PREFIX = 'memory_repo:lock:';
 export const LOCK_TTL_MS = 60_000;
+/**
+ * Our own holds are short (a push's ref update after validation, maintain's deletions): 10 s, not Letta's 60 s, so a
+ * serve killed with -9 mid-push (its replica fails over) blocks Letta's commits and other replicas' pushes 10 s at most.
+ */
+export const OUR_LOCK_TTL_MS = 10_000;
 export const lockKey = (agentId: string) => `${LOCK_PREFIX}${agentId}`;
 
 // redis-py's Lock.release (lua) @ redis 5: delete only while the value is still our token.
-const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+export const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 /**
  * Letta's Redis, from its own variables; undefined when Letta runs without Redis (then it takes no lock either).
@@ -43,6 +48,22 @@ export function redisFromEnv(env: NodeJS.ProcessEnv = process.env): RedisTarget 
     throw new UserError('LETTA_REDIS_HOST/LETTA_REDIS_PORT are not a host and port', 'set them as Letta has them, e.g. LETTA_REDIS_HOST=127.0.0.1 LETTA_REDIS_PORT=6379', 2);
   }
   return { host, port };
+}
+
+/**
+ * `--redis-url redis://host[:port]`: the same Redis as Letta's LETTA_REDIS_HOST/PORT, for a process whose environment
+ * does not carry them. No password, user or db: Letta's own client uses none (db 0), and the lock must be Letta's.
+ */
+export function redisFromUrl(url: string): RedisTarget {
+  const m = /^redis:\/\/([A-Za-z0-9._-]{1,253})(?::(\d{1,5}))?\/?$/.exec(url.trim());
+  const port = m?.[2] ? Number(m[2]) : 6379;
+  if (!m || !(port >= 1 && port <= 65535)) throw new UserError('--redis-url must be redis://host[:port] (no password, user or db: Letta uses db 0 without them)', 'e.g. --redis-url redis://127.0.0.1:6379, the Redis Letta has in LETTA_REDIS_HOST/LETTA_REDIS_PORT', 2);
+  return { host: m[1], port };
+}
+
+/** Letta's Redis from `--redis-url` when given, else from Letta's own variables; undefined: none. */
+export function redisOf(url: string | undefined, env: NodeJS.ProcessEnv = process.env): RedisTarget | undefined {
+  return url === undefined ? redisFromEnv(env) : redisFromUrl(url);
 }
 
 /** Pure: one RESP request (an array of bulk strings). */
@@ -102,13 +123,13 @@ export function redisCommand(t: RedisTarget, args: readonly string[], timeoutMs 
 
 /**
  * Takes the lock, retrying while Letta holds it (its commits take well under a second) for up to `waitMs` (0: one
- * try). true: ours until released or LOCK_TTL_MS; false: still held by someone else after waitMs.
+ * try). true: ours until released or OUR_LOCK_TTL_MS; false: still held by someone else after waitMs.
  */
 export async function acquireLock(t: RedisTarget, agentId: string, token: string, waitMs: number): Promise<boolean> {
   const end = Date.now() + waitMs;
   let delay = 20;
   for (;;) {
-    const r = await redisCommand(t, ['SET', lockKey(agentId), token, 'NX', 'PX', String(LOCK_TTL_MS)]);
+    const r = await redisCommand(t, ['SET', lockKey(agentId), token, 'NX', 'PX', String(OUR_LOCK_TTL_MS)]);
     if (r instanceof Error) throw r;
     if (r === 'OK') return true;
     if (Date.now() >= end) return false;

@@ -12,6 +12,7 @@ import { recoverPushes } from '../repo/pull.js';
 import { MAIN, readRef } from '../../git/refs.js';
 import { recompileIfSystemChanged, type Push } from './recompile.js';
 import { ensureSynced } from './resync.js';
+import type { LeaseGuard, Leases } from '../letta/lease.js';
 import type { ServeMetrics } from '../metrics/registry.js';
 
 export interface AfterPushOptions {
@@ -23,6 +24,8 @@ export interface AfterPushOptions {
   recheckMs: number;
   /** Main moved (a push, or a lost push merged back): send it to the external host. */
   mirror?: (repo: AgentRepo) => void;
+  /** Replicas: the checks run holding the agent's lease, so two serves never merge back or resync the same push. */
+  leases?: Leases;
   log: (line: string) => void;
   /** Recompiles and the push-to-block latency are counted here. */
   metrics?: ServeMetrics;
@@ -72,17 +75,25 @@ export class AfterPush {
 
   private async check(push: Push & { org: string }): Promise<void> {
     if (!this.o.letta) return;
-    const repo = repoOf(push);
     try {
-      const r = await recoverPushes(repo, this.o.letta);
-      if (r.restored.length > 0) this.o.mirror?.(repo);
-      for (const x of r.restored) this.o.log(`${push.agent}: push ${x.oid.slice(0, 12)} was overwritten by a Letta server commit; merged back as ${x.merge.slice(0, 12)}`);
-      for (const c of r.conflicts) this.o.log(`${push.agent}: CONFLICT in ${c.paths.join(', ')}: the push's version won, the server's is kept in ${c.ref}`);
-      const s = await ensureSynced(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, settleMs: 5_000, waitMs: 15_000 });
-      if (s.outcome === 'resynced' || s.outcome === 'failed') this.o.log(`${push.agent}: Letta's blocks did not match main (${s.labels?.slice(0, 5).join(', ')}); ${s.outcome === 'resynced' ? 'Letta synced again' : 'a sync through its proxy did not fix it'}`);
+      if (!this.o.leases) return await this.checkHeld(push);
+      const r = await this.o.leases.run(push.agent, (lease) => this.checkHeld(push, lease), 30_000);
+      if (!r.ran) this.o.log(`${push.agent}: push check: another replica held the agent's lease for 30 s; checked again later`);
     } finally {
       if ((await readPushes(push.gitDir)).length > 0 && !this.timers.has(push.agent)) this.schedule(push, this.o.recheckMs);
     }
+  }
+
+  private async checkHeld(push: Push & { org: string }, lease?: LeaseGuard): Promise<void> {
+    const letta = this.o.letta!;
+    const repo = repoOf(push);
+    const r = await recoverPushes(repo, letta, lease);
+    if (r.restored.length > 0) this.o.mirror?.(repo);
+    for (const x of r.restored) this.o.log(`${push.agent}: push ${x.oid.slice(0, 12)} was overwritten by a Letta server commit; merged back as ${x.merge.slice(0, 12)}`);
+    for (const c of r.conflicts) this.o.log(`${push.agent}: CONFLICT in ${c.paths.join(', ')}: the push's version won, the server's is kept in ${c.ref}`);
+    await lease?.check();
+    const s = await ensureSynced(push, { lettaUrl: letta.baseUrl, password: letta.password, settleMs: 5_000, waitMs: 15_000 });
+    if (s.outcome === 'resynced' || s.outcome === 'failed') this.o.log(`${push.agent}: Letta's blocks did not match main ${(await readRef(push.gitDir, MAIN))?.slice(0, 12)} (${s.labels?.slice(0, 5).join(', ')}); ${s.outcome === 'resynced' ? 'Letta synced again' : 'a sync through its proxy did not fix it'}`);
   }
 
   /** Stops the timers and waits for running work (a recompile, a check). */

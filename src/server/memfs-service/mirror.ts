@@ -13,6 +13,8 @@ import type { AgentRepo } from '../repo/discover.js';
 import { pullAgent } from '../repo/pull.js';
 import { REMOTE_NAME } from '../../git/remote-auth.js';
 import type { ServerContext } from '../setup/context.js';
+import type { Leases } from '../letta/lease.js';
+import type { PullOutcome } from '../repo/pull.js';
 import type { ServeMetrics } from '../metrics/registry.js';
 import { recordMirror } from '../metrics/record.js';
 
@@ -24,10 +26,15 @@ export interface MirrorOptions {
   /** First retry after a failed mirror; doubles up to maxRetryMs. */
   retryMs: number;
   maxRetryMs: number;
+  /** Replicas: the mirror runs holding the agent's lease, as watch's pulls do (lease.ts). */
+  leases?: Leases;
   log: (line: string) => void;
   /** Mirror outcomes, pushes to the host and agents whose mirror is failing are counted here. */
   metrics?: ServeMetrics;
 }
+
+/** How long a mirror waits for the agent's lease while another replica's pull or mirror holds it. */
+const LEASE_WAIT_MS = 30_000;
 
 interface Slot {
   repo: AgentRepo;
@@ -82,7 +89,7 @@ export class Mirror {
       return;
     }
     this.noted.delete(agent);
-    const o = await pullAgent(s.repo, { config: this.o.ctx.config, letta: this.o.ctx.letta, env: this.o.env, noSync: true });
+    const o = await this.reconcile(s.repo).catch((err): PullOutcome => ({ agentId: agent, steps: [], error: formatError(err) }));
     if (this.o.metrics) recordMirror(this.o.metrics, o);
     if (o.error) {
       if (!s.again) {
@@ -95,6 +102,13 @@ export class Mirror {
     s.retryMs = this.o.retryMs;
     const steps = o.steps.length > 0 ? o.steps.join(', ') : 'already there';
     this.o.log(`${agent}: mirrored main ${o.head?.slice(0, 12) ?? '(none)'} to the external host (${steps})`);
+  }
+
+  private async reconcile(repo: AgentRepo): Promise<PullOutcome> {
+    const ctx = { config: this.o.ctx.config, letta: this.o.ctx.letta, env: this.o.env, noSync: true };
+    if (!this.o.leases) return pullAgent(repo, ctx);
+    const r = await this.o.leases.run(repo.agentId, (lease) => pullAgent(repo, { ...ctx, lease }), LEASE_WAIT_MS);
+    return r.ran ? r.value : { agentId: repo.agentId, steps: [], error: `another replica held the agent's lease for ${LEASE_WAIT_MS / 1000} s` };
   }
 
   /** Stops retries and waits for running mirrors; what is not mirrored yet `watch` (or the next push) sends. */

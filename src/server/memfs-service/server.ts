@@ -13,6 +13,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { removeQuarantines } from '../../git/quarantine.js';
+import { removeStaleRefLocks } from '../../git/stale-ref-locks.js';
 import { createTotalServer, DEFAULT_LIMITS, type ListenNames, listenOrFail } from '../../core/http/index.js';
 import { MAIN, readRef } from '../../git/refs.js';
 import { releaseLock, type RedisTarget } from '../letta/redis-lock.js';
@@ -175,6 +176,11 @@ export class MemfsService {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
+    // Liveness and readiness probes (Kubernetes, compose): no secret, no repo, no Letta call; says only "listening".
+    if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+      send(res, 200, 'ok');
+      return;
+    }
     const r = route(req.method ?? '', req.url ?? '', req.headers, this.opts.secret);
     if (!r.ok) {
       // Never the URL (it holds the secret) nor any header (the proxy forwards the client's Authorization).
@@ -221,6 +227,11 @@ export class MemfsService {
       return;
     }
     const push = r.service === 'git-receive-pack' && r.kind === 'rpc' && this.opts.onReceivePack !== undefined;
+    if (r.service === 'git-receive-pack' && r.kind === 'rpc') {
+      // A receive-pack killed mid-update (a replica killed with -9) left HEAD.lock: no push could move main again.
+      const stale = await removeStaleRefLocks(gitDir).catch(() => []);
+      if (stale.length > 0) this.opts.log(`${r.agent}: removed ${stale.join(', ')} left by a killed git`);
+    }
     const before = push ? await readRef(gitDir, MAIN) : undefined;
     await this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId: r.actor });
   }

@@ -163,12 +163,13 @@ export async function maintainIfNeeded(
   repo: AgentRepo,
   policy: MaintenancePolicy,
   due: boolean,
+  redis?: RedisTarget,
 ): Promise<{ dueAtMs?: number; summary?: string; loose: number; outcome?: MaintenanceOutcome }> {
   if (!due) {
     const c = await countObjectFiles(repo.gitDir);
     if (c.loose < policy.looseThreshold && c.packs < policy.packThreshold) return { loose: c.loose };
   }
-  const r = await maintainRepo(repo, { policy });
+  const r = await maintainRepo(repo, { policy, redis });
   const outcome = r.packed ? 'packed' : r.busy ? 'busy' : hasDeletions(r.plan) ? 'deleted' : 'none';
   return { dueAtMs: r.dueAtMs, summary: describeMaintenance(r) || undefined, loose: (await countObjectFiles(repo.gitDir)).loose, outcome };
 }

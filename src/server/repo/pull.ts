@@ -19,6 +19,8 @@ import { type RecoverOutcome, recoverPushesLocked } from './lost-pushes.js';
 import { pushThroughLetta } from '../letta/proxy-push.js';
 import { ensureHostRepo } from '../../core/host-repo/ensure.js';
 import { looksMissing, missingRepoError } from '../../core/host-repo/missing.js';
+import type { LeaseGuard } from '../letta/lease.js';
+import { fencedUpdateRef } from '../../git/fenced-ref.js';
 
 
 export interface PullOutcome {
@@ -50,7 +52,15 @@ export interface PullContext {
   inject?: PullInjections;
   /** Fetch even when the external main looks unchanged (see `unchanged`). */
   alwaysFetch?: boolean;
+  /** The agent's lease when replicas share the work (lease.ts): checked before every write, its token fences main. */
+  lease?: LeaseGuard;
 }
+
+/**
+ * The pull lock's stale period for a replica holding the agent's lease: a replica killed with -9 leaves its lock
+ * dir, which the next holder takes over after 6 s (the lease itself frees after 5 s). Refreshed every 1.5 s.
+ */
+const LEASED_LOCK_STALE_MS = 6_000;
 
 /** 'missing': the host has no such repo (createRepos off); a push may create it. */
 type Fetched = 'ok' | 'empty' | 'missing';
@@ -97,7 +107,9 @@ async function hasRemote(repo: AgentRepo): Promise<boolean> {
 type Pushed = 'ok' | 'rejected';
 
 /** `missing`: the fetch found no such repo, so a failed push names it (missingRepoError). */
-async function pushMain(repo: AgentRepo, env: Record<string, string>, url: string | undefined, missing = false): Promise<Pushed> {
+async function pushMain(repo: AgentRepo, env: Record<string, string>, url: string | undefined, lease: LeaseGuard | undefined, missing = false): Promise<Pushed> {
+  // A replica that lost the lease pushes nothing: the holder's reconcile does it.
+  await lease?.check();
   // Never --force: a rejection means the remote moved, and the caller fetches and merges again.
   const r = await git(['push', '--quiet', '--no-verify', REMOTE_NAME, `${MAIN}:refs/heads/main`], { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS });
   if (r.exitCode === 0) return 'ok';
@@ -108,9 +120,22 @@ async function pushMain(repo: AgentRepo, env: Record<string, string>, url: strin
 }
 
 /** CAS: moves main from `old` to `next` only if it still points at `old` (a server copy may have moved it). */
-async function casMain(repo: AgentRepo, next: string, old: string | undefined, why: string): Promise<boolean> {
+async function casMain(repo: AgentRepo, next: string, old: string | undefined, why: string, lease: LeaseGuard | undefined): Promise<boolean> {
+  if (lease) return fencedMain(repo, next, old, why, lease);
   const r = await git(['update-ref', '-m', `letta-memfs-hooks: ${why}`, MAIN, next, old ?? ZERO], { gitDir: repo.gitDir, allowFailure: true });
   return r.exitCode === 0;
+}
+
+/** casMain under a lease: the lease is checked in Redis, then main and the fence ref move in one transaction. */
+async function fencedMain(repo: AgentRepo, next: string, old: string | undefined, why: string, lease: LeaseGuard): Promise<boolean> {
+  await lease.check();
+  const r = await fencedUpdateRef(repo.gitDir, MAIN, next, old, lease.fence, `letta-memfs-hooks: ${why}`);
+  if (r === 'ok' || r === 'moved') return r === 'ok';
+  // A newer token is recorded: a newer holder wrote (check throws FencedOut), or, if Redis still says the lease is
+  // ours, Redis lost its counter (restarted without persistence): raise it past the repo's, and retry next round.
+  await lease.check();
+  await lease.raiseFence(r.fencedBy);
+  throw new UserError(`${repo.agentId}: the lease's fencing token ${lease.fence} is below the one main last moved with (${r.fencedBy}); Redis lost its counter`, 'nothing to do: the counter was raised and the next pull goes through');
 }
 
 /**
@@ -120,7 +145,9 @@ async function casMain(repo: AgentRepo, next: string, old: string | undefined, w
  * push's fast-forward-only rule is the CAS (a main that moved no longer has `next` as a descendant).
  */
 async function moveMain(repo: AgentRepo, ctx: PullContext, next: string, old: string | undefined, why: string): Promise<boolean> {
-  if (ctx.letta.mode !== 'stock') return casMain(repo, next, old, why);
+  if (ctx.letta.mode !== 'stock') return casMain(repo, next, old, why, ctx.lease);
+  // The push through Letta cannot carry our token to git's ref update; the lease is compared right before it.
+  await ctx.lease?.check();
   const r = await pushThroughLetta(repo, next, ctx.letta);
   if (r === 'ok') return true;
   if (r === 'rejected') return false;
@@ -139,12 +166,13 @@ async function moveMain(repo: AgentRepo, ctx: PullContext, next: string, old: st
  */
 export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<PullOutcome> {
   const out: PullOutcome = { agentId: repo.agentId, steps: [] };
-  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000);
+  // Under a lease a dead replica's pull lock must not outlast the 10 s failover: judged stale (and refreshed) sooner.
+  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000, ctx.lease ? LEASED_LOCK_STALE_MS : undefined);
   if (!lock) throw new UserError(`${repo.agentId}: another pull has held the lock for 2 minutes`, `wait for that pull; a lock whose process died expires by itself (LETTA_MEMFS_LOCK_STALE_SECONDS, default 20)`);
   const state = await readPullState(repo.gitDir);
   try {
     if (!ctx.noSync) await syncAgent(repo, ctx.letta, { markOnly: true });
-    out.recovered = await recoverLocked(repo, ctx.letta, state);
+    out.recovered = await recoverLocked(repo, ctx.letta, state, ctx.lease);
     await reconcile(repo, ctx, out, state);
     state.lastError = undefined;
   } catch (err) {
@@ -157,12 +185,19 @@ export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<Pull
     await writeJsonAtomic(pullStateFile(repo.gitDir), state).catch(() => undefined);
     await lock.release();
   }
-  if (!ctx.noSync) out.sync = await syncAgent(repo, ctx.letta, { waitMs: 30_000 });
+  if (!ctx.noSync) {
+    const fenced = await ctx.lease?.check().then(() => undefined, (err: unknown) => formatError(err));
+    if (fenced) out.error ??= fenced;
+    else out.sync = await syncAgent(repo, ctx.letta, { waitMs: 30_000 });
+  }
   return out;
 }
 
-async function recoverLocked(repo: AgentRepo, letta: LettaClientOptions, state: PullState): Promise<RecoverOutcome> {
-  const r = await recoverPushesLocked(repo, (commit, userId) => pushThroughLetta(repo, commit, letta, userId));
+async function recoverLocked(repo: AgentRepo, letta: LettaClientOptions, state: PullState, lease?: LeaseGuard): Promise<RecoverOutcome> {
+  const r = await recoverPushesLocked(repo, async (commit, userId) => {
+    await lease?.check();
+    return pushThroughLetta(repo, commit, letta, userId);
+  });
   state.conflicts.push(...r.conflicts);
   if (r.error) throw new UserError(`${repo.agentId}: ${r.error}`, 'check that Letta and letta-memfs-hooks serve are up; the push stays recorded and is retried');
   return r;
@@ -172,13 +207,13 @@ async function recoverLocked(repo: AgentRepo, letta: LettaClientOptions, state: 
  * The service's check of the pushes it accepted (lost-pushes.ts), under the agent's pull lock; conflicts land in
  * the pull state like a pull's.
  */
-export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions): Promise<RecoverOutcome> {
-  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000);
+export async function recoverPushes(repo: AgentRepo, letta: LettaClientOptions, lease?: LeaseGuard): Promise<RecoverOutcome> {
+  const lock = await waitLock(pullLockFile(repo.gitDir), 120_000, lease ? LEASED_LOCK_STALE_MS : undefined);
   if (!lock) throw new UserError(`${repo.agentId}: another pull has held the lock for 2 minutes`, `remove ${pullLockFile(repo.gitDir)} if no letta-memfs-hooks process runs`);
   const state = await readPullState(repo.gitDir);
   const before = state.conflicts.length;
   try {
-    return await recoverLocked(repo, letta, state);
+    return await recoverLocked(repo, letta, state, lease);
   } finally {
     if (state.conflicts.length > before) await writeJsonAtomic(pullStateFile(repo.gitDir), state);
     await lock.release();
@@ -235,7 +270,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       case 'seed':
       case 'push': {
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, settings?.remote, fetched === 'missing')) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, ctx.lease, fetched === 'missing')) === 'rejected') continue;
         out.steps.push(step);
         out.remoteHead = local;
         return;
@@ -253,7 +288,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
           out.conflict = conflict;
         }
         await ctx.inject?.beforePush?.();
-        if ((await pushMain(repo, env, settings?.remote, fetched === 'missing')) === 'rejected') continue;
+        if ((await pushMain(repo, env, settings?.remote, ctx.lease, fetched === 'missing')) === 'rejected') continue;
         out.steps.push('push');
         out.remoteHead = commit;
         return;

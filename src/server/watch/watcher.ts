@@ -12,12 +12,19 @@ import { initAgent } from '../setup/init-server.js';
 import { type PullOutcome, pullAgent } from '../repo/pull.js';
 import { countRefs, MAIN, readRef } from '../../git/refs.js';
 import { CONFLICT_PREFIX } from '../../sync/merge.js';
+import { removeStaleRefLocks } from '../../git/stale-ref-locks.js';
+import { REMOTE_NAME } from '../../git/remote-auth.js';
 import { needsSync, syncAgent } from '../letta/sync.js';
 import { maintainIfNeeded } from '../repo/maintain-repo.js';
 import { DEFAULT_POLICY, type MaintenancePolicy } from '../repo/maintenance.js';
 import { watchHandler } from './endpoint.js';
 import { watchMetrics, type WatchMetrics } from '../metrics/registry.js';
 import { recordPull } from '../metrics/record.js';
+import type { LeaseGuard, Leases } from '../letta/lease.js';
+import type { RedisTarget } from '../letta/redis-lock.js';
+
+/** How long an agent's work waits for the lease another replica holds: longer than a pull, and a lease's expiry. */
+const LEASE_WAIT_MS = 30_000;
 
 export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent' | 'maintain';
 
@@ -41,6 +48,10 @@ export interface WatchOptions {
   node?: string;
   /** repo.git maintenance after pulls that changed it (default thresholds and grace); false: none. */
   maintenance?: MaintenancePolicy | false;
+  /** Replicas: each agent's work runs holding its lease in Letta's Redis (lease.ts); undefined: one replica. */
+  leases?: Leases;
+  /** Letta's Redis, for maintenance's deletions under Letta's commit lock (default: LETTA_REDIS_HOST/PORT). */
+  redis?: RedisTarget;
   log?: (line: string) => void;
   /** Where pulls, syncs and repo state are counted, served on the endpoint's /metrics; default: a registry of its own. */
   metrics?: WatchMetrics;
@@ -221,17 +232,37 @@ export class Watcher {
     );
   }
 
+  /**
+   * With replicas, an agent's work waits while another replica holds its lease (doing the same reconcile), then
+   * runs: a webhook or poke that reached this replica mid-way through the other's pull is not lost. Given up after
+   * LEASE_WAIT_MS: the trigger's cause (a moved ref, a periodic pull) brings it back.
+   */
   private async runOne(agentId: string, reason: TriggerReason): Promise<void> {
+    const leases = this.opts.leases;
+    if (!leases) return this.work(agentId, reason);
+    try {
+      const r = await leases.run(agentId, (lease) => this.work(agentId, reason, lease), LEASE_WAIT_MS);
+      if (!r.ran) this.log(`${agentId} (${reason}): another replica held the agent's lease for ${LEASE_WAIT_MS / 1000} s; left to it`);
+    } catch (err) {
+      this.report.errors++;
+      this.log(`${agentId} (${reason}): no lease, nothing done (Letta's Redis: ${formatError(err)})`);
+    }
+  }
+
+  private async work(agentId: string, reason: TriggerReason, lease?: LeaseGuard): Promise<void> {
     const e = this.agents.get(agentId)!;
     const heardAt = this.heardAt.get(agentId);
     this.heardAt.delete(agentId);
     if (reason === 'maintain') return this.maintain(e, true);
+    const stale = await removeStaleRefLocks(e.repo.gitDir).catch(() => []);
+    if (stale.length > 0) this.log(`${agentId}: removed ${stale.join(', ')} left by a killed git`);
     let o: PullOutcome;
     try {
-      o = reason === 'pending' ? await this.syncOnly(e) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta });
+      o = reason === 'pending' ? await this.syncOnly(e, lease) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta, lease });
     } catch (err) {
       o = { agentId, steps: [], error: formatError(err) };
     }
+    if (o.error?.includes(`has no ${REMOTE_NAME} remote`)) await this.repair(e);
     this.report.pulls += reason === 'pending' ? 0 : 1;
     this.report.syncCalls += o.sync?.calls ?? 0;
     if (o.error) this.report.errors++;
@@ -247,7 +278,11 @@ export class Watcher {
     this.metrics.tallies.backoff.set(agentId, this.syncBackoff.retryAt(agentId) !== undefined);
     await this.countConflicts(e.repo);
     if (o.steps.length > 0 || o.error || o.conflict || (o.sync && o.sync.action !== 'none')) {
-      const what = [o.steps.join('+') || 'no git change', o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
+      // The commits it left, for an operator (and the replica fault test) to tell which push did what; not on a
+      // failed round, whose line must stay the same for every agent so that a shared cause folds (log-coalesce.ts).
+      const failed = o.error !== undefined || o.sync?.action === 'failed';
+      const at = o.steps.length > 0 && !failed ? `main ${o.head?.slice(0, 12) ?? '-'}, external ${o.remoteHead?.slice(0, 12) ?? '-'}` : '';
+      const what = [o.steps.join('+') || 'no git change', at, o.conflict ? `CONFLICT kept in ${o.conflict.ref}` : '', o.sync?.action !== 'none' && o.sync ? `sync ${o.sync.action}${o.sync.error ? `: ${o.sync.error}` : ''}` : '', o.error ? `error: ${o.error}` : '']
         .filter(Boolean)
         .join('; ');
       this.log(`${agentId} (${reason}): ${what}`);
@@ -256,11 +291,27 @@ export class Watcher {
     if (o.steps.length > 0 || reason === 'startup' || reason === 'new-agent') await this.maintain(e, false);
   }
 
+  /**
+   * A repo set up for the server role whose config lost the include of our settings (seen once under the replica
+   * fault test: a Letta copy-back wrote repo.git/config without it): set it up again, then pull once more.
+   */
+  private async repair(e: Entry): Promise<void> {
+    const settings = await readSettings(stateDirOf(e.repo.gitDir)).catch(() => undefined);
+    if (settings?.role !== 'server') return;
+    try {
+      await initAgent(e.repo, this.opts.ctx.config, this.opts.node);
+      this.log(`${e.repo.agentId}: repo.git/config had lost our settings' include; set up again`);
+      this.trigger(e.repo.agentId, 'new-agent');
+    } catch (err) {
+      this.log(`${e.repo.agentId}: cannot set up again: ${formatError(err)}`);
+    }
+  }
+
   private async maintain(e: Entry, due: boolean): Promise<void> {
     const policy = this.opts.maintenance ?? DEFAULT_POLICY;
     if (policy === false) return;
     try {
-      const r = await maintainIfNeeded(e.repo, policy, due);
+      const r = await maintainIfNeeded(e.repo, policy, due, this.opts.redis);
       e.maintainAt = r.dueAtMs;
       this.metrics.tallies.loose.set(e.repo.agentId, r.loose);
       if (r.outcome) this.metrics.maintenance.inc({ outcome: r.outcome });
@@ -272,7 +323,8 @@ export class Watcher {
     }
   }
 
-  private async syncOnly(e: Entry): Promise<PullOutcome> {
+  private async syncOnly(e: Entry, lease?: LeaseGuard): Promise<PullOutcome> {
+    await lease?.check();
     const sync = await syncAgent(e.repo, this.opts.ctx.letta);
     return { agentId: e.repo.agentId, steps: [], sync };
   }

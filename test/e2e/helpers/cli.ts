@@ -68,6 +68,19 @@ export class CliProcess {
     return this.output;
   }
 
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
+  /** Sends a signal to the process group without waiting (kill -9 of a replica in the fault test). */
+  signalGroup(signal: NodeJS.Signals): void {
+    try {
+      if (this.proc.pid) process.kill(-this.proc.pid, signal);
+    } catch {
+      /* gone */
+    }
+  }
+
   async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!pattern.test(this.output)) {
