@@ -4,23 +4,20 @@
  * redirected origin lands in it; without the flag, init names the missing repo and the command that creates it.
  * Every exchange is validated by GitHub's published OpenAPI description.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { startHostApi, type HostApi } from '../fixtures/host-api.js';
-import { type Exchange, githubSpec, specValidator } from '../fixtures/host-api-specs.js';
-import { AGENT, CLI, clientSuite, gitOk, LETTA_BASE, lettaGit, makeCheckout, requireBuild, type Sandbox, sandbox, writeFile } from './env.js';
+import { type Exchange, githubFixture } from '../fixtures/host-api-specs.js';
+import { AGENT, cliAsync, clientSuite, gitOk, LETTA_BASE, lettaGit, makeCheckout, sandbox, writeFile } from './env.js';
 
 const USER = 'x-access-token';
 const TOKEN = 'ghp-fixture-token-9d41';
 const suite = clientSuite(USER, TOKEN);
 
 let validate: (x: Exchange) => string[];
-let examples: { repository: Record<string, unknown>; user: Record<string, unknown> };
+let examples: ReturnType<typeof githubFixture>['examples'];
 beforeAll(() => {
-  const spec = githubSpec();
-  validate = specValidator(spec);
-  examples = { repository: spec.components.examples['full-repository'].value as never, user: spec.components.examples['private-user'].value as never };
+  ({ validate, examples } = githubFixture());
 }, 120_000);
 
 let api: HostApi | undefined;
@@ -29,18 +26,6 @@ afterEach(async () => {
   api = undefined;
 });
 
-/** The CLI without blocking this process: the API double answers from its event loop. */
-function cliAsync(sb: Sandbox, args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  requireBuild();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
-}
 
 it('init --create-repos github creates the missing repo under the org, private, and Letta Code pushes into it; a re-run finds it', async () => {
   const dir = suite.workspace('lmh-create-');

@@ -3,7 +3,7 @@
  * LETTA_* or GIT_* variables), the built CLI as a real process, git called exactly as Letta Code calls it, and a git
  * wrapper that records every git argv so tests can prove a secret never reached one.
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -225,4 +225,17 @@ export function clientSuite(user: string, token: string): Suite {
 /** `init` as a script runs it: no prompts, the Letta base the checkouts use, the given remote (templated). */
 export function initCheckout(sb: Sandbox, checkout: string, user: string, remote: string, args: string[] = [], env: Record<string, string | undefined> = {}): Run {
   return cli(sb, ['init', '--yes', '--git-user', user, '--letta-url', LETTA_BASE, '--remote', remote, ...args], { cwd: checkout, env });
+}
+
+/** The CLI without blocking this process: a double serving from this event loop (an API host) keeps answering. */
+export function cliAsync(sb: Sandbox, args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  requireBuild();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }

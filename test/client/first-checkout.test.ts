@@ -4,14 +4,13 @@
  * of here, and with --create-repos the agent repos under the template's owner on the host). Real Letta Code using
  * such a checkout: test/client/first-checkout-letta-code.test.ts (slow).
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { startHostApi, type HostApi } from '../fixtures/host-api.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AGENT, AGENT2, CLI, clientSuite, gitOk, LETTA_BASE, lettaGit, lettaUrl, requireBuild, type Sandbox, sandbox } from './env.js';
+import { AGENT, AGENT2, cliAsync, clientSuite, gitOk, LETTA_BASE, lettaGit, lettaUrl, sandbox } from './env.js';
 
 const USER = 'memfs-bot';
 const TOKEN = 'first-checkout-token-81c2';
@@ -25,17 +24,6 @@ afterEach(async () => {
   api = undefined;
 });
 
-function cliAsync(sb: Sandbox, args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  requireBuild();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
-}
 
 const seed = (id: string) => ({ files: { 'system/human.md': `---\ndescription: About the human\n---\nfor ${id}\n` } });
 

@@ -21,6 +21,7 @@ import { blockFile, git } from './helpers/repo.js';
 import { Rest } from './helpers/rest.js';
 import { freePort, LettaServer } from './helpers/server.js';
 import { lcGit, unsynced } from './helpers/stock.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const version = lettaVersion();
 const REDIS = { host: '127.0.0.1', port: 6379 };
@@ -39,17 +40,6 @@ const watches: Replica[] = [];
 const scratch: string[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** mulberry32: a seeded PRNG, so a failing schedule can be replayed with LMH_FAULT_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 beforeAll(async () => {
   const secret = randomBytes(24).toString('hex');
@@ -214,7 +204,7 @@ describe(`letta ${version} + Redis: two watch and two serve replicas, killed and
     ];
 
     // Chaos: one replica down at a time, 4-10 s apart; every other kill aims at a replica holding a lease.
-    const rand = prng(SEED);
+    const rand = mulberry32(SEED);
     const replicas = [...serves, ...watches];
     const kills: { victim: string; held: number; freedMs: number[]; takenMs: number[] }[] = [];
     const end = Date.now() + SECONDS * 1000;

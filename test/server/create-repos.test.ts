@@ -15,18 +15,16 @@ import { pullAgent } from '../../src/server/repo/pull.js';
 import { agentStatus, formatAgentStatus } from '../../src/server/setup/status.js';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { type Kind, startHostApi, type HostApi } from '../fixtures/host-api.js';
-import { type Exchange, githubSpec, specValidator } from '../fixtures/host-api-specs.js';
+import { type Exchange, githubFixture } from '../fixtures/host-api-specs.js';
 import { type Harness, makeHarness, rev } from './harness.js';
 
 const TOKEN = 'host-token-5c0ffee1';
 const env = { ...process.env, LETTA_MEMFS_GIT_TOKEN: TOKEN };
 
 let validate: (x: Exchange) => string[];
-let examples: { repository: Record<string, unknown>; user: Record<string, unknown> };
+let examples: ReturnType<typeof githubFixture>['examples'];
 beforeAll(() => {
-  const spec = githubSpec();
-  validate = specValidator(spec);
-  examples = { repository: spec.components.examples['full-repository'].value as never, user: spec.components.examples['private-user'].value as never };
+  ({ validate, examples } = githubFixture());
 }, 120_000);
 
 let host: GitHost;
