@@ -5,6 +5,7 @@
  * runs its own block sync; once pushes settle we only check it landed and ask for it again if not (resync.ts).
  */
 import { formatError } from '../../core/errors.js';
+import { trace } from '../../core/trace.js';
 import type { LettaClientOptions } from '../letta/letta-api.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { readPushes, recordPush } from '../repo/lost-pushes.js';
@@ -49,7 +50,9 @@ export class AfterPush {
     this.o.mirror?.(repoOf(push));
     this.schedule(push, this.o.checkAfterMs);
     if (this.o.letta) {
+      trace('serve.recompile.start', push.agent);
       const outcome = await recompileIfSystemChanged(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, waitMs: 10_000, log: this.o.log });
+      trace(`serve.recompile.${outcome}`, push.agent);
       this.o.log(`${push.agent}: after push: ${outcome}`);
     }
   }

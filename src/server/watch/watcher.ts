@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTotalServer, type ListenAddress, type ListenNames, listenOrFail } from '../../core/http/index.js';
 import { formatError } from '../../core/errors.js';
+import { trace } from '../../core/trace.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from '../setup/context.js';
 import { type AgentRepo, discoverAgents, noAgentsYetLine } from '../repo/discover.js';
@@ -200,12 +201,14 @@ export class Watcher {
   private async runOne(agentId: string, reason: TriggerReason): Promise<void> {
     const e = this.agents.get(agentId)!;
     if (reason === 'maintain') return this.maintain(e, true);
+    trace(`watch.pull.start.${reason}`, agentId);
     let o: PullOutcome;
     try {
       o = reason === 'pending' ? await this.syncOnly(e) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta });
     } catch (err) {
       o = { agentId, steps: [], error: formatError(err) };
     }
+    trace('watch.pull.end', agentId);
     this.report.pulls += reason === 'pending' ? 0 : 1;
     this.report.syncCalls += o.sync?.calls ?? 0;
     if (o.error) this.report.errors++;
