@@ -148,7 +148,8 @@ function attachFloors(samples: Sample[]): void {
     if (s.topology === 'host' && f !== undefined && s.hostPushMs !== undefined) s.floorMs = s.hostPushMs + f;
     if (s.topology === 'patched' && s.hostPushMs !== undefined) {
       const fetch = s.hops?.get('watch.probe.end>watch.fetch.end') ?? s.hops?.get('watch.pull.start.poke>watch.fetch.end');
-      const endpoint = s.hops?.get('watch.endpoint.start>watch.endpoint.end');
+      // The endpoint answers once it has written the blocks: the block may show before its reply.
+      const endpoint = s.hops?.get('watch.endpoint.start>watch.endpoint.end') ?? s.hops?.get('watch.endpoint.start>block.visible');
       if (fetch !== undefined && endpoint !== undefined) s.floorMs = s.hostPushMs + fetch + endpoint;
     }
   }

@@ -46,6 +46,8 @@ const NAMES: Record<string, string> = {
   'watch.move.end>watch.endpoint.start': 'sync prep',
   'watch.endpoint.start>watch.endpoint.end': 'sync-from-git endpoint',
   'watch.endpoint.end>block.visible': 'block visible',
+  'watch.endpoint.start>block.visible': 'sync-from-git endpoint (block shows before it answers)',
+  'push.start>push.end': 'whole push',
 };
 
 /** Reads the trace lines appended since `offset`. */
