@@ -3,14 +3,24 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { GitHost } from '../../test/fixtures/git-host.js';
+import type { Front } from './floor.js';
 import { CLI, CliProcess, cliOk } from '../../test/e2e/helpers/cli.js';
 import { Client } from '../../test/e2e/helpers/client.js';
 import type { Rest } from '../../test/e2e/helpers/rest.js';
 import { freePort, type LettaServer } from '../../test/e2e/helpers/server.js';
-import { signPoke } from '../../src/sync/poke-signature.js';
 
-export type Topology = 'patched' | 'direct' | 'host';
+export type Topology = 'patched' | 'direct' | 'host' | 'floor';
 export type Mode = 'event' | 'polling' | 'push';
+
+/** A client whose hooks poke watch after each push to main, as a configured Letta Code checkout's do. */
+class PokingClient extends Client {
+  constructor(agentId: string, settings: ConstructorParameters<typeof Client>[1], private readonly poke: Record<string, string>) {
+    super(agentId, settings);
+  }
+  override env(): NodeJS.ProcessEnv {
+    return { ...super.env(), ...this.poke };
+  }
+}
 export type Maintenance = 'off' | 'on';
 
 export interface SeriesSpec {
@@ -72,26 +82,23 @@ async function viaWatch(site: Site, spec: SeriesSpec, o: RigOptions, agentId: st
   const remote = `${site.host.url}/agents/{agentId}.git`;
   cliOk(['init', '--server', '--memfs-root', site.server.memfsRoot, '--remote', remote, '--letta-url', site.server.url, '--mode', site.mode, '--agent', agentId], site.env);
   cliOk(['watch', '--once', '--no-maintain'], site.env); // seeds the external repo
-  const client = new Client(agentId, { remote, lettaUrl: site.server.url, token: site.host.token });
-  client.init();
   const maint = spec.maintenance === 'on' ? ['--maintain-grace', String(o.maintGrace)] : ['--no-maintain'];
-  let notify = async () => {};
+  const port = await freePort();
+  // Event mode: the client's own pre-push pokes (poke.ts, poke-after-push.ts), as a user's checkout does.
+  const poke: Record<string, string> = spec.mode === 'event' ? { LETTA_MEMFS_POKE_URL: `http://127.0.0.1:${port}`, LETTA_MEMFS_WEBHOOK_SECRET: o.webhookSecret } : {};
+  const client = new PokingClient(agentId, { remote, lettaUrl: site.server.url, token: site.host.token }, poke);
+  client.init();
   let w: CliProcess;
   if (spec.mode === 'event') {
-    const port = await freePort();
     w = await CliProcess.start(['watch', '--host', '127.0.0.1', '--port', String(port), '--interval', '3600', ...maint], site.env);
     await waitForEndpoint(port, w);
-    notify = async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/poke/${agentId}`, { method: 'POST', headers: signPoke(o.webhookSecret, agentId) });
-      if (r.status >= 300) throw new Error(`poke answered ${r.status}: ${await r.text()}`);
-    };
   } else {
     w = await CliProcess.start(['watch', '--no-listen', '--interval', String(o.pollInterval), ...maint], site.env);
   }
   return {
     client,
     push: () => client.git('push', '-q', 'origin', 'main'),
-    notify,
+    notify: async () => {},
     log: () => w.log,
     stop: async () => {
       await w.stop();
@@ -134,11 +141,36 @@ async function direct(site: Site, spec: SeriesSpec, o: RigOptions, agentId: stri
   };
 }
 
-export async function startRig(site: Site, spec: SeriesSpec, o: RigOptions): Promise<Rig> {
+/**
+ * floor: Letta Code's push straight to Letta's proxy, as direct, for an agent whose requests the bench's front
+ * (floor.ts) hands to a bare git http-backend instead of `serve`.
+ */
+export async function startRig(site: Site, spec: SeriesSpec, o: RigOptions, front?: Front): Promise<Rig> {
   const agent = await site.api.createAgent(`bench-${spec.topology}-${spec.mode}-${spec.maintenance}`);
-  // Every agent gets its external repo, also in direct series: a later series' `watch` sets up every agent it finds.
+  // Every agent gets its external repo, also in direct series: a `watch` sets up every agent it finds.
   await site.host.createRepo(`agents/${agent.id}.git`);
-  const rig = spec.topology === 'direct' ? await direct(site, spec, o, agent.id) : await viaWatch(site, spec, o, agent.id);
+  if (spec.topology === 'floor') await front!.addFloorAgent(agent.id);
+  const rig = spec.topology === 'direct' || spec.topology === 'floor' ? await direct(site, spec, o, agent.id) : await viaWatch(site, spec, o, agent.id);
   const blockId = (await site.api.blockByLabel(agent.id, 'system/human'))!.id;
   return { ...rig, agentId: agent.id, blockId };
+}
+
+/** A plain push to the external host (no hooks, no poke): the host's share of the floor of host and patched. */
+export async function plainHostPush(host: GitHost): Promise<{ push(tag: string): number; remove(): void }> {
+  const url = await host.createRepo(`bench/plain-${Date.now()}.git`, { files: { 'system/human.md': 'plain\n' } });
+  const client = new Client('agent-00000000-0000-4000-8000-000000000000', { remote: url, lettaUrl: '', token: host.token });
+  const auth = ['-c', `http.extraHeader=Authorization: Basic ${Buffer.from(`${host.user}:${host.token}`).toString('base64')}`];
+  client.git('init', '-q', '-b', 'main');
+  client.git('remote', 'add', 'origin', url);
+  client.git(...auth, 'pull', '-q', 'origin', 'main');
+  return {
+    push(tag: string): number {
+      client.write('system/human.md', `plain ${tag}\n`);
+      client.git('commit', '-q', '-am', `plain ${tag}`);
+      const t0 = performance.now();
+      client.git(...auth, 'push', '-q', 'origin', 'main');
+      return performance.now() - t0;
+    },
+    remove: () => client.remove(),
+  };
 }

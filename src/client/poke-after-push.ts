@@ -4,6 +4,7 @@
  */
 import { httpRequest } from '../core/http/client.js';
 import { readRef } from '../git/refs.js';
+import { trace } from '../core/trace.js';
 import { type PokePlan, pokeRequest } from './poke.js';
 
 /** How long a push may take before we assume it failed; the server's periodic pull covers anything we miss. */
@@ -19,8 +20,10 @@ async function main(): Promise<void> {
     if (Date.now() > deadline) return;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+  trace('poke.send', plan.agentId);
   const { url, headers } = pokeRequest(plan.pokeUrl, plan.agentId, secret);
   await httpRequest(url, { method: 'POST', headers, timeoutMs: 10_000, maxBodyBytes: 4096 }).catch(() => undefined);
+  trace('poke.done', plan.agentId);
 }
 
 main().catch(() => undefined);

@@ -9,6 +9,7 @@ import type { RepoPaths } from '../git/git.js';
 import { ObjectReader } from '../git/objects.js';
 import { MalformedTree } from '../git/tree.js';
 import { logLine } from '../core/log.js';
+import { trace } from '../core/trace.js';
 import { type Settings, writeJsonAtomic } from '../core/settings.js';
 import { redactUrl } from '../core/redact.js';
 import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadableTree, ZERO_OID } from '../validate/push.js';
@@ -85,6 +86,7 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
 
 /** Runs the checks, prints one line per problem, records the attempt for `status`; returns git's exit code. */
 export async function clientPrePush(input: PrePushInput): Promise<number> {
+  trace('prepush.start', input.settings.agentId);
   const problems = await checkPush(input);
   const url = input.args[1] ?? '';
   await writeJsonAtomic(path.join(input.stateDir, 'last-push.json'), {
@@ -98,7 +100,10 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
     const { config, agentId } = input.settings;
     const secret = env[config.webhookSecretEnv];
     // Loaded only when a poke is configured: signing needs node:crypto, ~15 modules a plain push never uses.
-    if (!config.pokeUrl || !secret) return 0;
+    if (!config.pokeUrl || !secret) {
+      trace('prepush.end', agentId);
+      return 0;
+    }
     const { planPoke, startPokeWaiter } = await import('./poke.js');
     const poke = planPoke({
       agentId,
@@ -109,6 +114,7 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
       commonDir: input.repo.commonDir,
     });
     if (poke) startPokeWaiter(poke, config.webhookSecretEnv);
+    trace('prepush.end', agentId);
     return 0;
   }
   // Whose rules, then one line per problem, each naming the file, the rule and the fix.

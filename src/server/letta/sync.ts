@@ -1,4 +1,5 @@
 import { git } from '../../git/git.js';
+import { trace } from '../../core/trace.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { LettaApiError, type LettaClientOptions, syncFromGit } from './letta-api.js';
 import { type Lock, tryLock, waitLock } from '../../core/lock.js';
@@ -75,7 +76,9 @@ async function deliverLocked(repo: AgentRepo, letta: LettaClientOptions, out: Sy
     out.target = plan.target;
     out.recompile = plan.recompile;
     try {
+      trace('watch.endpoint.start', repo.agentId);
       await syncFromGit(letta, repo.agentId, plan.recompile);
+      trace('watch.endpoint.end', repo.agentId);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // Written down so that `status --server` shows the backoff, and background retries (watch) honour it.

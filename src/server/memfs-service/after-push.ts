@@ -5,6 +5,7 @@
  * runs its own block sync; once pushes settle we only check it landed and ask for it again if not (resync.ts).
  */
 import { formatError } from '../../core/errors.js';
+import { trace } from '../../core/trace.js';
 import type { LettaClientOptions } from '../letta/letta-api.js';
 import type { AgentRepo } from '../repo/discover.js';
 import { readPushes, recordPush } from '../repo/lost-pushes.js';
@@ -57,7 +58,9 @@ export class AfterPush {
     if (this.o.letta) {
       const m = this.o.metrics;
       const onSynced = m && push.startedMs !== undefined ? () => m.pushToBlock.observe(Math.max(0, Date.now() - push.startedMs!) / 1000) : undefined;
+      trace('serve.recompile.start', push.agent);
       const outcome = await recompileIfSystemChanged(push, { lettaUrl: this.o.letta.baseUrl, password: this.o.letta.password, waitMs: 10_000, log: this.o.log, onSynced });
+      trace(`serve.recompile.${outcome}`, push.agent);
       if (outcome === 'recompiled' || outcome === 'failed') m?.recompiles.inc({ outcome: outcome === 'recompiled' ? 'ok' : 'failed' });
       this.o.log(`${push.agent}: after push: ${outcome}`);
     }

@@ -11,6 +11,8 @@ import { formatProblem, type Problem } from '../../validate/problem.js';
 import { ZERO_OID } from '../../validate/push.js';
 import { MAX_FILE_BYTES, type PushedBlob, validateNewBlobs, validateUpdate } from '../../validate/tree.js';
 import { acquireLock } from '../letta/redis-lock.js';
+import { trace } from '../../core/trace.js';
+import path from 'node:path';
 
 export interface RefUpdate {
   oldOid: string;
@@ -113,6 +115,8 @@ async function lockMain(updates: readonly RefUpdate[], req: LockRequest | undefi
 /** Runs as the hook: returns the exit code; one stderr line per problem, the client shows them as `remote:`. */
 export async function preReceive(stdin: string, env: NodeJS.ProcessEnv, cwd: string): Promise<number> {
   let problems: Problem[];
+  const agent = path.basename(path.dirname(path.resolve(cwd)));
+  trace('serve.check.start', agent);
   const updates = parseReceiveInput(stdin);
   try {
     problems = await checkReceive(updates, quarantineOptions(env, cwd));
@@ -121,9 +125,13 @@ export async function preReceive(stdin: string, env: NodeJS.ProcessEnv, cwd: str
     process.stderr.write(`letta-memfs-hooks: push refused: the server could not check it (${(err as Error).message.split('\n')[0]}); try again\n`);
     return 1;
   }
+  trace('serve.check.end', agent);
   if (problems.length === 0) {
     const req = lockRequestOf(env);
-    if ((await lockMain(updates, req)) === 'ok') return 0;
+    if ((await lockMain(updates, req)) === 'ok') {
+      trace('serve.lock', agent);
+      return 0;
+    }
     process.stderr.write(`letta-memfs-hooks: push refused: the Letta server kept this agent's memory locked for ${Math.round(req!.waitMs / 1000)} s; push again\n`);
     return 1;
   }

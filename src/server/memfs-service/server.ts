@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { removeQuarantines } from '../../git/quarantine.js';
 import { removeStaleRefLocks } from '../../git/stale-ref-locks.js';
+import { trace } from '../../core/trace.js';
 import { createTotalServer, DEFAULT_LIMITS, type ListenNames, listenOrFail } from '../../core/http/index.js';
 import { MAIN, readRef } from '../../git/refs.js';
 import { releaseLock, type RedisTarget } from '../letta/redis-lock.js';
@@ -190,6 +191,7 @@ export class MemfsService {
       return;
     }
     const what = `${req.method} ${r.agent} ${r.service}${r.kind === 'advertise' ? ' (refs)' : ''}`;
+    if (r.service === 'git-receive-pack') trace(r.kind === 'rpc' ? 'serve.rpc.start' : 'serve.refs.start', r.agent);
     const verdict = await this.opts.access.check(r.actor, r.agent);
     if (verdict !== 'allow') {
       const why = verdict === 'deny' ? [403, 'Letta says this actor cannot reach the agent'] as const : [503, 'cannot ask Letta whether this actor may reach the agent'] as const;
@@ -299,6 +301,7 @@ export class MemfsService {
         release();
         if (receiving) this.dropQuarantines(gitDir, signal !== null);
         if (redis) releaseLock(redis, info.agent, token).catch((err: Error) => this.opts.log(`${info.agent}: cannot release Letta's commit lock (it expires in 60 s): ${err.message}`));
+        if (receiving) trace('serve.rpc.end', info.agent);
         const status = finishReply(res, code, dog.failure, contentType, advertise ? advertisementPrefix(service, protocol) : undefined, stderr);
         this.count(service, status, status === 200 ? (receiving && HOOK_DECLINED.test(report) ? 'pre-receive' : undefined) : REFUSAL_RULE[status]);
         const errLine = stderr.trim().split('\n').pop() ?? '';

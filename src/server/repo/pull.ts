@@ -5,6 +5,7 @@ import { readSettings, stateDirOf, writeJsonAtomic } from '../../core/settings.j
 import type { AgentRepo } from './discover.js';
 import type { LettaClientOptions } from '../letta/letta-api.js';
 import { waitLock } from '../../core/lock.js';
+import { trace } from '../../core/trace.js';
 import { MAIN, readRef, ZERO } from '../../git/refs.js';
 import { externalGitEnv, REMOTE_NAME, TRACKING_REF } from '../../git/remote-auth.js';
 import { sshProblem } from '../../git/ssh.js';
@@ -189,6 +190,7 @@ export async function pullAgent(repo: AgentRepo, ctx: PullContext): Promise<Pull
     const fenced = await ctx.lease?.check().then(() => undefined, (err: unknown) => formatError(err));
     if (fenced) out.error ??= fenced;
     else out.sync = await syncAgent(repo, ctx.letta, { waitMs: 30_000 });
+    trace('watch.sync.end', repo.agentId);
   }
   return out;
 }
@@ -242,8 +244,10 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
   const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
   const env = externalGitEnv(ctx.config, settings?.remote, ctx.env);
   if (!ctx.alwaysFetch && !ctx.inject && (await unchanged(repo, ctx, out))) return;
+  trace('watch.probe.end', repo.agentId);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const fetched = await fetchExternal(repo, env, ctx, settings?.remote);
+    trace('watch.fetch.end', repo.agentId);
     await ctx.inject?.afterFetch?.();
     const local = await readRef(repo.gitDir, MAIN);
     const remote = fetched === 'ok' ? await readRef(repo.gitDir, TRACKING_REF) : undefined;
@@ -263,6 +267,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
       case 'fast-forward': {
         await ctx.inject?.beforeUpdateRef?.();
         if (!(await moveMain(repo, ctx, remote!, local, 'fast-forward to external main'))) continue;
+        trace('watch.move.end', repo.agentId);
         out.steps.push(step);
         out.head = remote;
         return;

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Registry } from 'prom-client';
 import { HttpError, parseTarget, readBody, sendJson } from '../../core/http/index.js';
 import { isMetricsPath, sendMetrics } from '../metrics/endpoint.js';
+import { trace } from '../../core/trace.js';
 import { agentFromPayload, DeliveryLog, isPushEvent, MAX_BODY_BYTES, verifyRequest } from './webhook.js';
 
 /** What the endpoint needs from the watcher. */
@@ -44,6 +45,7 @@ export function watchHandler(deps: EndpointDeps): (req: http.IncomingMessage, re
     const replay = new HttpError(409, 'replayed request', 'send each delivery once; a new push makes a new one');
     if (v.source === 'poke') {
       if (deliveries.seen(v.replayKey, v.replayUntil)) throw replay;
+      trace('watch.poke', v.agentId);
       if (!deps.trigger(v.agentId, 'poke')) throw new HttpError(404, 'unknown agent', 'poke an agent whose repo is under the memfs root');
       return sendJson(res, 202, { queued: v.agentId });
     }
@@ -53,6 +55,7 @@ export function watchHandler(deps: EndpointDeps): (req: http.IncomingMessage, re
     if (deliveries.seen(v.replayKey, v.replayUntil)) throw replay;
     const { agentId, reason } = agentFromPayload(parsePayload(body), deps.template, deps.agents());
     if (!agentId) return sendJson(res, 202, { ignored: reason });
+    trace('watch.webhook', agentId);
     deps.trigger(agentId, 'webhook');
     sendJson(res, 202, { queued: agentId });
   };

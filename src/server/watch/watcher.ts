@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTotalServer, type ListenAddress, type ListenNames, listenOrFail } from '../../core/http/index.js';
 import { formatError } from '../../core/errors.js';
+import { trace } from '../../core/trace.js';
 import { readSettings, stateDirOf } from '../../core/settings.js';
 import type { ServerContext } from '../setup/context.js';
 import { type AgentRepo, discoverAgents, noAgentsYetLine } from '../repo/discover.js';
@@ -256,12 +257,14 @@ export class Watcher {
     if (reason === 'maintain') return this.maintain(e, true);
     const stale = await removeStaleRefLocks(e.repo.gitDir).catch(() => []);
     if (stale.length > 0) this.log(`${agentId}: removed ${stale.join(', ')} left by a killed git`);
+    trace(`watch.pull.start.${reason}`, agentId);
     let o: PullOutcome;
     try {
       o = reason === 'pending' ? await this.syncOnly(e, lease) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta, lease });
     } catch (err) {
       o = { agentId, steps: [], error: formatError(err) };
     }
+    trace('watch.pull.end', agentId);
     if (o.error?.includes(`has no ${REMOTE_NAME} remote`)) await this.repair(e);
     this.report.pulls += reason === 'pending' ? 0 : 1;
     this.report.syncCalls += o.sync?.calls ?? 0;
