@@ -13,7 +13,7 @@ export type Topology = 'patched' | 'direct' | 'host' | 'floor';
 export type Mode = 'event' | 'polling' | 'push';
 
 /** A client whose hooks poke watch after each push to main, as a configured Letta Code checkout's do. */
-class PokingClient extends Client {
+export class PokingClient extends Client {
   constructor(agentId: string, settings: ConstructorParameters<typeof Client>[1], private readonly poke: Record<string, string>) {
     super(agentId, settings);
   }
@@ -55,6 +55,8 @@ export interface Rig {
   client: Client;
   /** The client's push, as that topology's client runs it. */
   push(): void;
+  /** Its git arguments (the load bench runs them asynchronously). */
+  pushArgs: string[];
   /** What tells the server side about the push (event mode: a poke); nothing otherwise. */
   notify(): Promise<void>;
   /** Watch's or maintain's output, for a failure message. */
@@ -98,6 +100,7 @@ async function viaWatch(site: Site, spec: SeriesSpec, o: RigOptions, agentId: st
   return {
     client,
     push: () => client.git('push', '-q', 'origin', 'main'),
+    pushArgs: ['push', '-q', 'origin', 'main'],
     notify: async () => {},
     log: () => w.log,
     stop: async () => {
@@ -132,6 +135,7 @@ async function direct(site: Site, spec: SeriesSpec, o: RigOptions, agentId: stri
   return {
     client,
     push: () => client.git(...lc, 'push', '-q', 'origin', 'main'),
+    pushArgs: [...lc, 'push', '-q', 'origin', 'main'],
     notify: async () => {},
     log: () => log,
     stop: async () => {
@@ -173,4 +177,33 @@ export async function plainHostPush(host: GitHost): Promise<{ push(tag: string):
     },
     remove: () => client.remove(),
   };
+}
+
+/**
+ * The load bench's agents of one watch path: `n` agents with poking clients and one `watch` (event mode, no
+ * maintenance) for all of them, as one server with many agents runs it.
+ */
+export async function startWatchGroup(site: Site, o: RigOptions, n: number, label: string): Promise<{ rigs: Rig[]; stop(): Promise<void> }> {
+  const remote = `${site.host.url}/agents/{agentId}.git`;
+  const port = await freePort();
+  const poke = { LETTA_MEMFS_POKE_URL: `http://127.0.0.1:${port}`, LETTA_MEMFS_WEBHOOK_SECRET: o.webhookSecret };
+  const agents: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const agent = await site.api.createAgent(`load-${label}-${i}`);
+    await site.host.createRepo(`agents/${agent.id}.git`);
+    cliOk(['init', '--server', '--memfs-root', site.server.memfsRoot, '--remote', remote, '--letta-url', site.server.url, '--mode', site.mode, '--agent', agent.id], site.env);
+    agents.push(agent.id);
+  }
+  cliOk(['watch', '--once', '--no-maintain'], site.env); // seeds the external repos
+  const rigs: Rig[] = [];
+  const w = await CliProcess.start(['watch', '--host', '127.0.0.1', '--port', String(port), '--interval', '3600', '--no-maintain'], site.env);
+  await waitForEndpoint(port, w);
+  for (const agentId of agents) {
+    const client = new PokingClient(agentId, { remote, lettaUrl: site.server.url, token: site.host.token }, poke);
+    client.init();
+    const blockId = (await site.api.blockByLabel(agentId, 'system/human'))!.id;
+    const args = ['push', '-q', 'origin', 'main'];
+    rigs.push({ agentId, blockId, client, push: () => client.git(...args), pushArgs: args, notify: async () => {}, log: () => w.log, stop: async () => {} });
+  }
+  return { rigs, stop: () => w.stop().then(() => undefined) };
 }
