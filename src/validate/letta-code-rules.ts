@@ -378,8 +378,8 @@ function renamedPaths(t: CodeTree, added: readonly CodeFile[]): Set<string> {
 
 /**
  * How similar git's rename detection finds two texts, 0 to 1 (diffcore-delta.c and estimate_similarity, git 2.39):
- * bytes in common, counted over chunks that end at a newline or after 64 bytes, against the larger size; 0 when the
- * sizes alone rule out the default 50 % threshold.
+ * bytes in common, counted over chunks that end at a newline or after 64 bytes (a text's CR before LF not counted),
+ * against the larger size; 0 when the sizes alone rule out the default 50 % threshold.
  */
 export function similarity(a: string | undefined, b: string | undefined): number {
   if (a === undefined || b === undefined) return 0;
@@ -389,19 +389,22 @@ export function similarity(a: string | undefined, b: string | undefined): number
   if (larger === 0) return 1;
   if ((larger - Math.min(A.length, B.length)) * 2 > larger) return 0;
   const chunks = (buf: Buffer) => {
+    // As hash_chars does: in a text (no NUL in its first 8,000 bytes) a CR before an LF is not counted, so a file and
+    // its CRLF copy are the same material; a chunk ends after a newline or 64 counted bytes.
+    const text = !buf.subarray(0, 8000).includes(0);
     const out = new Map<string, number>();
-    let start = 0;
+    let chunk: number[] = [];
+    const end = () => {
+      const k = Buffer.from(chunk).toString('latin1');
+      out.set(k, (out.get(k) ?? 0) + chunk.length);
+      chunk = [];
+    };
     for (let i = 0; i < buf.length; i++) {
-      if (buf[i] === 0x0a || i - start + 1 === 64) {
-        const k = buf.subarray(start, i + 1).toString('latin1');
-        out.set(k, (out.get(k) ?? 0) + (i + 1 - start));
-        start = i + 1;
-      }
+      if (text && buf[i] === 0x0d && buf[i + 1] === 0x0a) continue;
+      chunk.push(buf[i]);
+      if (buf[i] === 0x0a || chunk.length === 64) end();
     }
-    if (start < buf.length) {
-      const k = buf.subarray(start).toString('latin1');
-      out.set(k, (out.get(k) ?? 0) + (buf.length - start));
-    }
+    if (chunk.length > 0) end();
     return out;
   };
   const ca = chunks(A);

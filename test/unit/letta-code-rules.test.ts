@@ -1,6 +1,6 @@
 // Fixed inputs for the Letta Code profile where the differential oracle (test/oracle) once disagreed with it.
 import { describe, expect, it } from 'vitest';
-import { checkLettaCodeTree, type CodeFile } from '../../src/validate/letta-code-rules.js';
+import { checkLettaCodeTree, type CodeFile, similarity } from '../../src/validate/letta-code-rules.js';
 
 const blobs: Record<string, string> = {
   a1: '# Memory\n',
@@ -8,6 +8,8 @@ const blobs: Record<string, string> = {
   c3: '---\ndescription: d\n---\nbody\n',
   d4: '---\ndescription: d\nread_only: true\n---\nmore\n',
   e5: '---\ndescription: d\nread_only: true\n---\n',
+  f6: '---\nname: a\ndescription: b\n---\n',
+  g7: '---\r\nname: a\r\ndescription: b\r\n---\r\n',
 };
 const file = (path: string, oid: string): CodeFile => ({ path, mode: '100644', oid });
 const tree = (files: CodeFile[], base: CodeFile[]) => ({ files, base, text: (oid: string) => blobs[oid] });
@@ -37,6 +39,14 @@ describe('legacy-only layout', () => {
     // LMH_ORACLE_SEED=717887, case 354 (400 trees): git pairs MEMORY.md with a/b/MEMORY.md, not with both.
     const two = tree([file('a/b/MEMORY.md', 'a1'), file('memory/system/MEMORY.md', 'a1')], [file('MEMORY.md', 'a1')]);
     expect(checkLettaCodeTree(two, 'legacy-only').map((p) => p.path)).toEqual(['memory/system/MEMORY.md']);
+  });
+
+  it('a CRLF copy of a removed LF file is a rename to git (its similarity does not count a CR before LF)', () => {
+    // LMH_ORACLE_SEED=572404, legacy-only case 332: reference/people.md with CRLF frontmatter, paired with a removed file.
+    const moved = tree([file('reference/people.md', 'g7')], [file('system/setup.md', 'f6')]);
+    expect(checkLettaCodeTree(moved, 'legacy-only')).toEqual([]);
+    expect(similarity(blobs.f6, blobs.g7)).toBe(1 - 4 / blobs.g7.length);
+    expect(checkLettaCodeTree(tree([file('reference/people.md', 'g7')], []), 'legacy-only').map((p) => p.path)).toEqual(['reference/people.md']);
   });
 
   it('a moved file that is also edited beyond recognition is checked', () => {
