@@ -3,7 +3,6 @@
  * git host with a token, and the Letta double (which lists agents and answers sync-from-git). The partial cases:
  * a repo missing, one failing git fsck, one whose host copy is behind the server's, one equal.
  */
-import { spawn } from 'node:child_process';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -13,7 +12,7 @@ import { readSyncState } from '../../src/server/letta/sync-state.js';
 import { startGitHost, type GitHost } from '../fixtures/git-host.js';
 import { startLettaDouble, type LettaDouble } from '../fixtures/letta-double.js';
 import { createServerRepo, g, newAgentId, ORG_ID, serverEdit } from '../fixtures/server-repo.js';
-import { CLI } from '../helpers/cli.js';
+import { runCliAsync } from '../helpers/cli.js';
 
 const TOKEN = 'tok-restore-4f1e9a';
 let root: string;
@@ -26,20 +25,7 @@ const repoOf = (id: string) => path.join(memfsRoot, 'repository', ORG_ID, id, 'r
 const rev = (gitDir: string, ref: string) => g(gitDir, [`--git-dir=${gitDir}`, 'rev-parse', '--verify', '-q', ref]).catch(() => '');
 const hostMain = (id: string) => host.git(`agents/${id}.git`, ['rev-parse', 'main']);
 
-function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: root,
-      env: { ...process.env, XDG_CONFIG_HOME: path.join(root, 'xdg'), LETTA_MEMFS_GIT_TOKEN: TOKEN, LETTA_MEMFS_INTERNAL: undefined },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const cli = (args: string[]) => runCliAsync(args, { cwd: root, env: { LETTA_MEMFS_GIT_TOKEN: TOKEN } });
 
 /** Every file under a directory with its bytes: "nothing changed" is checked against this. */
 function snapshot(dir: string): string {
