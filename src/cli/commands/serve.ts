@@ -172,7 +172,9 @@ export async function run(argv: string[]): Promise<number> {
     hooksDir: hooks.dir,
     hookEnv: hooks.env,
     log,
-    access: new AccessCheck({ lettaUrl, password, timeoutMs: 5_000, ttlMs: 30_000, maxEntries: 10_000 }),
+    // Every request reaches us through Letta's proxy, which waits for us without a timeout (facts §6): a busy Letta
+    // is slow, not gone, and 5 s refused a third of 20 agents' pushes under load (bench/propagation.md).
+    access: new AccessCheck({ lettaUrl, password, timeoutMs: 30_000, ttlMs: 30_000, maxEntries: 10_000 }),
     redis,
     onReceivePack: (push) => afterPush.onPush(push),
     metrics,
