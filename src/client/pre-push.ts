@@ -15,6 +15,7 @@ import { redactUrl } from '../core/redact.js';
 import { checkPushUrl, mainUpdates, parsePrePushInput, type PushUpdate, unreadableTree, ZERO_OID } from '../validate/push.js';
 import { formatProblem, type Problem } from '../validate/problem.js';
 import type { TreeEntry } from '../git/tree.js';
+import type { PokeWaiter } from './poke.js';
 import { MAX_FILE_BYTES, validateUpdate } from '../validate/tree.js';
 import { parseLayout } from '../validate/letta-code-rules.js';
 import { describeProfile, type Profile, SERVER_PROFILE } from '../validate/profile.js';
@@ -84,10 +85,38 @@ export async function checkPush(input: PrePushInput): Promise<Problem[]> {
   return problems;
 }
 
+/**
+ * The poke waiter (poke.ts), started before the checks so its node start overlaps them and the push; undefined
+ * when no poke is configured. Loaded only then: signing needs node:crypto, ~15 modules a plain push never uses.
+ */
+async function startPoke(input: PrePushInput): Promise<PokeWaiter | undefined> {
+  const env = input.env ?? process.env;
+  const { config, agentId } = input.settings;
+  const secret = env[config.webhookSecretEnv];
+  if (!config.pokeUrl || !secret) return undefined;
+  const { planPoke, startPokeWaiter } = await import('./poke.js');
+  const plan = planPoke({
+    agentId,
+    pokeUrl: config.pokeUrl,
+    secret,
+    remote: input.args[0] ?? '',
+    updates: parsePrePushInput(input.stdin),
+    commonDir: input.repo.commonDir,
+  });
+  return plan && startPokeWaiter(plan, config.webhookSecretEnv);
+}
+
 /** Runs the checks, prints one line per problem, records the attempt for `status`; returns git's exit code. */
 export async function clientPrePush(input: PrePushInput): Promise<number> {
   trace('prepush.start', input.settings.agentId);
-  const problems = await checkPush(input);
+  const poke = await startPoke(input);
+  let problems: Problem[];
+  try {
+    problems = await checkPush(input);
+  } catch (err) {
+    poke?.cancel();
+    throw err;
+  }
   const url = input.args[1] ?? '';
   await writeJsonAtomic(path.join(input.stateDir, 'last-push.json'), {
     at: new Date().toISOString(),
@@ -96,27 +125,11 @@ export async function clientPrePush(input: PrePushInput): Promise<number> {
     refused: problems.length > 0,
   }).catch(() => undefined);
   if (problems.length === 0) {
-    const env = input.env ?? process.env;
-    const { config, agentId } = input.settings;
-    const secret = env[config.webhookSecretEnv];
-    // Loaded only when a poke is configured: signing needs node:crypto, ~15 modules a plain push never uses.
-    if (!config.pokeUrl || !secret) {
-      trace('prepush.end', agentId);
-      return 0;
-    }
-    const { planPoke, startPokeWaiter } = await import('./poke.js');
-    const poke = planPoke({
-      agentId,
-      pokeUrl: config.pokeUrl,
-      secret,
-      remote: input.args[0] ?? '',
-      updates: parsePrePushInput(input.stdin),
-      commonDir: input.repo.commonDir,
-    });
-    if (poke) startPokeWaiter(poke, config.webhookSecretEnv);
-    trace('prepush.end', agentId);
+    poke?.accept();
+    trace('prepush.end', input.settings.agentId);
     return 0;
   }
+  poke?.cancel();
   // Whose rules, then one line per problem, each naming the file, the rule and the fix.
   logLine(`push refused by ${describeProfile(await pushProfile(input.settings, input.repo))}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`);
   for (const p of problems) logLine(`push refused: ${formatProblem(p)}`);

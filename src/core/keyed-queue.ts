@@ -1,6 +1,7 @@
 /**
  * Work per key (an agent) for long-running processes (`watch`, `daemon`): at most one run per key at a time, at most
- * `concurrency` runs in all, and triggers for a key that is already queued coalesce into the first one's reason.
+ * `concurrency` runs in all, and triggers for a key that is already queued coalesce: into the first one's reason, or
+ * the one `merge` picks.
  */
 export class KeyedQueue<R> {
   private readonly queued = new Map<string, R>();
@@ -10,12 +11,14 @@ export class KeyedQueue<R> {
   constructor(
     private readonly runOne: (key: string, reason: R) => Promise<void>,
     private readonly concurrency: number,
+    private readonly merge: (queued: R, incoming: R) => R = (queued) => queued,
   ) {}
 
   /** Queues a run; false when the key was already queued (the trigger coalesced). */
   enqueue(key: string, reason: R): boolean {
-    const added = !this.queued.has(key);
-    if (added) this.queued.set(key, reason);
+    const queued = this.queued.get(key);
+    const added = queued === undefined;
+    this.queued.set(key, added ? reason : this.merge(queued, reason));
     this.drain();
     return added;
   }

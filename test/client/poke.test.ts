@@ -67,6 +67,9 @@ describe('client poke after push', () => {
     const push = lettaGit(c.sb, c.checkout, ['push', 'origin', 'main']);
     expect(push.status, push.stderr).toBe(0);
     expect(await until(() => c.watch.pokes.length > 0, 10_000)).toBe(true);
+    // Exactly one: nothing else follows it.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(c.watch.pokes).toHaveLength(1);
     const [poke] = c.watch.pokes;
     expect(poke.url).toBe(`/poke/${AGENT}`);
     expect(poke.verdict).toMatchObject({ ok: true, source: 'poke', agentId: AGENT });
@@ -77,6 +80,12 @@ describe('client poke after push', () => {
     const c = await ready(true);
     writeFile(c.checkout, 'system/bad.md', 'no frontmatter\n');
     commitAll(c.sb, c.checkout, 'bad');
+    expect(lettaGit(c.sb, c.checkout, ['push', 'origin', 'main']).status).not.toBe(0);
+    // The waiter starts before the checks; a refusal stops it even when the tracking ref already names the refused
+    // commit (the ref it waits for), so only the verdict stands between it and a poke.
+    writeFile(c.checkout, 'system/bad2.md', 'still no frontmatter\n');
+    const bad = commitAll(c.sb, c.checkout, 'bad again');
+    expect(lettaGit(c.sb, c.checkout, ['update-ref', 'refs/remotes/origin/main', bad]).status).toBe(0);
     expect(lettaGit(c.sb, c.checkout, ['push', 'origin', 'main']).status).not.toBe(0);
 
     const n = await ready(false);

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ServerContext } from '../../src/server/setup/context.js';
 import { setupServer } from '../../src/server/setup/init-server.js';
 import { pullAgent } from '../../src/server/repo/pull.js';
-import { Watcher } from '../../src/server/watch/watcher.js';
+import { mergeReasons, Watcher } from '../../src/server/watch/watcher.js';
 import { agentFromPayload, normalizeGitUrl, verifyRequest } from '../../src/server/watch/webhook.js';
 import { signPoke } from '../../src/sync/poke-signature.js';
 import { clientPush, type Harness, makeHarness, rev } from './harness.js';
@@ -44,6 +44,14 @@ describe('webhook decisions (pure)', () => {
     expect(again.ok && first.ok && again.replayKey !== first.replayKey).toBe(true);
     const { 'x-letta-memfs-nonce': _nonce, ...noNonce } = h;
     expect(verifyRequest('POST', `/poke/${ID}`, noNonce, Buffer.alloc(0), SECRET, now)).toMatchObject({ ok: false, status: 401 });
+  });
+
+  it('a poke or webhook coalescing into a queued run makes it theirs (a pull without the probe)', () => {
+    for (const queued of ['periodic', 'pending', 'maintain', 'local-move', 'startup'] as const) expect(mergeReasons(queued, 'poke')).toBe('poke');
+    expect(mergeReasons('periodic', 'webhook')).toBe('webhook');
+    expect(mergeReasons('webhook', 'poke')).toBe('webhook');
+    expect(mergeReasons('poke', 'periodic')).toBe('poke');
+    expect(mergeReasons('pending', 'local-move')).toBe('pending');
   });
 
   it('maps payload repository URLs to agents through the remote template, main only', () => {

@@ -40,6 +40,24 @@ describe('KeyedQueue', () => {
     expect(q.busy('a')).toBe(false);
   });
 
+  it('lets `merge` pick the reason a coalesced trigger leaves, keeping the queued place', async () => {
+    const log: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const q = new KeyedQueue<string>(async (key, reason) => {
+      log.push(`${key}:${reason}`);
+      await gate;
+    }, 1, (queued, incoming) => (incoming === 'poke' ? incoming : queued));
+    q.enqueue('a', 'periodic');
+    q.enqueue('b', 'periodic');
+    q.enqueue('c', 'periodic');
+    expect(q.enqueue('b', 'poke')).toBe(false);
+    expect(q.enqueue('c', 'pending')).toBe(false);
+    open();
+    await q.idle();
+    expect(log).toEqual(['a:periodic', 'b:poke', 'c:periodic']);
+  });
+
   it('keeps going after a job throws, and stop() drops what is queued', async () => {
     const ran: string[] = [];
     const q = new KeyedQueue<string>(async (key) => {

@@ -27,12 +27,12 @@ function staticInputs(meta: Metafile, entry: string): string[] {
 }
 
 describe('client hot paths', () => {
-  it('the background push and the daemon round load nothing from src/server/ and no bundled HTTP client', async () => {
+  it('the background push and the daemon round load nothing from src/server/ and no bundled HTTP client; pre-push no poke code', async () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmh-meta-'));
     try {
       const r = await build({
         absWorkingDir: ROOT,
-        entryPoints: ['src/client/background-push-run.ts', 'src/client/daemon/daemon.ts', 'src/server/repo/pull.ts'],
+        entryPoints: ['src/client/background-push-run.ts', 'src/client/daemon/daemon.ts', 'src/server/repo/pull.ts', 'src/cli/hooks/pre-push.ts'],
         outdir,
         bundle: true,
         splitting: true,
@@ -51,6 +51,10 @@ describe('client hot paths', () => {
         expect(inputs.filter((i) => i.startsWith('src/server/'))).toEqual([]);
         expect(inputs.filter((i) => i.includes('node_modules/undici/'))).toEqual([]);
       }
+      // A push without a poke configured never loads the poke waiter's starter or its signing (node:crypto).
+      const prePush = staticInputs(r.metafile, 'src/cli/hooks/pre-push.ts');
+      expect(prePush).toContain('src/client/pre-push.ts');
+      expect(prePush.filter((i) => i === 'src/client/poke.ts' || i === 'src/sync/poke-signature.ts')).toEqual([]);
       // The check can fail: the server's pull loads src/server/ (and, like every outgoing request, core/http's client,
       // which replaced the bundled undici everywhere).
       const server = staticInputs(r.metafile, 'src/server/repo/pull.ts');

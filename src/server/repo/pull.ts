@@ -51,7 +51,10 @@ export interface PullContext {
   /** Skip the Letta sync (tests of the git side; `pull --no-sync`). */
   noSync?: boolean;
   inject?: PullInjections;
-  /** Fetch even when the external main looks unchanged (see `unchanged`). */
+  /**
+   * Fetch without probing the external main first (see `unchanged`): a poke or a verified webhook already says it
+   * moved, so the probe would only delay the fetch. Periodic pulls leave it unset: most find nothing to fetch.
+   */
   alwaysFetch?: boolean;
   /** The agent's lease when replicas share the work (lease.ts): checked before every write, its token fences main. */
   lease?: LeaseGuard;
@@ -244,6 +247,7 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
   const settings = await readSettings(stateDirOf(repo.gitDir)).catch(() => undefined);
   const env = externalGitEnv(ctx.config, settings?.remote, ctx.env);
   if (!ctx.alwaysFetch && !ctx.inject && (await unchanged(repo, ctx, out))) return;
+  // Where the fetch starts, probe or not (bench/propagation reads it as such).
   trace('watch.probe.end', repo.agentId);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const fetched = await fetchExternal(repo, env, ctx, settings?.remote);

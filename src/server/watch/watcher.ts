@@ -29,6 +29,15 @@ const LEASE_WAIT_MS = 30_000;
 
 export type TriggerReason = 'startup' | 'periodic' | 'local-move' | 'webhook' | 'poke' | 'pending' | 'new-agent' | 'maintain';
 
+/** Pure: whether a trigger says the external main moved (a poke, a verified webhook): then pull fetches unprobed. */
+export const announcesMove = (reason: TriggerReason): boolean => reason === 'poke' || reason === 'webhook';
+
+/**
+ * Pure: the reason a queued run keeps when another trigger coalesces into it. A poke or webhook takes over: its pull
+ * skips the probe, and a queued `pending` or `maintain` run (which would not pull) is brought back by the next poll.
+ */
+export const mergeReasons = (queued: TriggerReason, incoming: TriggerReason): TriggerReason => (announcesMove(incoming) && !announcesMove(queued) ? incoming : queued);
+
 export interface WatchOptions {
   ctx: ServerContext;
   /** Seconds between pulls of every agent (`--interval`). */
@@ -100,7 +109,7 @@ export class Watcher {
 
   constructor(private readonly opts: WatchOptions) {
     this.metrics = opts.metrics ?? watchMetrics();
-    this.queue = new KeyedQueue((id, reason) => this.runOne(id, reason), opts.concurrency ?? 4);
+    this.queue = new KeyedQueue((id, reason) => this.runOne(id, reason), opts.concurrency ?? 4, mergeReasons);
   }
 
   private static emptyReport(): CycleReport {
@@ -260,7 +269,7 @@ export class Watcher {
     trace(`watch.pull.start.${reason}`, agentId);
     let o: PullOutcome;
     try {
-      o = reason === 'pending' ? await this.syncOnly(e, lease) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta, lease });
+      o = reason === 'pending' ? await this.syncOnly(e, lease) : await pullAgent(e.repo, { config: this.opts.ctx.config, letta: this.opts.ctx.letta, lease, alwaysFetch: announcesMove(reason) });
     } catch (err) {
       o = { agentId, steps: [], error: formatError(err) };
     }
