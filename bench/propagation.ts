@@ -89,6 +89,9 @@ interface Sample {
   hostPushMs?: number;
   hops?: Map<string, number>;
   floorMs?: number;
+  /** Patched, as the issue words its floor: from the push landing on the host to the block, and fetch + endpoint. */
+  afterHostMs?: number;
+  afterHostFloorMs?: number;
 }
 
 interface Series {
@@ -150,7 +153,11 @@ function attachFloors(samples: Sample[]): void {
       const fetch = s.hops?.get('watch.probe.end>watch.fetch.end') ?? s.hops?.get('watch.pull.start.poke>watch.fetch.end');
       // The endpoint answers once it has written the blocks: the block may show before its reply.
       const endpoint = s.hops?.get('watch.endpoint.start>watch.endpoint.end') ?? s.hops?.get('watch.endpoint.start>block.visible');
-      if (fetch !== undefined && endpoint !== undefined) s.floorMs = s.hostPushMs + fetch + endpoint;
+      if (fetch !== undefined && endpoint !== undefined) {
+        s.floorMs = s.hostPushMs + fetch + endpoint;
+        s.afterHostMs = s.ms - s.pushMs;
+        s.afterHostFloorMs = fetch + endpoint;
+      }
     }
   }
 }
@@ -173,7 +180,16 @@ function seriesTable(all: Sample[], labels: string[]): string {
     const ratio = f.n > 0 ? `${((100 * total.p50) / f.p50).toFixed(0)} %` : '–';
     return `| ${label} | ${total.n} | ${p50p99(total)} | ${p50p99(f)} | ${ratio} | ${p50p99(first)} | ${p50p99(last)} | ${seconds(summary(ss.map((s) => s.pushMs)).p50)} |`;
   });
-  return ['| series | samples | p50 / p99 | its floor p50 / p99 | p50 / floor p50 | first window | last window | git push p50 |', '|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+  const table = ['| series | samples | p50 / p99 | its floor p50 / p99 | p50 / floor p50 | first window | last window | git push p50 |', '|---|---|---|---|---|---|---|---|', ...rows];
+  // The patched target as the issue states it: the server's part (the push is on the host) against a fetch plus
+  // the endpoint's own time, both per sample.
+  const after = all.filter((s) => s.afterHostMs !== undefined);
+  if (after.length > 0) {
+    const ours = summary(after.map((s) => s.afterHostMs!));
+    const floor = summary(after.map((s) => s.afterHostFloorMs!));
+    table.push('', `patched from the push on the host to the block: ${p50p99(ours)} against fetch + endpoint ${p50p99(floor)}: ${((100 * ours.p50) / floor.p50).toFixed(0)} %`);
+  }
+  return table.join('\n');
 }
 
 function hopTable(all: Sample[], label: string): string {
