@@ -81,15 +81,16 @@ export class HookChannels {
   private constructor(readonly dir: string) {}
 
   /**
-   * Makes the directory (0700) and removes the channels a dead serve left there (their names carry its pid). A hook of
-   * such a serve may wait in its open of a FIFO: opening and closing both ends first lets it see EOF and refuse.
+   * Makes the directory (0700) and removes the channels a dead serve left there (their names carry its pid; our own
+   * pid too: none is ours yet, and a restarted container's serve has its predecessor's). A hook of such a serve may
+   * wait in its open of a FIFO: opening and closing both ends first lets it see EOF and refuse.
    */
   static async create(dir: string): Promise<HookChannels> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await chmod(dir, 0o700);
     for (const name of await readdir(dir)) {
       const m = CHANNEL.exec(name);
-      if (!m || alive(Number(m[1]))) continue;
+      if (!m || (Number(m[1]) !== process.pid && alive(Number(m[1])))) continue;
       for (const fifo of ['in', 'out']) {
         const file = path.join(dir, name, fifo);
         if (!(await lstat(file).catch(() => undefined))?.isFIFO()) continue;
