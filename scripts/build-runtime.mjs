@@ -1,4 +1,4 @@
-// Builds the self-contained runtime: dist/runtime/{cli,hook,poke-after-push,pre-receive,background-push}.mjs plus shared chunks,
+// Builds the self-contained runtime: dist/runtime/{cli,hook,poke-after-push,background-push}.mjs plus shared chunks,
 // and pre-push.cjs (below), with every dependency bundled in. The package's bin runs it, and `init` copies the directory to a stable per-version place
 // that installed hooks point at, so hooks keep working when the installing package (an npx cache, a clone, a global
 // prefix) goes away. Code splitting keeps each command's and each hook's modules in their own chunks, loaded on
@@ -23,7 +23,6 @@ await build({
     cli: 'src/cli/main.ts',
     hook: 'src/cli/hooks/run.ts',
     'poke-after-push': 'src/client/poke-after-push.ts',
-    'pre-receive': 'src/server/memfs-service/pre-receive-main.ts',
     'background-push': 'src/client/background-push-run.ts',
     // Not a process of its own: what pre-push.cjs imports for unusual frontmatter (below).
     frontmatter: 'src/validate/frontmatter.ts',

@@ -10,12 +10,12 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 export const PACKAGE_ROOT = path.resolve(HERE, '..', '..');
 
-export type Entry = 'cli' | 'hook' | 'poke-after-push' | 'pre-receive' | 'background-push';
+export type Entry = 'cli' | 'hook' | 'poke-after-push' | 'background-push';
 
 /**
- * Absolute path of an entry point (the CLI, the hook runner, the poke waiter, the service's pre-receive, the local
- * backend's background push): always the bundle's, whatever layout asks, so every process a test starts runs what
- * users run (test/runtime-setup.ts keeps the bundle fresh against src/).
+ * Absolute path of an entry point (the CLI, the hook runner, the poke waiter, the local backend's background push):
+ * always the bundle's, whatever layout asks, so every process a test starts runs what users run
+ * (test/runtime-setup.ts keeps the bundle fresh against src/).
  */
 export function entryPath(name: Entry): string {
   return path.join(PACKAGE_ROOT, 'dist', 'runtime', `${name}.mjs`);

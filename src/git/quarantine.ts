@@ -6,7 +6,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
-const QUARANTINE = /^tmp_objdir-incoming-[A-Za-z0-9]+$/;
+/** A quarantine's name inside objects/ (tmp-objdir.c: `tmp_objdir-incoming-` and mkdtemp's XXXXXX). */
+export const QUARANTINE = /^tmp_objdir-incoming-[A-Za-z0-9]+$/;
 
 /** Each quarantine dir and when it last changed (its own or its pack dir's mtime, whichever is later). */
 export async function quarantines(gitDir: string): Promise<{ dir: string; changedMs: number }[]> {

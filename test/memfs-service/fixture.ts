@@ -104,7 +104,7 @@ export async function startService(opts: { args?: string[]; root?: string; env?:
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${log}`)), 10_000);
     proc.on('exit', (c) => reject(new Error(`serve exited ${c}: ${log}`)));
     const check = () => {
-      const m = /on http:\/\/[^:]+:(\d+)\//.exec(log);
+      const m = /on http:\/\/[^:]+:(\d+)\/<secret>/.exec(log);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));

@@ -66,8 +66,8 @@ describe('client hot paths', () => {
 });
 
 describe('server hot paths', () => {
-  it('prom-client loads only with watch and serve: never on a hook, the pre-receive or the CLI start', async () => {
-    const entries = ['src/cli/main.ts', 'src/cli/hooks/run.ts', 'src/server/memfs-service/pre-receive-main.ts', 'src/cli/commands/serve.ts', 'src/server/watch/watcher.ts', 'src/cli/commands/status.ts'];
+  it('prom-client loads only with watch and serve: never on a hook or the CLI start', async () => {
+    const entries = ['src/cli/main.ts', 'src/cli/hooks/run.ts', 'src/cli/commands/serve.ts', 'src/server/watch/watcher.ts', 'src/cli/commands/status.ts'];
     const r = await build({
       absWorkingDir: ROOT,
       entryPoints: entries,
@@ -83,7 +83,7 @@ describe('server hot paths', () => {
       logLevel: 'silent',
     });
     const prom = (entry: string) => staticInputs(r.metafile, entry).some((i) => i.includes('node_modules/prom-client/'));
-    for (const light of ['src/cli/main.ts', 'src/cli/hooks/run.ts', 'src/server/memfs-service/pre-receive-main.ts', 'src/cli/commands/status.ts']) expect(prom(light), light).toBe(false);
+    for (const light of ['src/cli/main.ts', 'src/cli/hooks/run.ts', 'src/cli/commands/status.ts']) expect(prom(light), light).toBe(false);
     // The check can fail: the two daemons do load it.
     expect(prom('src/cli/commands/serve.ts')).toBe(true);
     expect(prom('src/server/watch/watcher.ts')).toBe(true);

@@ -8,6 +8,7 @@ import { loadServiceSecret, SECRET_ENV } from '../../server/memfs-service/secret
 import { MemfsService } from '../../server/memfs-service/server.js';
 import { AccessCheck } from '../../server/memfs-service/access.js';
 import { checkServiceHooks, createServiceHooks } from '../../server/memfs-service/hooks-dir.js';
+import { HookChannels } from '../../server/memfs-service/hook-channel.js';
 import { AfterPush } from '../../server/memfs-service/after-push.js';
 import { Mirror } from '../../server/memfs-service/mirror.js';
 import { loadServerContext } from '../../server/setup/context.js';
@@ -169,8 +170,7 @@ export async function run(argv: string[]): Promise<number> {
     // Every running and waiting request, twice over (Letta's proxy keeps idle connections), and some slack.
     maxConnections: 2 * (limits.maxBackends + limits.maxQueued) + 16,
     checkHooks: () => checkServiceHooks(hooks),
-    hooksDir: hooks.dir,
-    hookEnv: hooks.env,
+    hooks: { dir: hooks.dir, channels: await HookChannels.create(hooks.channelsDir) },
     log,
     // Every request reaches us through Letta's proxy, which waits for us without a timeout (facts §6): a busy Letta
     // is slow, not gone, and 5 s refused a third of 20 agents' pushes under load (bench/propagation.md).

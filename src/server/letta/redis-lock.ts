@@ -1,7 +1,8 @@
 /**
- * Letta's per-agent commit lock in Redis, the one client for it: serve's pre-receive takes it while a push moves
- * `main` (released by serve when receive-pack exits), `maintain` takes it around its deletions. A Letta server commit
- * copies repo.git to a temp dir and back, so a write of ours that lands in between is overwritten (facts §6).
+ * Letta's per-agent commit lock in Redis, the one client for it: serve takes it once a push is checked, while
+ * receive-pack moves `main` (released when receive-pack exits), `maintain` takes it around its deletions. A Letta
+ * server commit copies repo.git to a temp dir and back, so a write of ours that lands in between is overwritten
+ * (facts §6).
  *
  * Same key, value shape and expiry as Letta's: `SET memory_repo:lock:{agent_id} <token> NX PX 60000`, released by
  * compare-and-delete (redis-py's Lock, used by `acquire_memory_repo_lock` in letta/data_sources/redis_client.py;
@@ -10,8 +11,8 @@
  *
  * Why a small RESP client over node:net and not ioredis or node-redis: we send two commands (SET NX PX, EVAL), one
  * per fresh connection, and need a fast, definite failure; those libraries bring a reconnect-forever default and an
- * offline queue (a lock request would wait, not fail), six or more dependencies, and their bytes would load in the
- * pre-receive hook process that runs for every push through serve. ~70 lines with a unit-tested parser cost less.
+ * offline queue (a lock request would wait, not fail), and six or more dependencies. ~70 lines with a unit-tested
+ * parser cost less.
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -123,16 +124,16 @@ export function redisCommand(t: RedisTarget, args: readonly string[], timeoutMs 
 
 /**
  * Takes the lock, retrying while Letta holds it (its commits take well under a second) for up to `waitMs` (0: one
- * try). true: ours until released or OUR_LOCK_TTL_MS; false: still held by someone else after waitMs.
+ * try). true: ours until released or OUR_LOCK_TTL_MS; false: still held by someone else after waitMs, or `stop` fired.
  */
-export async function acquireLock(t: RedisTarget, agentId: string, token: string, waitMs: number): Promise<boolean> {
+export async function acquireLock(t: RedisTarget, agentId: string, token: string, waitMs: number, stop?: AbortSignal): Promise<boolean> {
   const end = Date.now() + waitMs;
   let delay = 20;
   for (;;) {
     const r = await redisCommand(t, ['SET', lockKey(agentId), token, 'NX', 'PX', String(OUR_LOCK_TTL_MS)]);
     if (r instanceof Error) throw r;
     if (r === 'OK') return true;
-    if (Date.now() >= end) return false;
+    if (Date.now() >= end || stop?.aborted) return false;
     await new Promise((res) => setTimeout(res, delay));
     delay = Math.min(delay * 2, 250);
   }

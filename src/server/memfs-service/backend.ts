@@ -57,7 +57,7 @@ export interface BackendOptions {
   gitDir: string;
   protocol?: string;
   hooksDir?: string;
-  /** Extra environment for the hooks (the pre-receive's node and entry point). */
+  /** Extra environment for the hooks (the pre-receive's channel to serve). */
   hookEnv?: Record<string, string>;
 }
 

@@ -6,19 +6,36 @@
  */
 import { chmod, lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { entryPath } from '../../core/package.js';
 import { writeFileAtomic } from '../../core/fs.js';
 import { stateDirOf } from '../../core/settings.js';
 
-// Paths come through the environment, so the script is constant text: nothing is quoted into shell.
+// Constant text: the channel's path comes through the environment, nothing is quoted into shell. It relays the push
+// to serve's own process and back (hook-channel.ts has the protocol); every other outcome exits 1: the push is refused.
+// `<` on `out` first: it cannot wait while serve holds the FIFO's other end, and EOF there means serve is gone.
 const PRE_RECEIVE = `#!/bin/sh
-# letta-memfs-hooks serve: validates pushes to main (core.hooksPath given to this receive-pack only).
-exec "$LMH_SERVICE_NODE" "$LMH_SERVICE_PRE_RECEIVE"
+# letta-memfs-hooks serve: its own process checks the push (core.hooksPath given to this receive-pack only).
+c=$LMH_HOOK_CHANNEL
+if [ -z "$c" ] || [ ! -p "$c/in" ] || [ ! -p "$c/out" ]; then
+  echo 'letta-memfs-hooks: push refused: the server cannot check it now; try again' >&2
+  exit 1
+fi
+exec 3<"$c/out" || exit 1
+{ printf '%s\\n' "$GIT_QUARANTINE_PATH"; cat; printf '\\n.\\n'; } >"$c/in" || exit 1
+IFS= read -r v <&3 || exit 1
+while IFS= read -r l <&3; do
+  if [ "$l" = . ]; then
+    [ "$v" = 0 ] && exit 0
+    exit 1
+  fi
+  printf '%s\\n' "$l" >&2
+done
+exit 1
 `;
 
 export interface ServiceHooks {
   dir: string;
-  env: Record<string, string>;
+  /** Where serve makes each push's channel (hook-channel.ts), inside the private directory. */
+  channelsDir: string;
 }
 
 /**
@@ -34,7 +51,7 @@ export async function createServiceHooks(memfsRoot: string): Promise<ServiceHook
     await chmod(d, 0o700);
   }
   await writeFileAtomic(path.join(dir, 'pre-receive'), PRE_RECEIVE, 0o700);
-  return { dir, env: { LMH_SERVICE_NODE: process.execPath, LMH_SERVICE_PRE_RECEIVE: entryPath('pre-receive') } };
+  return { dir, channelsDir: path.join(dir, 'channels') };
 }
 
 /**

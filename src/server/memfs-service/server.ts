@@ -19,8 +19,10 @@ import { createTotalServer, DEFAULT_LIMITS, type ListenNames, listenOrFail } fro
 import { MAIN, readRef } from '../../git/refs.js';
 import { releaseLock, type RedisTarget } from '../letta/redis-lock.js';
 import { spawnBackend } from './backend.js';
+import type { HookChannel, HookChannels } from './hook-channel.js';
 import { BodyTooLarge, byteCap, Slots } from './limits.js';
 import { MalformedPktLine, pktLineHead } from './pkt-line.js';
+import { decidePush } from './pre-receive.js';
 import { advertisementPrefix, route, type GitService } from './route.js';
 import type { AccessCheck } from './access.js';
 import type { ServeMetrics } from '../metrics/registry.js';
@@ -46,9 +48,11 @@ export interface ServiceOptions {
   totalTimeoutMs: number;
   /** How the command's user names host and port, for a listen error's fix. */
   listenNames?: ListenNames;
-  /** Our hooks directory for receive-pack (core.hooksPath through the environment), and the hooks' environment. */
-  hooksDir?: string;
-  hookEnv?: Record<string, string>;
+  /**
+   * Our hooks directory for receive-pack (core.hooksPath through the environment), and where each push's channel to
+   * its pre-receive is made: serve checks the push in its own process (hook-channel.ts).
+   */
+  hooks?: { dir: string; channels: HookChannels };
   /** Letta's Redis: receive-pack then holds Letta's commit lock while it moves main (redis-lock.ts). */
   redis?: RedisTarget;
   /** How long a push waits for a Letta commit that holds the lock. */
@@ -235,7 +239,21 @@ export class MemfsService {
       if (stale.length > 0) this.opts.log(`${r.agent}: removed ${stale.join(', ')} left by a killed git`);
     }
     const before = push ? await readRef(gitDir, MAIN) : undefined;
-    await this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId: r.actor });
+    let channel: HookChannel | undefined;
+    if (r.service === 'git-receive-pack' && r.kind === 'rpc' && this.opts.hooks) {
+      channel = await this.opts.hooks.channels.open().catch((err: Error) => {
+        // Without a channel our pre-receive refuses every push: say so now rather than after the upload.
+        this.opts.log(`refused ${what} 503: cannot make the channel to our pre-receive: ${err.message.split('\n')[0]}`);
+        return undefined;
+      });
+      if (!channel) {
+        release();
+        this.count(r.service, 503, 'hooks-unchecked');
+        refuse(req, 503, 'the server cannot check pushes now; try again later');
+        return;
+      }
+    }
+    await this.run(req, res, r.service, r.kind === 'advertise', r.protocol, gitDir, gone.signal, release, { what, started, org: r.org, agent: r.agent, before, userId: r.actor, channel });
   }
 
   /**
@@ -262,14 +280,22 @@ export class MemfsService {
     gitDir: string,
     gone: AbortSignal,
     release: () => void,
-    info: { what: string; started: number; org: string; agent: string; before?: string; userId?: string },
+    info: { what: string; started: number; org: string; agent: string; before?: string; userId?: string; channel?: HookChannel },
   ): Promise<void> {
-    // A push takes Letta's commit lock in our pre-receive (after validation) with a token of this request; we
-    // release it when receive-pack has exited, so main moves only while the lock is ours.
+    // A push takes Letta's commit lock once checked, while git waits in our pre-receive, with a token of this
+    // request; we release it when receive-pack has exited, so main moves only while the lock is ours.
     const redis = service === 'git-receive-pack' && !advertise ? this.opts.redis : undefined;
     const token = `letta-memfs-hooks:push:${randomUUID()}`;
-    const lockEnv = redis ? lockEnvOf(redis, info.agent, token, this.opts.lockWaitMs ?? 15_000) : {};
-    const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooksDir, hookEnv: { ...this.opts.hookEnv, ...lockEnv } });
+    const channel = info.channel;
+    const child = spawnBackend({ service, advertise, gitDir, protocol, hooksDir: this.opts.hooks?.dir, hookEnv: channel?.env });
+    if (channel) {
+      const lock = redis ? { redis, token, waitMs: this.opts.lockWaitMs ?? 15_000 } : undefined;
+      channel.serve((input, closed) => decidePush({ gitDir, agent: info.agent, lock }, input, closed));
+      // 'exit', not 'close': a hook still waiting on the channel may hold git's stderr open.
+      const end = () => void channel.close().catch((err: Error) => this.opts.log(`${info.agent}: cannot remove a pre-receive channel: ${err.message}`));
+      child.once('exit', end);
+      child.once('close', end);
+    }
     const receiving = service === 'git-receive-pack' && !advertise;
     if (receiving) this.receiving.set(gitDir, (this.receiving.get(gitDir) ?? 0) + 1);
     const dog = new Watchdog(child, this.opts.idleTimeoutMs, this.opts.totalTimeoutMs);
@@ -316,11 +342,6 @@ export class MemfsService {
       });
     });
   }
-}
-
-/** What pre-receive needs to take Letta's lock for this push (pre-receive.ts `lockRequestOf`). */
-function lockEnvOf(redis: RedisTarget, agent: string, token: string, waitMs: number): Record<string, string> {
-  return { LMH_LOCK_REDIS: `${redis.host}:${redis.port}`, LMH_LOCK_AGENT: agent, LMH_LOCK_TOKEN: token, LMH_LOCK_WAIT_MS: String(waitMs) };
 }
 
 interface Failure {

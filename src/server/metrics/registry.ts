@@ -1,6 +1,6 @@
 /**
  * The Prometheus metrics `watch` and `serve` export (issue 23), one registry per process. prom-client is loaded only
- * by the chunks of those two commands (test/unit/hot-paths.test.ts): never on a hook, pre-receive or CLI start.
+ * by the chunks of those two commands (test/unit/hot-paths.test.ts): never on a hook or CLI start.
  * Cardinality is bounded whatever the number of agents: labels are outcomes, rules, services and statuses from
  * fixed sets, never an agent id, a path or anything a repo or a request carries. Per-agent state is kept as tallies
  * (tally.ts) that gauges read at scrape time; per-agent detail stays in `status --server --json`.
