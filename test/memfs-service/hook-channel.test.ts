@@ -52,6 +52,12 @@ function commit(dir: string, file: string, content: string | Buffer): void {
   sh(dir, ['commit', '-q', '-m', `edit ${file}`]);
 }
 
+/** The channel dirs once serve removed them: it does so as receive-pack exits, beside the reply and its log line. */
+async function channelsSettled(): Promise<string[]> {
+  for (let i = 0; i < 100 && fs.readdirSync(channelsDir()).some((n) => n !== LIVE); i++) await new Promise((r) => setTimeout(r, 20));
+  return fs.readdirSync(channelsDir());
+}
+
 const main = (gitDir: string) => sh(gitDir, ['--git-dir', gitDir, 'rev-parse', 'refs/heads/main']);
 
 describe('serve: the pre-receive channel', () => {
@@ -77,7 +83,7 @@ describe('serve: the pre-receive channel', () => {
     expect(bad.err).toMatch(/\[remote rejected\] main -> main \(pre-receive hook declined\)/);
     expect(main(gitDir)).toBe(before);
     await waitForLog(svc, new RegExp(`POST ${agent} git-receive-pack 200 .*\\n(.|\\n)*POST ${agent} git-receive-pack 200`));
-    expect(fs.readdirSync(channelsDir())).toEqual([]);
+    expect(await channelsSettled()).toEqual([]);
   });
 
   it('concurrent pushes to two agents both land, each checked on its own channel', async () => {
@@ -94,7 +100,7 @@ describe('serve: the pre-receive channel', () => {
     expect(ra.err).not.toMatch(/push refused/);
     await waitForLog(svc, new RegExp(`POST ${b.agent} git-receive-pack 200`));
     await waitForLog(svc, new RegExp(`POST ${a.agent} git-receive-pack 200`));
-    expect(fs.readdirSync(channelsDir())).toEqual([]);
+    expect(await channelsSettled()).toEqual([]);
     // Both refusals of this file so far are counted as the content rule's (receive-pack's report says so).
     const metrics = /metrics on (http:\/\/\S+\/metrics)/.exec(svc.log())![1];
     expect(await (await fetch(metrics)).text()).toMatch(/^lmh_serve_push_refusals_total\{rule="pre-receive"\} 2$/m);
