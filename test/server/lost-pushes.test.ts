@@ -104,6 +104,26 @@ describe('lost pushes', () => {
     expect(r.conflicts).toEqual([]);
   });
 
+  it('of many recorded pushes main contains, none is merged again; the one a copy-back lost is', async () => {
+    const { repo, gitDir, base } = setup();
+    // A busy agent: a record per push, each a commit main went through (records are kept for 90 s).
+    let tip = base;
+    for (let i = 0; i < 12; i++) {
+      tip = commitOn(gitDir, tip, { [`reference/n${i}.md`]: memfsFile(`N${i}`, `push ${i}`) }, `push ${i}`);
+      await recordPush(gitDir, tip);
+    }
+    const lost = commitOn(gitDir, tip, { 'reference/lost.md': memfsFile('Lost', 'overwritten') }, 'lost push');
+    await recordPush(gitDir, lost);
+    const server = commitOn(gitDir, tip, { 'system/persona.md': memfsFile('P', 'server') }, 'Update system/persona block', LETTA);
+    sh(gitDir, ['--git-dir', gitDir, 'update-ref', 'refs/heads/main', server]);
+    const delivered: string[] = [];
+    const r = await recoverPushesLocked(repo, casDeliver(gitDir, delivered));
+    expect(r.checked).toBe(13);
+    expect(r.restored.map((x) => x.oid)).toEqual([lost]);
+    expect(delivered).toHaveLength(1);
+    expect(sh(gitDir, ['--git-dir', gitDir, 'show', 'main:reference/lost.md'])).toContain('overwritten');
+  });
+
   it('planForget keeps young records and records main does not contain', () => {
     const now = Date.parse('2026-01-01T00:10:00Z');
     const recs = [

@@ -62,10 +62,24 @@ export function planForget(records: readonly PushRecord[], contained: ReadonlySe
   return new Set(records.filter((r) => contained.has(r.oid) && now - Date.parse(r.at) >= keepMs).map((r) => r.oid));
 }
 
-async function isAncestor(gitDir: string, oid: string, of: string | undefined): Promise<boolean> {
+/** How far back from main one rev-list looks for recorded pushes, before asking git about each one left. */
+const RECENT_COMMITS = 1000;
+
+/**
+ * Whether `oid` is in `of`'s history. Records are a push each of the last 90 s, so nearly all sit among main's latest
+ * commits: one rev-list lists those (`recent`, made for main as it was then); only a record not among them costs a
+ * git process of its own. A pull of a busy agent checked dozens of records one process each (issue 22).
+ */
+async function isAncestor(gitDir: string, oid: string, of: string | undefined, recent?: { tip: string; commits: Set<string> }): Promise<boolean> {
   if (!of) return false;
-  if (oid === of) return true;
+  if (oid === of || (recent?.tip === of && recent.commits.has(oid))) return true;
   return (await git(['merge-base', '--is-ancestor', oid, of], { gitDir, allowFailure: true })).exitCode === 0;
+}
+
+async function recentCommits(gitDir: string, tip: string | undefined): Promise<{ tip: string; commits: Set<string> } | undefined> {
+  if (!tip) return undefined;
+  const r = await git(['rev-list', `--max-count=${RECENT_COMMITS}`, tip], { gitDir, allowFailure: true });
+  return r.exitCode === 0 ? { tip, commits: new Set(r.stdout.split('\n').filter(Boolean)) } : undefined;
 }
 
 export type Deliver = (commit: string, userId: string | undefined) => Promise<ProxyPushResult>;
@@ -87,12 +101,13 @@ export async function recoverPushesLocked(repo: AgentRepo, deliver: Deliver, now
   const records = await readPushes(repo.gitDir);
   if (records.length === 0) return out;
   const contained = new Set<string>();
+  const recent = await recentCommits(repo.gitDir, await readRef(repo.gitDir, MAIN));
   // Newest first: merging a later push brings back the earlier ones it descends from.
   for (const r of [...records].reverse()) {
     out.checked++;
     for (let round = 0; ; round++) {
       const main = await readRef(repo.gitDir, MAIN);
-      if (await isAncestor(repo.gitDir, r.oid, main)) {
+      if (await isAncestor(repo.gitDir, r.oid, main, recent)) {
         contained.add(r.oid);
         break;
       }
