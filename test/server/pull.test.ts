@@ -115,6 +115,32 @@ async function contains(gitDir: string, ref: string, commit: string): Promise<bo
 // The no-loss rules, each on one fixed interleaving that breaks it when the rule is broken (the property test,
 // no-loss.property.test.ts, tries random ones). Each moves one side between the pull's look and its write.
 describe('pull: no-loss rules on fixed inputs', () => {
+  it('an external main rewritten on the host (force-pushed) is still fetched and merged: nothing on either side is lost', async () => {
+    const a = await h.addAgent();
+    await setupServer({ config: h.config });
+    await pullAgent(a, { config: h.config, letta: h.lettaOpts });
+    const seed = await rev(a.gitDir, 'main');
+    const c1 = await clientPush(h.extPath(a.agentId), path.join(h.root, 'c1'), 'notes/one.md', 'one\n');
+    expect((await pullAgent(a, { config: h.config, letta: h.lettaOpts })).steps).toEqual(['fast-forward']);
+    // Someone rewrites the host's main: c1 is gone from it, c2 is on the seed instead.
+    const w = path.join(h.root, 'c2');
+    await g(h.root, ['clone', '-q', h.extPath(a.agentId), w]);
+    await g(w, ['reset', '-q', '--hard', seed]);
+    await fs.writeFile(path.join(w, 'notes-two.md'), 'two\n');
+    await g(w, ['add', '-A']);
+    await g(w, ['-c', 'user.name=Client', '-c', 'user.email=client@example.com', 'commit', '-q', '-m', 'rewritten']);
+    await g(w, ['push', '-q', '--force', 'origin', 'HEAD:main']);
+    const c2 = await g(w, ['rev-parse', 'HEAD']);
+
+    const out = await pullAgent(a, { config: h.config, letta: h.lettaOpts });
+    expect(out.error).toBeUndefined();
+    expect(out.steps).toEqual(['merge', 'push']);
+    for (const ref of [h.extPath(a.agentId), a.gitDir]) {
+      expect(await contains(ref, 'main', c1), `c1 on main of ${ref}`).toBe(true);
+      expect(await contains(ref, 'main', c2), `c2 on main of ${ref}`).toBe(true);
+    }
+  });
+
   it('never forces its push: a client push that lands after the fetch is merged, not overwritten', async () => {
     const a = await h.addAgent();
     await setupServer({ config: h.config });

@@ -66,15 +66,25 @@ export interface PullContext {
  */
 const LEASED_LOCK_STALE_MS = 6_000;
 
-/** 'missing': the host has no such repo (createRepos off); a push may create it. */
-type Fetched = 'ok' | 'empty' | 'missing';
+/**
+ * 'fast-forward': fetched, and git itself found the external main a descendant of the tracking ref as it was (or
+ * unchanged), so no merge-base is needed when that was main. 'missing': the host has no such repo (createRepos off);
+ * a push may create it.
+ */
+type Fetched = 'ok' | 'fast-forward' | 'empty' | 'missing';
 
-async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: PullContext, url: string | undefined): Promise<Fetched> {
+/** A fetch git refused to apply because the external main was rewritten (the tracking ref would not fast-forward). */
+const NOT_FAST_FORWARD = /\[rejected\].*\(non-fast-forward\)/;
+
+async function fetchExternal(repo: AgentRepo, env: Record<string, string>, ctx: PullContext, url: string | undefined, forced = false): Promise<Fetched> {
+  // Unforced first: on a pull's hot path (a poke) that saves the merge-base after it; a rewritten host is fetched again.
+  // Not --quiet: it would hide the `[rejected] (non-fast-forward)` line that tells the two apart.
   const r = await git(
-    ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--no-auto-maintenance', REMOTE_NAME, `+refs/heads/main:${TRACKING_REF}`],
+    ['fetch', '--no-tags', '--no-write-fetch-head', '--no-auto-maintenance', REMOTE_NAME, `${forced ? '+' : ''}refs/heads/main:${TRACKING_REF}`],
     { gitDir: repo.gitDir, env, allowFailure: true, timeoutMs: NETWORK_TIMEOUT_MS },
   );
-  if (r.exitCode === 0) return 'ok';
+  if (r.exitCode === 0) return forced ? 'ok' : 'fast-forward';
+  if (!forced && NOT_FAST_FORWARD.test(r.stderr)) return fetchExternal(repo, env, ctx, url, true);
   if (/couldn't find remote ref/i.test(r.stderr)) {
     // The external repo has no main yet (a new, empty repo): the server's history seeds it.
     await git(['update-ref', '-d', TRACKING_REF], { gitDir: repo.gitDir, allowFailure: true });
@@ -250,13 +260,16 @@ async function reconcile(repo: AgentRepo, ctx: PullContext, out: PullOutcome, st
   // Where the fetch starts, probe or not (bench/propagation reads it as such).
   trace('watch.probe.end', repo.agentId);
   for (let round = 0; round < MAX_ROUNDS; round++) {
+    const tracked = await readRef(repo.gitDir, TRACKING_REF);
     const fetched = await fetchExternal(repo, env, ctx, settings?.remote);
     trace('watch.fetch.end', repo.agentId);
     await ctx.inject?.afterFetch?.();
     const local = await readRef(repo.gitDir, MAIN);
-    const remote = fetched === 'ok' ? await readRef(repo.gitDir, TRACKING_REF) : undefined;
+    const remote = fetched === 'ok' || fetched === 'fast-forward' ? await readRef(repo.gitDir, TRACKING_REF) : undefined;
     let base: string | undefined;
-    if (local && remote && local !== remote) {
+    // Main as the last reconcile left it (equal to the external main), and the external main only moved forward.
+    if (fetched === 'fast-forward' && local && local === tracked) base = local;
+    else if (local && remote && local !== remote) {
       const mb = await git(['merge-base', local, remote], { gitDir: repo.gitDir, allowFailure: true });
       base = mb.exitCode === 0 ? mb.stdout : undefined;
     }
