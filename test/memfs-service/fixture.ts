@@ -167,3 +167,14 @@ export async function waitForLog(svc: Service, pattern: RegExp, ms = 10_000): Pr
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+let clones = 0;
+/** A new agent repo under the service's root and a client clone of it through the service, in `workDir`. */
+export async function cloneNewAgent(svc: Service, workDir: string): Promise<{ agent: string; gitDir: string; dir: string }> {
+  const agent = newAgentId();
+  const gitDir = createAgentRepo(svc.root, agent);
+  const dir = path.join(workDir, `c${++clones}`);
+  const r = await gitClient(workDir, ['clone', '-q', svc.base(agent), dir]);
+  if (r.code !== 0) throw new Error(`clone through serve failed: ${r.err}`);
+  return { agent, gitDir, dir };
+}

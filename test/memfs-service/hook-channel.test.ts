@@ -10,7 +10,7 @@ import { createServiceHooks } from '../../src/server/memfs-service/hooks-dir.js'
 import { HookChannels, type HookChannel } from '../../src/server/memfs-service/hook-channel.js';
 import { decidePush } from '../../src/server/memfs-service/pre-receive.js';
 import { sh, tempDir } from '../helpers/repo.js';
-import { createAgentRepo, gitClient, memfsFile, newAgentId, startService, waitForLog, type Service } from './fixture.js';
+import { cloneNewAgent, createAgentRepo, gitClient, memfsFile, newAgentId, startService, waitForLog, type Service } from './fixture.js';
 
 let svc: Service;
 let work: { dir: string; cleanup: () => void };
@@ -35,15 +35,7 @@ afterAll(async () => {
   work?.cleanup();
 });
 
-let n = 0;
-async function setup(): Promise<{ agent: string; gitDir: string; dir: string }> {
-  const agent = newAgentId();
-  const gitDir = createAgentRepo(svc.root, agent);
-  const dir = path.join(work.dir, `c${++n}`);
-  const r = await gitClient(work.dir, ['clone', '-q', svc.base(agent), dir]);
-  expect(r.code, r.err).toBe(0);
-  return { agent, gitDir, dir };
-}
+const setup = () => cloneNewAgent(svc, work.dir);
 
 function commit(dir: string, file: string, content: string | Buffer): void {
   fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lockKey } from '../../src/server/letta/redis-lock.js';
 import { runCli } from '../helpers/cli.js';
 import { sh, tempDir } from '../helpers/repo.js';
-import { createAgentRepo, gitClient, memfsFile, newAgentId, startService, type Service, waitForLog } from './fixture.js';
+import { cloneNewAgent, gitClient, memfsFile, startService, type Service, waitForLog } from './fixture.js';
 
 let svc: Service;
 let work: { dir: string; cleanup: () => void };
@@ -24,15 +24,7 @@ afterAll(async () => {
   work?.cleanup();
 });
 
-let n = 0;
-async function setup(): Promise<{ gitDir: string; dir: string; agent: string }> {
-  const agent = newAgentId();
-  const gitDir = createAgentRepo(svc.root, agent);
-  const dir = path.join(work.dir, `c${++n}`);
-  const r = await gitClient(work.dir, ['clone', '-q', svc.base(agent), dir]);
-  expect(r.code, r.err).toBe(0);
-  return { gitDir, dir, agent };
-}
+const setup = () => cloneNewAgent(svc, work.dir);
 
 function commit(dir: string, file: string, content: string | Buffer | null): string {
   if (content === null) sh(dir, ['rm', '-q', file]);
