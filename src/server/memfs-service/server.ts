@@ -332,7 +332,8 @@ export class MemfsService {
         this.count(service, status, status === 200 ? (receiving && HOOK_DECLINED.test(report) ? 'pre-receive' : undefined) : REFUSAL_RULE[status]);
         const errLine = stderr.trim().split('\n').pop() ?? '';
         const exit = code ?? signal;
-        this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
+        const why = dog.failure ? ` (${dog.failure.text})` : '';
+        this.opts.log(`${info.what} ${status} in ${Date.now() - info.started} ms${why}${exit !== 0 ? ` (git exit ${exit}${errLine ? `: ${errLine.slice(0, 200)}` : ''})` : ''}`);
         if (service === 'git-receive-pack' && !advertise && code === 0 && !dog.failure) {
           this.opts.onReceivePack?.({ org: info.org, agent: info.agent, gitDir, before: info.before, userId: info.userId, startedMs: info.started });
         }
@@ -385,6 +386,8 @@ class Watchdog {
   }
 }
 
+const PIPE_CLOSED = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'EPIPE']);
+
 /** The request body into git's stdin (gunzipped when the client compressed it), capped before and after gunzip. */
 function feedRequest(req: IncomingMessage, child: ChildProcessWithoutNullStreams, advertise: boolean, cap: number, dog: Watchdog): void {
   child.stdin.on('error', () => undefined); // git may stop reading early (a refused push); EPIPE is expected
@@ -397,6 +400,10 @@ function feedRequest(req: IncomingMessage, child: ChildProcessWithoutNullStreams
   req.on('data', dog.touch);
   const onBodyError = (err: Error | null | undefined) => {
     if (!err) return;
+    // git stopped reading: node destroys its stdin when it exits, and a proxy may send the body's last chunk (the
+    // chunked terminator) after git has read the whole pack, moved main and answered (Letta's, under load). Either
+    // way git's exit code tells how the push went; a body cut short gives git an early EOF, so it fails on its own.
+    if (PIPE_CLOSED.has(String((err as NodeJS.ErrnoException).code))) return;
     if (err instanceof BodyTooLarge) dog.kill({ status: 413, text: `request body over ${cap} bytes` });
     else if (err instanceof MalformedPktLine) dog.kill({ status: 400, text: err.message });
     else dog.kill({ status: 400, text: gzip ? 'bad gzip request body' : 'request body failed' });
