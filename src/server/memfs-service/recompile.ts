@@ -52,6 +52,14 @@ export async function lettaCall(
   return { status: res.status, body: res.body.toString('utf8') };
 }
 
+/**
+ * Letta's sync takes ~0.5-1 s on an idle server: looks at 250 ms, then 1.5 times further apart each, find it nearly
+ * as soon. A busy Letta takes seconds, and every push of every agent has a waiter: looks up to 2 s apart keep them
+ * from adding to its load (a look every 250 ms was 4 reads a second per push in flight).
+ */
+const FIRST_LOOK_MS = 250;
+const LAST_LOOK_MS = 2_000;
+
 export async function recompileIfSystemChanged(push: Push, o: RecompileOptions): Promise<'unchanged' | 'no-system-change' | 'recompiled' | 'failed'> {
   const after = await readRef(push.gitDir, MAIN);
   if (!push.before || !after || after === push.before) return 'unchanged';
@@ -65,6 +73,7 @@ export async function recompileIfSystemChanged(push: Push, o: RecompileOptions):
   }
   const id = encodeURIComponent(push.agent);
   const end = Date.now() + o.waitMs;
+  let pause = FIRST_LOOK_MS;
   for (;;) {
     const r = await lettaCall(o, push.userId, 'GET', `/v1/agents/${id}/core-memory/blocks?limit=1000`).catch(() => undefined);
     if (r?.status === 200) {
@@ -80,8 +89,8 @@ export async function recompileIfSystemChanged(push: Push, o: RecompileOptions):
       o.log(`${push.agent}: Letta's sync did not show the pushed system/ values within ${o.waitMs} ms; recompiling anyway`);
       break;
     }
-    // Letta's sync takes ~0.5-1 s: a look every 250 ms finds it nearly as soon and costs Letta a quarter of the reads.
-    await new Promise((res) => setTimeout(res, 250));
+    await new Promise((res) => setTimeout(res, pause));
+    pause = Math.min(pause * 1.5, LAST_LOOK_MS);
   }
   const rc = await lettaCall(o, push.userId, 'POST', `/v1/agents/${id}/recompile`).catch((err: Error) => ({ status: 0, body: err.message }));
   if (rc.status >= 200 && rc.status < 300) return 'recompiled';
