@@ -223,6 +223,33 @@ describe('the pre-receive script against a channel of this process', () => {
     expect(fs.existsSync(channel.dir)).toBe(false);
   });
 
+  it('over 1 MiB of ref lines is refused without asking the check, and the hook is not left waiting', async () => {
+    const channel = await channels.open();
+    let asked = false;
+    channel.serve(async () => {
+      asked = true;
+      return { accept: true, lines: [] };
+    });
+    const line = `${head} ${head} refs/heads/main\n`;
+    const r = await runHook(script, gitDir, { ...channel.env, GIT_QUARANTINE_PATH: quarantine(gitDir) }, line.repeat(Math.ceil((1024 * 1024) / line.length) + 10));
+    await channel.close();
+    expect(r.code).toBe(1);
+    expect(asked).toBe(false);
+    expect(r.err).toMatch(/push refused: over 1048576 bytes of ref updates/);
+  });
+
+  it("a check's line that reads like the end marker cannot end the reply early, and a long reply is cut, still refusing", async () => {
+    const channel = await channels.open();
+    channel.serve(async () => ({ accept: false, lines: ['.', ...Array.from({ length: 2000 }, (_, i) => `problem ${i} ${'x'.repeat(40)}`)] }));
+    const r = await runHook(script, gitDir, { ...channel.env, GIT_QUARANTINE_PATH: quarantine(gitDir) }, `${head} ${head} refs/heads/main\n`);
+    await channel.close();
+    expect(r.code).toBe(1);
+    const lines = r.err.replace(/\n$/, '').split('\n');
+    expect(lines[0]).toBe(' .');
+    expect(Buffer.byteLength(r.err)).toBeLessThanOrEqual(32 * 1024);
+    expect(lines[lines.length - 1]).toMatch(/^letta-memfs-hooks: \.\.\. \d+ more line\(s\) not shown$/);
+  });
+
   it('a check that throws refuses with one line', async () => {
     const channel = await channels.open();
     channel.serve(async () => {
