@@ -40,3 +40,9 @@ export async function writeFileAtomic(file: string, content: string, mode = 0o64
     throw err;
   }
 }
+
+/** A directory only this user can enter, whatever the umask (mkdir's mode is masked by it, and a chmod is not). */
+export async function mkdirPrivate(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
+}

@@ -10,7 +10,8 @@
  * hook's own opens from waiting while serve lives.
  */
 import { execFile } from 'node:child_process';
-import { chmod, constants, lstat, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { constants, lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdirPrivate } from '../../core/fs.js';
 import { close as closeCb, open as openCb } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -86,8 +87,7 @@ export class HookChannels {
    * wait in its open of a FIFO: opening and closing both ends first lets it see EOF and refuse.
    */
   static async create(dir: string): Promise<HookChannels> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await chmod(dir, 0o700);
+    await mkdirPrivate(dir);
     for (const name of await readdir(dir)) {
       const m = CHANNEL.exec(name);
       if (!m || (Number(m[1]) !== process.pid && alive(Number(m[1])))) continue;

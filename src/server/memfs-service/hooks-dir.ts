@@ -4,9 +4,9 @@
  * temp clones (facts §1), and a file in repo.git/hooks would lose its exec bit in Letta's copies anyway. So git runs
  * only hooks from this directory for our pushes (repo.git/hooks is not consulted), and only for those.
  */
-import { chmod, lstat, mkdir, readFile } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../core/fs.js';
+import { mkdirPrivate, writeFileAtomic } from '../../core/fs.js';
 import { stateDirOf } from '../../core/settings.js';
 
 // Constant text: the channel's path comes through the environment, nothing is quoted into shell. It relays the push
@@ -45,11 +45,8 @@ export interface ServiceHooks {
  */
 export async function createServiceHooks(memfsRoot: string): Promise<ServiceHooks> {
   const dir = path.join(stateDirOf(memfsRoot), 'serve-hooks');
-  // Both levels private whatever the umask (mkdir's mode is masked by it, and applies to the last level only).
-  for (const d of [path.dirname(dir), dir]) {
-    await mkdir(d, { recursive: true, mode: 0o700 });
-    await chmod(d, 0o700);
-  }
+  // Both levels private (mkdir's mode applies to the last level only).
+  for (const d of [path.dirname(dir), dir]) await mkdirPrivate(d);
   await writeFileAtomic(path.join(dir, 'pre-receive'), PRE_RECEIVE, 0o700);
   return { dir, channelsDir: path.join(dir, 'channels') };
 }
