@@ -101,7 +101,9 @@ export async function recoverPushesLocked(repo: AgentRepo, deliver: Deliver, now
   const records = await readPushes(repo.gitDir);
   if (records.length === 0) return out;
   const contained = new Set<string>();
-  const recent = await recentCommits(repo.gitDir, await readRef(repo.gitDir, MAIN));
+  const tip = await readRef(repo.gitDir, MAIN);
+  // Only a record that is not main itself needs the list.
+  const recent = records.some((r) => r.oid !== tip) ? await recentCommits(repo.gitDir, tip) : undefined;
   // Newest first: merging a later push brings back the earlier ones it descends from.
   for (const r of [...records].reverse()) {
     out.checked++;
